@@ -1,0 +1,3 @@
+"""minutebook: LLM-assisted semantic search over meeting history."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The only entry points: the CLI and the HTTP API."""

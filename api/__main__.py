@@ -1,0 +1,3 @@
+from minutebook.api.cli import main
+
+main()

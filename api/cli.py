@@ -1,0 +1,21 @@
+"""`minutebook`: the command line. Each command builds the runtime, calls down, and renders."""
+
+from __future__ import annotations
+
+import typer
+from minutebook.api import cli_db, cli_ingest, cli_search
+
+app = typer.Typer(
+    name="minutebook",
+    help="Semantic search over meeting notes: ingest notes, then ask what was decided and who owns what.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("ingest")(cli_ingest.ingest)
+app.command("search")(cli_search.search)
+app.add_typer(cli_db.db_app, name="db")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,81 @@
+"""`minutebook ingest`: notes in, with a progress bar and a summary table."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import typer
+from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, settings_from
+from minutebook.api.runtime import open_runtime
+from minutebook.ingest.pipeline import IngestOptions, IngestReport, ingest_paths
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+
+@friendly_errors
+def ingest(
+    paths: list[str] = typer.Argument(..., help="Files, directories (searched recursively) or globs."),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to ingest into."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON report instead of a table."),
+) -> None:
+    """Ingest meeting notes (markdown or plain text). Unchanged notes are skipped, changed ones replaced."""
+    settings = settings_from(tenant)
+    options = IngestOptions(
+        tenant=settings.tenant,
+        max_note_bytes=settings.max_note_bytes,
+        max_tokens=settings.chunk_max_tokens,
+        today=date.today(),
+    )
+    with (
+        open_runtime(settings) as rt,
+        Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+            disable=json_out or not err_console.is_terminal,
+        ) as progress,
+    ):
+        task = progress.add_task("ingesting", total=None)
+        report = ingest_paths(
+            rt.pool,
+            rt.embedder,
+            paths,
+            options=options,
+            on_files_found=lambda n: progress.update(task, total=n),
+            on_file_done=lambda _source: progress.advance(task),
+        )
+    if json_out:
+        print_json(
+            {
+                "tenant": settings.tenant,
+                "seconds": round(report.seconds, 3),
+                "chunks_per_second": round(report.chunks_per_second, 1),
+                "files": [o.__dict__ for o in report.outcomes],
+            }
+        )
+    else:
+        _render(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _render(report: IngestReport) -> None:
+    for o in report.outcomes:
+        for w in o.warnings:
+            err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        if o.error:
+            err_console.print(f"[red]failed:[/red] {o.error}", highlight=False)
+    table = Table("new", "updated", "unchanged", "failed", "chunks", "seconds", "chunks/s", title="ingest")
+    table.add_row(
+        str(report.count("new")),
+        str(report.count("updated")),
+        str(report.count("unchanged")),
+        f"[red]{report.count('failed')}[/red]" if report.failed else "0",
+        str(report.chunks_written),
+        f"{report.seconds:.2f}",
+        f"{report.chunks_per_second:.1f}",
+    )
+    console.print(table)

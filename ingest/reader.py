@@ -1,0 +1,134 @@
+"""Reading note files safely: size limit, binary detection, and honest decoding."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from minutebook.core.errors import IngestError
+
+NOTE_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".txt", ".text", ".notes"})
+
+
+@dataclass(frozen=True)
+class NoteText:
+    source: str  # the note's identity within a tenant: absolute path or upload name
+    name: str  # file name, used for dates and titles
+    text: str
+    encoding: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return control > max(8, len(sample) // 100)
+
+
+def decode_note(data: bytes, name: str, *, max_bytes: int) -> tuple[str, str, list[str]]:
+    """Text, encoding used and warnings; IngestError for empty, oversized or binary input."""
+    if len(data) > max_bytes:
+        raise IngestError(
+            f"{name}: {len(data) / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit "
+            "(raise MINUTEBOOK_MAX_NOTE_BYTES to allow it)"
+        )
+    if not data.strip():
+        raise IngestError(f"{name}: the file is empty")
+    warnings: list[str] = []
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16", warnings
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"{name}: has a UTF-16 byte-order mark but is not valid UTF-16") from exc
+    if _looks_binary(data):
+        raise IngestError(f"{name}: looks like a binary file, not text notes")
+    for encoding in ("utf-8-sig",):
+        try:
+            text = data.decode(encoding)
+            return text, "utf-8", warnings
+        except UnicodeDecodeError:
+            pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{name}: is neither UTF-8 nor Windows-1252 text ({exc.reason})") from exc
+    warnings.append(f"{name}: not valid UTF-8; read as Windows-1252 (cp1252)")
+    return text, "cp1252", warnings
+
+
+def read_note(path: Path, *, max_bytes: int) -> NoteText:
+    name = str(path)
+    if path.suffix.lower() not in NOTE_EXTENSIONS:
+        raise IngestError(
+            f"{name}: unsupported file type '{path.suffix or '(none)'}' "
+            f"(supported: {', '.join(sorted(NOTE_EXTENSIONS))})"
+        )
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:  # refuse before reading a huge file into memory
+            raise IngestError(
+                f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit "
+                "(raise MINUTEBOOK_MAX_NOTE_BYTES to allow it)"
+            )
+        data = path.read_bytes()
+    except IngestError:
+        raise
+    except OSError as exc:
+        raise IngestError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
+    text, encoding, warnings = decode_note(data, name, max_bytes=max_bytes)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return NoteText(str(path.resolve()), path.name, text, encoding, warnings)
+
+
+def note_from_bytes(data: bytes, name: str, *, max_bytes: int) -> NoteText:
+    """A note that did not come from a file (an upload): `name` is its identity."""
+    if Path(name).suffix.lower() not in NOTE_EXTENSIONS:
+        raise IngestError(f"{name}: unsupported file type '{Path(name).suffix or '(none)'}'")
+    text, encoding, warnings = decode_note(data, name, max_bytes=max_bytes)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return NoteText(name, Path(name).name, text, encoding, warnings)
+
+
+def expand_paths(patterns: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files named, found under directories (recursively) or matched by globs.
+
+    Returns the files in a stable order and (pattern, reason) for arguments that matched nothing.
+    Inside directories only note files are taken and hidden entries are skipped.
+    """
+    files: list[Path] = []
+    missing: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        if glob.has_magic(pattern) and not matches:
+            missing.append((pattern, "no file matches this pattern"))
+            continue
+        for match in matches:
+            path = Path(match)
+            if path.is_dir():
+                for root, dirs, names in os.walk(path):
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    for n in sorted(names):
+                        if not n.startswith(".") and Path(n).suffix.lower() in NOTE_EXTENSIONS:
+                            add(Path(root) / n)
+            elif path.exists() or path.is_symlink():
+                add(path)
+            else:
+                missing.append((match, "no such file or directory"))
+    return files, missing

@@ -1,0 +1,1 @@
+"""Evidence out: retrieval, query modes, owners, answers."""

@@ -1,0 +1,83 @@
+"""The `minutebook` command as a user runs it: a real process, real exit codes and output."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SAMPLES
+from minutebook.core.embedded import start_embedded, stop_embedded
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "minutebook.api", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINUTEBOOK_", "DATABASE_URL"))}
+    return {**env, **extra}
+
+
+def test_embedded_default_starts_once_and_is_reused(tmp_path: Path) -> None:
+    env = clean_env(MINUTEBOOK_HOME=str(tmp_path / "home"))
+    try:
+        ingest = run(["ingest", str(SAMPLES), "--json"], env)
+        assert ingest.returncode == 0, ingest.stderr
+        report = json.loads(ingest.stdout)
+        assert [f["status"] for f in report["files"]] == ["new", "new"]
+        first = json.loads(run(["db", "info"], env).stdout)
+        assert first["mode"] == "embedded" and first["running"]
+
+        search = run(["search", "Okta SSO timeline", "--json", "--k", "2"], env)
+        assert search.returncode == 0, search.stderr
+        hits = json.loads(search.stdout)
+        assert hits[0]["section_path"] == ["Engineering Deep Dive (Oct 23)", "SSO Integration Status"]
+        assert json.loads(run(["db", "info"], env).stdout)["pid"] == first["pid"]  # no second server
+
+        status = run(["db", "status", "--json"], env)
+        assert {m["state"] for m in json.loads(status.stdout)} == {"applied"}
+    finally:
+        stopped = run(["db", "stop"], env)
+        assert "stopped" in stopped.stdout
+    assert not json.loads(run(["db", "info"], env).stdout)["running"]
+
+
+def test_database_url_is_used_instead_of_the_embedded_server(tmp_path: Path) -> None:
+    pgdata = tmp_path / "other-pgdata"
+    url = start_embedded(pgdata, database="elsewhere")
+    home = tmp_path / "home"
+    env = clean_env(DATABASE_URL=url, MINUTEBOOK_HOME=str(home), MINUTEBOOK_TENANT="acme")
+    try:
+        (tmp_path / "empty.md").write_text("")
+        result = run(["ingest", str(SAMPLES / "2024-11-15-q4-planning.txt"), str(tmp_path / "empty.md")], env)
+        assert result.returncode == 1
+        assert "empty.md: the file is empty" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert "│ 1   │ 0       │ 0         │ 1" in result.stdout  # new, updated, unchanged, failed
+        assert not (home / "pgdata").exists()
+        migrated = run(["db", "status", "--json"], env)
+        assert {m["state"] for m in json.loads(migrated.stdout)} == {"applied"}
+    finally:
+        stop_embedded(pgdata)
+
+
+def test_unreachable_database_url_is_one_clear_line(tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+    result = run(["db", "status"], env, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot connect to the database")
+    assert "Traceback" not in result.stderr
+
+
+def test_help_lists_the_commands() -> None:
+    result = run(["--help"], clean_env())
+    assert result.returncode == 0
+    for command in ("ingest", "search", "db"):
+        assert command in result.stdout
