@@ -28,6 +28,8 @@ class Embedder:
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
+        # HF fast tokenizers fail ("Already borrowed") when two threads use one at once
+        self._use_lock = threading.Lock()
 
     @property
     def model(self) -> SentenceTransformer:
@@ -72,13 +74,15 @@ class Embedder:
     def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors: Any = self.model.encode(
-            texts,
-            batch_size=batch_size or self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        model = self.model
+        with self._use_lock:
+            vectors: Any = model.encode(
+                texts,
+                batch_size=batch_size or self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_one(self, text: str) -> np.ndarray:
@@ -88,7 +92,9 @@ class Embedder:
         """Word-piece counts without special tokens, as the model would see them."""
         if not texts:
             return []
-        encoded = self.model.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        model = self.model
+        with self._use_lock:
+            encoded = model.tokenizer(texts, add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def check_dimension(self, expected: int) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -58,7 +60,7 @@ class IngestOptions:
     tenant: str
     max_note_bytes: int = 5_000_000
     max_tokens: int = 230
-    notes_per_batch: int = 32
+    notes_per_batch: int = 128  # larger batches let the model sort by length and pad less
     today: date | None = None  # resolves yearless dates in notes that carry no date at all
 
 
@@ -103,28 +105,42 @@ def ingest_notes(
     options: IngestOptions,
     on_file_done: Progress | None = None,
 ) -> list[FileOutcome]:
-    """Ingest already-read notes (failed reads pass through as outcomes), in batches."""
+    """Ingest already-read notes (failed reads pass through as outcomes), in batches.
+
+    A writer thread stores one batch while the next one is embedded, so the database work
+    hides behind the model instead of adding to it.
+    """
     outcomes: list[FileOutcome] = []
+    pending: deque[Future[list[FileOutcome]]] = deque()
     batch: list[NoteText] = []
 
-    def flush() -> None:
-        for outcome in _ingest_batch(pool, embedder, batch, options):
-            outcomes.append(outcome)
-            if on_file_done:
-                on_file_done(outcome.source)
-        batch.clear()
+    def drain(keep: int) -> None:
+        while len(pending) > keep:
+            for outcome in pending.popleft().result():
+                outcomes.append(outcome)
+                if on_file_done:
+                    on_file_done(outcome.source)
 
-    for item in notes:
-        if isinstance(item, FileOutcome):
-            outcomes.append(item)
-            if on_file_done:
-                on_file_done(item.source)
-            continue
-        batch.append(item)
-        if len(batch) >= options.notes_per_batch:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="minutebook-writer") as writer:
+
+        def flush() -> None:
+            pending.append(writer.submit(_embed_batch(pool, embedder, batch, options)))
+            batch.clear()
+            drain(keep=1)  # at most one batch waits for the writer
+
+        for item in notes:
+            if isinstance(item, FileOutcome):
+                drain(keep=0)  # keep outcomes in input order
+                outcomes.append(item)
+                if on_file_done:
+                    on_file_done(item.source)
+                continue
+            batch.append(item)
+            if len(batch) >= options.notes_per_batch:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
+        drain(keep=0)
     return outcomes
 
 
@@ -169,14 +185,17 @@ def prepare_note(note: NoteText, embedder: Embedder, options: IngestOptions) -> 
     return _Prepared(note, parsed, chunks)
 
 
-def _ingest_batch(
+def _embed_batch(
     pool: ConnectionPool, embedder: Embedder, notes: list[NoteText], options: IngestOptions
-) -> list[FileOutcome]:
+) -> Callable[[], list[FileOutcome]]:
+    """Parse, chunk and embed a batch; return the work that stores it (run on the writer)."""
+    notes = list(notes)
     results: dict[str, FileOutcome] = {}
     try:
         results.update(_already_stored(pool, options.tenant, notes))
     except psycopg.Error as exc:
-        return [FileOutcome(n.source, "failed", error=f"{n.source}: database error: {exc}") for n in notes]
+        failed = [FileOutcome(n.source, "failed", error=f"{n.source}: database error: {exc}") for n in notes]
+        return lambda: failed
     prepared: list[_Prepared] = []
     for note in notes:
         if note.source in results:
@@ -189,18 +208,22 @@ def _ingest_batch(
             results[note.source] = FileOutcome(
                 note.source, "failed", error=f"{note.source}: could not be parsed ({exc!r})"
             )
-
     texts = [c.embed_text for p in prepared for c in p.chunks]
-    if not texts:
+    if texts:
+        check_embedding_dimension(pool, embedder)
+        vectors = embedder.encode(texts)
+    else:
+        vectors = np.zeros((0, 0), dtype=np.float32)
+
+    def store() -> list[FileOutcome]:
+        offset = 0
+        for p in prepared:
+            own = vectors[offset : offset + len(p.chunks)]
+            offset += len(p.chunks)
+            results[p.note.source] = _store_one(pool, options.tenant, p, own)
         return [results[n.source] for n in notes]
-    check_embedding_dimension(pool, embedder)
-    vectors = embedder.encode(texts)
-    offset = 0
-    for p in prepared:
-        own = vectors[offset : offset + len(p.chunks)]
-        offset += len(p.chunks)
-        results[p.note.source] = _store_one(pool, options.tenant, p, own)
-    return [results[n.source] for n in notes]
+
+    return store
 
 
 def _store_one(pool: ConnectionPool, tenant: str, p: _Prepared, vectors: np.ndarray) -> FileOutcome:
