@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import typer
-from minutebook.api import cli_db, cli_ingest, cli_search
+
+from minutebook.api import cli_db, cli_ingest, cli_owners, cli_search
 
 app = typer.Typer(
     name="minutebook",
@@ -14,6 +15,8 @@ app = typer.Typer(
 )
 app.command("ingest")(cli_ingest.ingest)
 app.command("search")(cli_search.search)
+app.command("who-owns")(cli_owners.who_owns_cmd)
+app.command("items")(cli_owners.items_cmd)
 app.add_typer(cli_db.db_app, name="db")
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import typer
+from rich.table import Table
+
 from minutebook.api.cli_support import console, friendly_errors, print_json, settings_from
 from minutebook.core.database import connect, resolve_database_url
 from minutebook.core.embedded import embedded_status, stop_embedded
 from minutebook.core.migrations import migrate, migration_status
-from rich.table import Table
 
 db_app = typer.Typer(
     help="Database: start/stop the embedded server, apply and inspect migrations.", no_args_is_help=True

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
 from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, settings_from
 from minutebook.api.runtime import open_runtime
 from minutebook.ingest.pipeline import IngestOptions, IngestReport, ingest_paths
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 
 @friendly_errors

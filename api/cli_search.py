@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import typer
+from rich.table import Table
+
 from minutebook.api.cli_support import console, friendly_errors, print_json, settings_from
 from minutebook.api.runtime import open_runtime
 from minutebook.core.database import tenant_transaction
 from minutebook.search.retrieve import nearest_chunks
-from rich.table import Table
 
 
 @friendly_errors

@@ -11,10 +11,11 @@ from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
 import typer
-from minutebook.core.errors import MinutebookError
-from minutebook.core.settings import Settings, load_settings
 from pydantic import ValidationError
 from rich.console import Console
+
+from minutebook.core.errors import MinutebookError
+from minutebook.core.settings import Settings, load_settings
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from psycopg_pool import ConnectionPool
+
 from minutebook.core.database import make_pool, resolve_database_url
 from minutebook.core.embedder import Embedder
 from minutebook.core.migrations import migrate
 from minutebook.core.settings import Settings
-from psycopg_pool import ConnectionPool
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import make_corpus
+
 from minutebook.core.database import make_pool
 from minutebook.core.embedded import start_embedded, stop_embedded
 from minutebook.core.embedder import Embedder

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from pgvector.psycopg import register_vector
+from psycopg_pool import ConnectionPool
+
 from minutebook.core.embedded import start_embedded
 from minutebook.core.errors import DatabaseError
 from minutebook.core.settings import Settings
-from pgvector.psycopg import register_vector
-from psycopg_pool import ConnectionPool
 
 EMBEDDING_DIM = 384  # must match sql/001 `vector(384)`
 

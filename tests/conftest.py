@@ -15,13 +15,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
 from minutebook.core.database import make_pool
 from minutebook.core.embedded import start_embedded
 from minutebook.core.embedder import Embedder
 from minutebook.core.migrations import migrate
 from minutebook.ingest.pipeline import IngestOptions
-from psycopg import sql
-from psycopg_pool import ConnectionPool
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "notes"
 TPM_NOTE = SAMPLES / "2025-10-21-weekly-tpm-status.md"

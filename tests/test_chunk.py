@@ -1,6 +1,7 @@
 import re
 
 from conftest import Q4_NOTE, TPM_NOTE
+
 from minutebook.core.embedder import Embedder
 from minutebook.ingest.chunk import chunk_note
 from minutebook.ingest.parse import LIST_MARKER, parse_note

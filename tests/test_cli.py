@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from conftest import SAMPLES
+
 from minutebook.core.embedded import start_embedded, stop_embedded
 
 

@@ -1,6 +1,7 @@
 from datetime import date
 
 import pytest
+
 from minutebook.core.dates import date_from_filename, find_dates, first_date
 
 NOV_2024 = date(2024, 11, 15)

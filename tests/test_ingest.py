@@ -11,12 +11,13 @@ import numpy as np
 import psycopg
 import pytest
 from conftest import Q4_NOTE, TPM_NOTE
+from psycopg_pool import ConnectionPool
+
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import ConfigError
 from minutebook.ingest import store
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
-from psycopg_pool import ConnectionPool
 
 
 def meetings(pool: ConnectionPool, tenant: str) -> list[tuple]:

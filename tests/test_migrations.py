@@ -4,6 +4,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from minutebook.core.errors import MigrationError
 from minutebook.core.migrations import SQL_DIR, load_migrations, migrate, migration_status
 

@@ -1,6 +1,7 @@
 from datetime import date
 
 from conftest import Q4_NOTE, TPM_NOTE
+
 from minutebook.ingest.parse import Attendee, parse_note
 
 

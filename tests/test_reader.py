@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from minutebook.core.errors import IngestError
 from minutebook.ingest.reader import expand_paths, read_note
 

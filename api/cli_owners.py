@@ -1,0 +1,137 @@
+"""`minutebook who-owns` and `minutebook items`: structured answers, no LLM involved."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+
+import typer
+from rich.table import Table
+
+from minutebook.api.cli_support import console, friendly_errors, print_json, settings_from
+from minutebook.api.runtime import open_runtime
+from minutebook.core.database import tenant_transaction
+from minutebook.search.owners import ItemView, OwnerAnswer, list_items, who_owns
+
+STATUSES = ("open", "in_progress", "done", "approved", "deferred", "rejected")
+KINDS = ("action", "risk", "decision", "priority", "milestone")
+
+
+def _owner_line(item: ItemView) -> str:
+    if not item.owners:
+        return "[yellow]unassigned[/yellow] (no owner is written in the notes)"
+    parts = []
+    for o in item.owners:
+        extra = [o.role] if o.role else []
+        if o.written_as and o.written_as.split(" (")[0] != o.name:
+            extra.append(f'written "{o.written_as}"')
+        if o.kind == "team":
+            extra.append("team")
+        parts.append(f"[bold]{o.name}[/bold]" + (f" ({', '.join(extra)})" if extra else ""))
+    return " + ".join(parts)
+
+
+def _when(item: ItemView) -> str:
+    if item.due_date is None:
+        return ""
+    if item.due_start and item.due_start != item.due_date:
+        return f'due {item.due_start} .. {item.due_date} ("{item.due_text}")'
+    return f'due {item.due_date} ("{item.due_text}")'
+
+
+def _render_answer(answer: OwnerAnswer) -> None:
+    item = answer.item
+    if item is None:
+        console.print(f'Nothing in the notes matches "{answer.topic}" well enough to name an owner.')
+        return
+    console.print(f"{_owner_line(item)}")
+    console.print(f"  {item.kind}: {item.text}", highlight=False)
+    facts = [f"status {item.status_text or item.status.replace('_', ' ')}", _when(item)]
+    console.print("  " + " · ".join(f for f in facts if f), highlight=False)
+    when = f" ({item.meeting_date})" if item.meeting_date else ""
+    console.print(f"  from: {item.meeting_title}{when}, line {item.source_line + 1}", highlight=False)
+    console.print(f"  evidence: {item.evidence}", highlight=False, markup=False)
+    if answer.history:
+        console.print("  earlier assignments:")
+        for h in answer.history:
+            console.print(
+                f"    {h.meeting_date}: {h.owner_names} — {h.text} ({h.meeting_title})", highlight=False
+            )
+    if answer.alternatives:
+        console.print("  also matching:")
+        for a in answer.alternatives:
+            console.print(f"    {a.owner_names}: {a.text} ({a.kind}, {a.meeting_title})", highlight=False)
+
+
+@friendly_errors
+def who_owns_cmd(
+    topic: str = typer.Argument(..., help='The work to look up, e.g. "Okta SSO".'),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to search."),
+    k: int = typer.Option(5, "--k", min=1, max=50, help="Matches to consider."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Who owns TOPIC: the owner(s), due date, status and the line of the notes that says so."""
+    if not topic.strip():
+        raise typer.BadParameter('give a topic, e.g. minutebook who-owns "Okta SSO"')
+    settings = settings_from(tenant)
+    with open_runtime(settings) as rt:
+        query = rt.embedder.encode_one(topic)
+        with tenant_transaction(rt.pool, settings.tenant) as conn:
+            answer = who_owns(conn, query, topic, tenant=settings.tenant, k=k)
+    if json_out:
+        print_json({"found": answer.found, **asdict(answer)})
+    else:
+        _render_answer(answer)
+
+
+@friendly_errors
+def items_cmd(
+    owner: str | None = typer.Option(
+        None, "--owner", help="Person or team (full name, first name or alias)."
+    ),
+    status: str | None = typer.Option(None, "--status", help=f"One of: {', '.join(STATUSES)}."),
+    kind: str | None = typer.Option(None, "--kind", help=f"One of: {', '.join(KINDS)}."),
+    due_before: str | None = typer.Option(
+        None, "--due-before", help="Only items due on or before YYYY-MM-DD."
+    ),
+    limit: int = typer.Option(200, "--limit", min=1, max=10_000),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to search."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List action items, risks, decisions, priorities and milestones extracted from the notes."""
+    if status and status not in STATUSES:
+        raise typer.BadParameter(f"--status must be one of {', '.join(STATUSES)}")
+    if kind and kind not in KINDS:
+        raise typer.BadParameter(f"--kind must be one of {', '.join(KINDS)}")
+    try:
+        before = date.fromisoformat(due_before) if due_before else None
+    except ValueError:
+        raise typer.BadParameter("--due-before takes a date like 2025-11-30") from None
+    settings = settings_from(tenant)
+    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+        found = list_items(
+            conn,
+            tenant=settings.tenant,
+            owner=owner,
+            status=status,
+            kind=kind,
+            due_before=before,
+            limit=limit,
+        )
+    if json_out:
+        print_json([asdict(i) for i in found])
+        return
+    if not found:
+        console.print("no items match")
+        return
+    table = Table("kind", "item", "owner", "due", "status", "meeting")
+    for i in found:
+        table.add_row(
+            i.kind,
+            i.text,
+            i.owner_names,
+            str(i.due_date or ""),
+            i.status_text or i.status,
+            f"{i.meeting_title} ({i.meeting_date})" if i.meeting_date else i.meeting_title,
+        )
+    console.print(table)

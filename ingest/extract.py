@@ -1,0 +1,476 @@
+"""Structured items pulled out of a parsed note: actions, risks, decisions, priorities, milestones.
+
+Three sources, from most to least explicit:
+- records: a list item with nested `Owner:` / `Due:` / `Status:` lines (numbered risk lists,
+  technical priorities), or any item inside a Risks / Priorities / Action Items section that
+  carries such lines;
+- entries of sections named for their kind (Action Items, Next steps, Decisions, Risks,
+  Milestones, Priorities) and markdown tables with Owner/Task/Due columns;
+- lines that announce themselves anywhere: checkboxes, `ACTION:`, `AI-3`, `@name:`,
+  `Decision:`/`Agreed to`, `Risk:`, ✓/○ markers.
+Owners are only taken from what is written; no owner written means unassigned.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from minutebook.core.dates import DateMention, find_dates
+from minutebook.ingest.owners import OwnerRef, format_owners, parse_owners
+from minutebook.ingest.parse import LIST_MARKER, ParsedNote, Section, indent_of, is_list_item
+
+_SECTION_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "action",
+        re.compile(
+            r"\b(action items?|actions|next steps|follow[- ]?ups?|to[- ]?dos?|tasks|assignments|"
+            r"commitments|owners)\b",
+            re.I,
+        ),
+    ),
+    ("decision", re.compile(r"\b(decisions?|decided|agreements?|resolutions?)\b", re.I)),
+    ("risk", re.compile(r"\b(risks?|blockers?|concerns|risk review)\b", re.I)),
+    ("milestone", re.compile(r"\b(milestones?|deadlines|key dates)\b", re.I)),
+    ("priority", re.compile(r"\b(priorities|priority)\b", re.I)),
+]
+_CHECKBOX = re.compile(r"^\s*(?:[-*+•]\s+)?\[(?P<mark>[ xX✓✔/-])\]\s+")
+_DONE_MARK = re.compile(r"^\s*(?:[-*+•]\s+)?(?P<mark>✓|✔|✅|☑|:white_check_mark:|:heavy_check_mark:)\s*")
+_OPEN_MARK = re.compile(r"^\s*(?:[-*+•]\s+)?(?P<mark>○|◯|☐|⬜|:white_large_square:)\s*")
+_ACTION_PREFIX = re.compile(
+    r"^\s*(?:[-*+•]\s+)?(?:\*\*)?(?:\[?(?:AI|AR|ACTION)[- ]?#?\d+\]?:?|ACTION(?: ITEM)?|Action(?: item)?|"
+    r"TODO|To-?do|Follow[- ]up)(?:\*\*)?\s*[:\-–]\s*|^\s*(?:[-*+•]\s+)?\[?(?:AI|AR)[- ]?#?\d+\]?\s+",
+    re.I,
+)
+_DECISION_PREFIX = re.compile(
+    r"^(?:\*\*)?(?P<verdict>Decision|Decided|Agreed|Approved|Deferred|Rejected|Resolved|Compromise|Outcome)"
+    r"(?:\*\*)?\s*[:\-–]\s*",
+    re.I,
+)
+_AGREED_INLINE = re.compile(r"^(?:[\w ]{0,30}:\s*)?(?:we\s+)?(?:agreed|decided)\s+(?:to|that|on)\b", re.I)
+_RISK_PREFIX = re.compile(r"^(?:\*\*)?Risk(?:\*\*)?\s*:\s*", re.I)
+_MENTION = re.compile(r"^@(?P<who>[\w.'-]+(?:\s*(?:,|&|\+|and)\s*@[\w.'-]+)*)\s*[:\-–]?\s*")
+_KEY_FIELD = re.compile(
+    r"(?:^|[,;|]\s*|\s{2,}|\s[-–]\s)(?P<key>Owners?|Assignee|Assigned to|DRI|Responsible|Lead|Due|Deadline|"
+    r"Due date|ETA|Target|By|Status|Mitigation|Impact|Risk|Action)\s*:\s*",
+    re.I,
+)
+_WHO_DOES = re.compile(
+    r"^(?P<who>@?[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|\+|&|and)){0,4}(?:\s*\([^)]*\))?)\s+"
+    r"(?:to|will|shall|is going to|are going to|owns|takes|agreed to|volunteered to|needs to|must)\s+"
+    r"(?P<task>.+)$"
+)
+_LEADING_OWNER = re.compile(r"^(?P<who>[^:]{1,60}?)\s*[:\-–]\s+(?P<task>\S.*)$")
+_TRAILING_PARENS = re.compile(r"\s*\((?P<inner>[^()]*)\)\s*\.?(?P<remark>\s+[—–-]\s+.*)?$")
+_TRAILING_OWNER = re.compile(r"\s+[—–-]\s+(?P<who>[^—–]+?)$")
+_BY_DATE = re.compile(
+    r"\s*[,;]?\s*\b(?:by|before|due(?:\s+(?:on|by))?|no later than|NLT|until|deadline)\s*:?\s+$", re.I
+)
+_DONE_WORDS = re.compile(
+    r"\b(done|complete[d]?|shipped|closed|finished|resolved|delivered|merged|launched)\b", re.I
+)
+_PROGRESS_WORDS = re.compile(
+    r"\b(in[ -]progress|ongoing|wip|started|underway|design phase|in review|in design|in development|"
+    r"investigating|blocked|testing|partially)\b",
+    re.I,
+)
+_STRIKE = re.compile(r"^~~.+~~$")
+
+
+@dataclass
+class ExtractedItem:
+    kind: str
+    text: str
+    line: int
+    evidence: str
+    owners: list[OwnerRef] = field(default_factory=list)
+    owner_text: str | None = None
+    status: str = "open"
+    status_text: str | None = None
+    due_start: date | None = None
+    due_date: date | None = None
+    due_text: str | None = None
+    detail: str = ""
+
+    @property
+    def embed_text(self) -> str:
+        # "(Week 1-2)" and similar asides say when, not what: they only blur the meaning
+        core = re.sub(r"\s*\([^()]*\)\s*$", "", self.text) or self.text
+        detail = " ".join(self.detail.split()[:60])
+        return f"{core} — {detail}" if detail else core
+
+
+def section_kind(path: tuple[str, ...]) -> str | None:
+    """The kind an item gets from the nearest heading that names one."""
+    for heading in reversed(path):
+        for kind, pattern in _SECTION_KINDS:
+            if pattern.search(heading):
+                return kind
+    return None
+
+
+def status_from(text: str) -> str:
+    if _DONE_WORDS.search(text):
+        return "done"
+    if _PROGRESS_WORDS.search(text):
+        return "in_progress"
+    return "open"
+
+
+def _clean(text: str) -> str:
+    text = re.sub(r"\*\*|__|`", "", text)
+    text = re.sub(r"\s+", " ", text).strip().strip(" -–:;,.")
+    # a removed trailing date can leave its preposition behind ("calls for")
+    return re.sub(r"\s+\b(?:for|on|at|in|by|from|until|before|due)$", "", text, flags=re.I).strip(" -–:;,.")
+
+
+def _due_from_mention(item: ExtractedItem, mention: DateMention) -> None:
+    item.due_start, item.due_date, item.due_text = mention.start, mention.end, mention.text
+
+
+def _take_due(text: str, ref: date | None, *, any_date: bool) -> tuple[str, DateMention | None]:
+    """Pull a due date out of `text` ("by Nov 25", "due 2025-11-17"); return the text without it."""
+    mentions = find_dates(text, ref)
+    for m in mentions:
+        before = text[: m.span[0]]
+        if b := _BY_DATE.search(before):
+            return (text[: b.start()] + text[m.span[1] :]).strip(), m
+    if any_date and mentions:
+        m = mentions[-1]
+        rest = text[m.span[1] :].strip()
+        if not rest or rest.startswith("("):  # a trailing date is the due date; keep mid-sentence ones
+            return (text[: m.span[0]] + text[m.span[1] :]).strip(), m
+        return text, m
+    return text, None
+
+
+def _split_fields(text: str) -> tuple[str, dict[str, str]]:
+    """`Owner: Mike (DevOps Lead), Due: Oct 31` → ('', {'owner': ..., 'due': ...})."""
+    matches = list(_KEY_FIELD.finditer(text))
+    if not matches:
+        return text, {}
+    head = text[: matches[0].start()]
+    fields: dict[str, str] = {}
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        key = m["key"].lower()
+        key = {
+            "owners": "owner",
+            "assignee": "owner",
+            "assigned to": "owner",
+            "dri": "owner",
+            "responsible": "owner",
+            "lead": "owner",
+            "deadline": "due",
+            "due date": "due",
+            "eta": "due",
+            "target": "due",
+            "by": "due",
+        }.get(key, key)
+        fields.setdefault(key, text[m.end() : end].strip(" ,;|"))
+    return head, fields
+
+
+def _apply_fields(item: ExtractedItem, fields: dict[str, str], ref: date | None) -> None:
+    if "owner" in fields and (owners := parse_owners(fields["owner"])) is not None:
+        item.owners, item.owner_text = owners, fields["owner"]
+    if "due" in fields and (mentions := find_dates(fields["due"], ref)):
+        _due_from_mention(item, mentions[0])
+    if "status" in fields:
+        item.status_text = fields["status"]
+        item.status = status_from(fields["status"])
+
+
+def _parse_task(body: str, ref: date | None, *, owner_context: bool) -> ExtractedItem:
+    """One action-like line (markers already removed): owner, due date, status and clean text."""
+    item = ExtractedItem(kind="action", text=body, line=-1, evidence=body)
+    text = body
+    if _STRIKE.match(text):
+        item.status, text = "done", text.strip("~")
+    if m := _MENTION.match(text):
+        owners = parse_owners(m["who"].replace("@", ""), mention=True)
+        if owners:
+            item.owners, item.owner_text, text = owners, m["who"], text[m.end() :]
+    head, fields = _split_fields(text)
+    if "owner" in fields and not head.strip() and re.search(r"\s[—–-]\s", fields["owner"]):
+        # "Owner: TBD - evaluate a second provider": the owner, then the task
+        fields["owner"], head = re.split(r"\s[—–-]\s", fields["owner"], maxsplit=1)
+    if fields.keys() & {"owner", "due", "status"}:
+        _apply_fields(item, fields, ref)
+        text = head or fields.get("action", "") or text
+    # trailing "(Sarah, Nov 15)" / "(due 2025-11-17)" / "(Owner: Mike)"
+    if (m := _TRAILING_PARENS.search(text)) and owner_context:
+        parts = [p.strip() for p in re.split(r"[,;]", m["inner"]) if p.strip()]
+        owners_found: list[OwnerRef] = []
+        consumed = bool(parts)
+        due: DateMention | None = None
+        for part in parts:
+            bare = re.sub(r"^(?:due|by|owner|owners|eta)\s*:?\s*", "", part, flags=re.I)
+            mentions = find_dates(bare, ref)
+            if mentions and mentions[0].text.strip() == bare.strip(" .") and due is None:
+                due = mentions[0]
+            elif (owners := parse_owners(bare)) is not None and owners and not item.owners:
+                owners_found.extend(owners)
+            else:
+                consumed = False
+        if consumed:
+            if m["remark"]:
+                item.detail = _clean(m["remark"])
+            text = text[: m.start()]
+            if owners_found:
+                item.owners, item.owner_text = owners_found, format_owners(owners_found)
+            if due and item.due_date is None:
+                _due_from_mention(item, due)
+    if not item.owners and owner_context and (m := _TRAILING_OWNER.search(text)):
+        # "Alerting on pool saturation - Payments team, Dec 19"
+        tail, mention = _take_due(m["who"], ref, any_date=True)
+        if (owners := parse_owners(tail.strip(" ,;"))) and item.owner_text is None:
+            item.owners, item.owner_text, text = owners, tail.strip(" ,;"), text[: m.start()]
+            if mention and item.due_date is None:
+                _due_from_mention(item, mention)
+    if not item.owners and owner_context:
+        if (m := _WHO_DOES.match(text)) and (owners := parse_owners(m["who"])):
+            item.owners, item.owner_text, text = owners, m["who"], m["task"]
+        elif (m := _LEADING_OWNER.match(text)) and (owners := parse_owners(m["who"])):
+            item.owners, item.owner_text, text = owners, m["who"], m["task"]
+            if text[:3].lower() == "to ":
+                text = text[3:]
+    if item.due_date is None:
+        text, mention = _take_due(text, ref, any_date=owner_context)
+        if mention:
+            _due_from_mention(item, mention)
+    item.text = _clean(text)
+    return item
+
+
+def _strip_marker(text: str) -> tuple[str, str | None]:
+    """Remove bullets/checkboxes; return (body, status implied by the marker)."""
+    if m := _CHECKBOX.match(text):
+        return text[m.end() :].strip(), ("open" if m["mark"] == " " else "done")
+    if m := _DONE_MARK.match(text):
+        return text[m.end() :].strip(), "done"
+    if m := _OPEN_MARK.match(text):
+        return text[m.end() :].strip(), "open"
+    return LIST_MARKER.sub("", text, count=1).strip(), None
+
+
+class _Extractor:
+    def __init__(self, note: ParsedNote) -> None:
+        self.note = note
+        self.ref = note.date_start
+        self.items: list[ExtractedItem] = []
+        self.used_lines: set[int] = set()
+
+    def run(self) -> list[ExtractedItem]:
+        for section in self.note.sections:
+            self._section(section)
+        self.items.sort(key=lambda i: i.line)
+        return self.items
+
+    def _is_attendee(self, who: str) -> bool:
+        owners = parse_owners(who) or []
+        names = {a.name.lower() for a in self.note.attendees} | {
+            a.name.split()[0].lower() for a in self.note.attendees if a.name
+        }
+        return bool(owners) and all(o.kind == "person" and o.name.lower() in names for o in owners)
+
+    def _add(self, item: ExtractedItem, line: int, evidence: str) -> None:
+        if not item.text or line in self.used_lines:
+            return
+        item.line, item.evidence = line, evidence.strip()
+        self.used_lines.add(line)
+        self.items.append(item)
+
+    def _is_record(self, section: Section) -> bool:
+        h = section.heading_line
+        return h is not None and is_list_item(self.note.lines[h])
+
+    def _section(self, section: Section) -> None:
+        kind = section_kind(section.path)
+        if self._is_record(section):
+            self._record(section, section_kind(section.path[:-1]))
+            return
+        table_lines = self._table(section, kind)
+        content = [ln for ln in section.lines if ln.text.strip() and ln.number not in table_lines]
+        if not content:
+            return
+        base = min(indent_of(ln.text) for ln in content)
+        for ln in content:
+            top = indent_of(ln.text) <= base
+            self._line(ln.number, ln.text, kind if top else None)
+
+    def _line(self, number: int, raw: str, kind: str | None) -> None:
+        body, marker_status = _strip_marker(raw)
+        checkbox = bool(_CHECKBOX.match(raw))
+        if not body or (body.endswith(":") and not checkbox):
+            return
+        # self-announcing lines, whatever the section
+        if m := _ACTION_PREFIX.match(raw):
+            rest = raw[m.end() :].strip()
+            item = _parse_task(rest, self.ref, owner_context=True)
+            item.status = marker_status or item.status
+            self._add(item, number, raw)
+            return
+        if (
+            (m := _DECISION_PREFIX.match(body))
+            or (kind == "decision" and marker_status)
+            or _AGREED_INLINE.match(body)
+        ):
+            verdict = m["verdict"].lower() if m else ""
+            text = (
+                body[m.end() :]
+                if m
+                else re.sub(r"^[\w ]{0,30}:\s*(?=(?:we\s+)?(?:agreed|decided))", "", body, flags=re.I)
+            )
+            status = {"deferred": "deferred", "rejected": "rejected"}.get(verdict, "approved")
+            item = ExtractedItem(
+                "decision", _clean(text), number, raw, status=status, status_text=verdict or None
+            )
+            self._add(item, number, raw)
+            return
+        if checkbox or body.startswith("@"):
+            item = _parse_task(body, self.ref, owner_context=True)
+            if marker_status:
+                item.status = marker_status
+            item.kind = kind if kind in ("priority", "milestone") else "action"
+            self._add(item, number, raw)
+            return
+        if m := _RISK_PREFIX.match(body):
+            self._add(ExtractedItem("risk", _clean(body[m.end() :]), number, raw), number, raw)
+            return
+        if marker_status and (kind == "milestone" or re.match(r"^\S+\s+\d{1,2}\b.*:", body)):
+            item = _parse_task(body, self.ref, owner_context=False)
+            mentions = find_dates(body, self.ref)
+            if mentions:
+                _due_from_mention(item, mentions[0])
+                item.text = _clean(body[: mentions[0].span[0]] + body[mentions[0].span[1] :])
+            item.kind, item.status = "milestone", marker_status
+            self._add(item, number, raw)
+            return
+        if kind is None and (m := _WHO_DOES.match(body)) and self._is_attendee(m["who"]):
+            # "Priya will write the runbook by Nov 14" in running notes: a commitment by someone present
+            self._add(_parse_task(body, self.ref, owner_context=True), number, raw)
+            return
+        if kind is None:
+            if marker_status:  # a ✓ or ○ on its own line: a done or open action
+                item = _parse_task(body, self.ref, owner_context=True)
+                item.status = marker_status
+                self._add(item, number, raw)
+            return
+        if kind == "milestone" and not find_dates(body, self.ref):
+            return
+        item = _parse_task(body, self.ref, owner_context=kind in ("action", "milestone", "priority", "risk"))
+        item.kind = kind
+        if marker_status:
+            item.status = marker_status
+        if kind == "decision":
+            item.status = "approved"
+        self._add(item, number, raw)
+
+    def _record(self, section: Section, parent_kind: str | None) -> None:
+        """A list item with nested lines: the heading is the item, the nested lines its fields."""
+        heading_line = section.heading_line
+        assert heading_line is not None
+        raw_heading = self.note.lines[heading_line]
+        heading_body, marker_status = _strip_marker(raw_heading)
+        fields: dict[str, str] = {}
+        detail: list[str] = []
+        actions: list[tuple[int, str]] = []
+        for ln in section.lines:
+            if not ln.text.strip():
+                continue
+            body, _ = _strip_marker(ln.text)
+            head, found = _split_fields(body)
+            if found and not head.strip():
+                if "action" in found:
+                    actions.append((ln.number, found["action"]))
+                for key, value in found.items():
+                    fields.setdefault(key, value)
+                if found.keys() & {"risk", "mitigation", "impact"}:
+                    detail.append(body)
+            else:
+                detail.append(body)
+        has_fields = bool(fields.keys() & {"owner", "due", "status"})
+        kind = parent_kind if parent_kind in ("risk", "priority", "action", "decision", "milestone") else None
+        if kind is None and has_fields:
+            kind = "action"
+        if kind is None:
+            for ln in section.lines:  # not a record after all: look at its lines one by one
+                if ln.text.strip():
+                    self._line(ln.number, ln.text, None)
+            return
+        item = ExtractedItem(
+            kind, _clean(re.sub(r"^\d{1,3}[.)]\s*", "", heading_body)), heading_line, raw_heading
+        )
+        _apply_fields(item, fields, self.ref)
+        if marker_status:
+            item.status = marker_status
+        item.detail = " ".join(detail)
+        evidence_lines = [raw_heading.strip()] + [
+            ln.text.strip()
+            for ln in section.lines
+            if re.match(r"\s*(?:[-*+•]\s+)?(Owner|Due|Status)", ln.text, re.I)
+        ]
+        self._add(item, heading_line, " | ".join(evidence_lines))
+        for number, text in actions:
+            action = _parse_task(text, self.ref, owner_context=True)
+            if not action.owners:  # the record's owner line is written right beside it
+                action.owners, action.owner_text = list(item.owners), item.owner_text
+            if action.due_date is None and item.due_date is not None:
+                action.due_start, action.due_date, action.due_text = (
+                    item.due_start,
+                    item.due_date,
+                    item.due_text,
+                )
+            self._add(action, number, self.note.lines[number])
+
+    def _table(self, section: Section, kind: str | None) -> set[int]:
+        """Items from a markdown table with a task column; returns the lines it used."""
+        rows = [ln for ln in section.lines if ln.text.strip().startswith("|")]
+        if len(rows) < 3 or not re.match(r"^\s*\|?\s*:?-{2,}", rows[1].text):
+            return set()
+
+        def cells(text: str) -> list[str]:
+            return [c.strip() for c in text.strip().strip("|").split("|")]
+
+        header = [c.lower() for c in cells(rows[0].text)]
+
+        def column(*names: str) -> int | None:
+            return next((i for i, h in enumerate(header) if any(n in h for n in names)), None)
+
+        owner_col = column("owner", "assignee", "who", "responsible", "dri")
+        task_col = column("task", "action", "item", "what", "description", "deliverable", "decision", "risk")
+        if task_col is None:
+            return set()
+        due_col = column("due", "deadline", "date", "when", "eta")
+        status_col = column("status", "state")
+        for row in rows[2:]:
+            values = cells(row.text)
+            if len(values) <= task_col or not values[task_col]:
+                continue
+            item = ExtractedItem(
+                kind if kind in ("decision", "risk", "priority", "milestone") else "action",
+                _clean(values[task_col]),
+                row.number,
+                row.text,
+            )
+            if owner_col is not None and owner_col < len(values) and values[owner_col]:
+                owners = parse_owners(values[owner_col].replace("@", ""), mention="@" in values[owner_col])
+                if owners:
+                    item.owners, item.owner_text = owners, values[owner_col]
+            if (
+                due_col is not None
+                and due_col < len(values)
+                and (mentions := find_dates(values[due_col], self.ref))
+            ):
+                _due_from_mention(item, mentions[0])
+            if status_col is not None and status_col < len(values) and values[status_col]:
+                item.status_text = values[status_col]
+                item.status = status_from(values[status_col])
+            self._add(item, row.number, row.text)
+        return {r.number for r in rows}
+
+
+def extract_items(note: ParsedNote) -> list[ExtractedItem]:
+    return _Extractor(note).run()

@@ -1,0 +1,270 @@
+"""Who an item belongs to, as written: "Sarah", "Mike (DevOps Lead)", "Security team + Backend", "@jules".
+
+Only text that reads like names or team names becomes an owner; anything else is not an owner,
+so an item without a written owner stays unassigned.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TEAM_WORDS = frozenset(
+    [
+        "team",
+        "teams",
+        "squad",
+        "group",
+        "guild",
+        "eng",
+        "engineering",
+        "engineers",
+        "backend",
+        "frontend",
+        "front-end",
+        "back-end",
+        "devops",
+        "sre",
+        "ops",
+        "operations",
+        "security",
+        "secops",
+        "infosec",
+        "product",
+        "pm",
+        "pms",
+        "design",
+        "ux",
+        "ui",
+        "qa",
+        "sales",
+        "marketing",
+        "partnerships",
+        "partner",
+        "legal",
+        "finance",
+        "hr",
+        "people",
+        "recruiting",
+        "support",
+        "cs",
+        "success",
+        "platform",
+        "infra",
+        "infrastructure",
+        "data",
+        "analytics",
+        "ml",
+        "ai",
+        "leadership",
+        "exec",
+        "execs",
+        "executive",
+        "executives",
+        "management",
+        "tpm",
+        "tpms",
+        "pmo",
+        "it",
+        "mobile",
+        "web",
+        "api",
+        "everyone",
+        "all",
+        "board",
+        "growth",
+        "research",
+        "docs",
+        "documentation",
+        "release",
+        "devrel",
+        "procurement",
+        "compliance",
+        "customer",
+        "customers",
+        "vendor",
+        "vendors",
+        "contractors",
+    ]
+)
+_NOT_NAMES = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "we",
+        "i",
+        "you",
+        "he",
+        "she",
+        "they",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "our",
+        "my",
+        "your",
+        "their",
+        "need",
+        "needs",
+        "action",
+        "actions",
+        "note",
+        "notes",
+        "status",
+        "risk",
+        "risks",
+        "mitigation",
+        "impact",
+        "timeline",
+        "budget",
+        "decision",
+        "decisions",
+        "agenda",
+        "next",
+        "week",
+        "date",
+        "due",
+        "owner",
+        "owners",
+        "tbd",
+        "none",
+        "n/a",
+        "follow",
+        "update",
+        "review",
+        "plan",
+        "todo",
+        "done",
+        "open",
+        "blocked",
+        "pending",
+        "complete",
+        "completed",
+        "scope",
+        "compromise",
+        "recommendation",
+        "result",
+        "results",
+        "goal",
+        "goals",
+        "reason",
+        "context",
+        "summary",
+        "question",
+        "questions",
+        "issue",
+        "issues",
+        "problem",
+        "idea",
+        "ideas",
+        "deadline",
+        "target",
+        "eta",
+        "also",
+        "then",
+        "if",
+        "when",
+        "q1",
+        "q2",
+        "q3",
+        "q4",
+        "week",
+        "month",
+        "today",
+        "tomorrow",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+    ]
+)
+_UNASSIGNED = frozenset({"tbd", "tba", "unassigned", "none", "n/a", "na", "?", "nobody", "-", "—"})
+_ROLE = re.compile(r"^(?P<name>[^()]+?)\s*\((?P<role>[^)]*)\)$")
+_TOKEN = re.compile(r"^(?:[A-Z][\w'’.-]*|[A-Z]{2,6}s?|Mc[A-Z]\w*|O['’][A-Z]\w*|de|van|von|da|di|le|la)$")
+
+
+@dataclass(frozen=True)
+class OwnerRef:
+    name: str
+    kind: str  # person | team
+    role: str | None = None
+    written: str = ""
+
+    @property
+    def key(self) -> str:
+        return owner_key(self.name, self.kind)
+
+
+def owner_key(name: str, kind: str) -> str:
+    key = re.sub(r"\s+", " ", name.strip().lower())
+    if kind == "team":
+        key = re.sub(r"\s+(?:team|teams|squad|group)$", "", key) or key
+    return key
+
+
+def _split_outside_parens(text: str) -> list[str]:
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for m in re.finditer(r"[()]|\s*(?:\+|&|/|,|;|\band\b)\s*", text):
+        token = m.group(0)
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            parts.append(text[start : m.start()])
+            start = m.end()
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _one_owner(raw: str, *, mention: bool) -> OwnerRef | None:
+    written = raw.strip()
+    text = written.lstrip("@").strip().rstrip(".:")
+    role = None
+    if m := _ROLE.match(text):
+        text, role = m["name"].strip(), m["role"].strip() or None
+    tokens = text.split()
+    if not tokens or len(tokens) > 4 or any(ch.isdigit() for ch in text):
+        return None
+    lowered = [t.lower() for t in tokens]
+    if mention and len(tokens) == 1 and re.fullmatch(r"[\w.'-]+", text):
+        name = text if text[0].isupper() else text[:1].upper() + text[1:]
+        return OwnerRef(name, "team" if lowered[0] in TEAM_WORDS else "person", role, written)
+    if lowered[0] in _NOT_NAMES and lowered[0] not in TEAM_WORDS:
+        return None
+    if not all(_TOKEN.match(t) or t.lower() in TEAM_WORDS for t in tokens):
+        return None
+    if not tokens[0][0].isupper():
+        return None
+    is_team = any(t in TEAM_WORDS for t in lowered) or (
+        len(tokens) == 1 and text.isupper() and len(text) <= 6
+    )
+    return OwnerRef(text, "team" if is_team else "person", role, written)
+
+
+def parse_owners(text: str, *, mention: bool = False) -> list[OwnerRef] | None:
+    """Owners named in `text`; [] when it explicitly says nobody (TBD); None when it is not names."""
+    cleaned = text.strip().strip("*_").strip()
+    if cleaned.lower() in _UNASSIGNED:
+        return []
+    parts = _split_outside_parens(cleaned)
+    if not parts or len(parts) > 6:
+        return None
+    owners = [_one_owner(p, mention=mention or p.startswith("@")) for p in parts]
+    if any(o is None for o in owners):
+        return None
+    unique: dict[str, OwnerRef] = {}
+    for o in owners:
+        assert o is not None
+        unique.setdefault(o.key, o)
+    return list(unique.values())
+
+
+def format_owners(owners: list[OwnerRef]) -> str:
+    return " + ".join(o.name for o in owners)

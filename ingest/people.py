@@ -1,0 +1,108 @@
+"""One canonical person (or team) per tenant, with aliases.
+
+"Sarah" is "Sarah Chen" when Sarah Chen is the only Sarah with a full name in the tenant; a
+first-name-only person recorded earlier is merged into the full name once it appears. With two
+full-name Sarahs, a bare "Sarah" stays its own (ambiguous) entry rather than being guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from minutebook.ingest.owners import owner_key
+
+
+@dataclass
+class _Person:
+    id: int
+    kind: str
+    name: str
+    key: str
+    aliases: set[str]
+
+
+class PeopleDirectory:
+    """The tenant's people, loaded once per note transaction and updated in place."""
+
+    def __init__(self, conn: psycopg.Connection, tenant: str) -> None:
+        self.conn = conn
+        self.tenant = tenant
+        # people are shared by every note of the tenant: one writer at a time
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{tenant}\x1fpeople",))
+        rows = conn.execute(
+            "SELECT id, kind, name, key, aliases FROM people WHERE tenant_id = %s", (tenant,)
+        ).fetchall()
+        self.people = {r[3]: _Person(r[0], r[1], r[2], r[3], set(r[4])) for r in rows}
+
+    def _full_names_with_first(self, first: str) -> list[_Person]:
+        return [
+            p
+            for p in self.people.values()
+            if p.kind == "person" and " " in p.key and p.key.split()[0] == first
+        ]
+
+    def resolve(self, name: str, kind: str, role: str | None = None) -> int:
+        key = owner_key(name, kind)
+        person = self.people.get(key) or next(
+            (p for p in self.people.values() if p.kind == kind and key in p.aliases), None
+        )
+        if person is None and kind == "person" and " " not in key:
+            candidates = self._full_names_with_first(key)
+            if len(candidates) == 1:
+                person = candidates[0]
+                self._add_alias(person, key)
+        if person is None:
+            person = self._create(name, key, kind)
+            if kind == "person" and " " in key:
+                self._absorb_first_name(person)
+        if role:
+            self.conn.execute("UPDATE people SET role = %s WHERE id = %s", (role, person.id))
+        return person.id
+
+    def _create(self, name: str, key: str, kind: str) -> _Person:
+        row = self.conn.execute(
+            """INSERT INTO people (tenant_id, kind, name, key) VALUES (%s, %s, %s, %s)
+               ON CONFLICT (tenant_id, key) DO UPDATE SET name = people.name
+               RETURNING id""",
+            (self.tenant, kind, name, key),
+        ).fetchone()
+        assert row is not None
+        person = _Person(row[0], kind, name, key, set())
+        self.people[key] = person
+        return person
+
+    def _add_alias(self, person: _Person, alias: str) -> None:
+        if alias in person.aliases:
+            return
+        person.aliases.add(alias)
+        self.conn.execute(
+            "UPDATE people SET aliases = array_append(aliases, %s) WHERE id = %s", (alias, person.id)
+        )
+
+    def _absorb_first_name(self, person: _Person) -> None:
+        """A new full name claims an earlier first-name-only entry when it is the only such name."""
+        first = person.key.split()[0]
+        loose = self.people.get(first)
+        if loose is None or loose.kind != "person" or len(self._full_names_with_first(first)) != 1:
+            return
+        self.conn.execute(
+            """UPDATE item_owners o SET person_id = %(to)s
+               WHERE person_id = %(from)s
+                 AND NOT EXISTS (SELECT 1 FROM item_owners x
+                                 WHERE x.item_id = o.item_id AND x.person_id = %(to)s)""",
+            {"to": person.id, "from": loose.id},
+        )
+        self.conn.execute(
+            """UPDATE meeting_attendees a SET person_id = %(to)s
+               WHERE person_id = %(from)s
+                 AND NOT EXISTS (SELECT 1 FROM meeting_attendees x
+                                 WHERE x.meeting_id = a.meeting_id AND x.person_id = %(to)s)""",
+            {"to": person.id, "from": loose.id},
+        )
+        self.conn.execute("DELETE FROM people WHERE id = %s", (loose.id,))
+        del self.people[first]
+        self._add_alias(person, first)
+        for alias in loose.aliases:
+            self._add_alias(person, alias)

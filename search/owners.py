@@ -1,0 +1,264 @@
+""" "Who owns X?" and "what is Mike on the hook for?", answered from extracted items, no LLM.
+
+A topic is matched against item text by meaning (HNSW over item embeddings), by words
+(full-text) and by spelling (trigram), fused by reciprocal rank; one round trip. When an item
+was reassigned in a later meeting, the latest assignment wins and the earlier ones are history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg.rows import dict_row
+
+# A match must be about the topic, not merely the nearest thing there is.
+MIN_SIMILARITY = 0.45  # cosine, item text vs topic
+MIN_KEYWORD_SIMILARITY = 0.42  # cosine floor when some of the words also match
+MIN_ALL_WORDS_SIMILARITY = 0.25  # cosine floor when every word of the topic is in the item
+MIN_SPELLING = 0.55  # trigram word similarity on its own (typos)
+SAME_THREAD_SIMILARITY = 0.82  # two items in different meetings about the same work
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Owner:
+    name: str
+    kind: str
+    role: str | None
+    written_as: str
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ItemView:
+    id: int
+    kind: str
+    text: str
+    detail: str
+    owners: list[Owner]
+    owner_text: str | None
+    status: str
+    status_text: str | None
+    due_start: date | None
+    due_date: date | None
+    due_text: str | None
+    meeting_id: int
+    meeting_title: str
+    meeting_date: date | None
+    source: str
+    source_line: int
+    evidence: str
+    chunk_id: int | None
+    score: float = 0.0
+    similarity: float = 0.0
+
+    @property
+    def owner_names(self) -> str:
+        return " + ".join(o.name for o in self.owners) or "unassigned"
+
+
+@dataclass(frozen=True)
+class OwnerAnswer:
+    topic: str
+    item: ItemView | None
+    history: list[ItemView]  # earlier assignments of the same work, oldest first
+    alternatives: list[ItemView]  # other good matches
+
+    @property
+    def found(self) -> bool:
+        return self.item is not None
+
+
+_ITEM_COLUMNS = """
+    i.id, i.kind, i.text, i.detail, i.owner_text, i.status, i.status_text, i.due_start, i.due_date,
+    i.due_text, i.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
+    i.source_line, i.evidence, i.chunk_id,
+    COALESCE((SELECT json_agg(json_build_object('name', p.name, 'kind', p.kind, 'role', p.role,
+                                                'written_as', o.written_as, 'aliases', p.aliases)
+                              ORDER BY o.position)
+              FROM item_owners o JOIN people p ON p.id = o.person_id
+              WHERE o.item_id = i.id), '[]') AS owners
+"""
+
+_MATCH_SQL = f"""
+WITH vec AS (
+    SELECT id, 1 - (embedding <=> %(q)s) AS sim
+    FROM items WHERE tenant_id = %(tenant)s
+    ORDER BY embedding <=> %(q)s LIMIT %(pool)s
+), vec_ranked AS (
+    SELECT id, sim, row_number() OVER (ORDER BY sim DESC) AS r FROM vec
+), fts AS (
+    SELECT id, row_number() OVER (ORDER BY ts_rank_cd(tsv, query) DESC) AS r
+    FROM items, to_tsquery('english', %(any_words)s) AS query
+    WHERE tenant_id = %(tenant)s AND %(any_words)s <> '' AND tsv @@ query
+    ORDER BY ts_rank_cd(tsv, query) DESC LIMIT %(pool)s
+), trgm AS (
+    SELECT id, word_similarity(%(topic)s, text) AS ws,
+           row_number() OVER (ORDER BY word_similarity(%(topic)s, text) DESC) AS r
+    FROM items WHERE tenant_id = %(tenant)s AND %(topic)s <%% text
+    ORDER BY ws DESC LIMIT %(pool)s
+), fused AS (
+    SELECT id, sum(1.0 / ({RRF_K} + r)) AS score
+    FROM (SELECT id, r FROM vec_ranked UNION ALL SELECT id, r FROM fts UNION ALL SELECT id, r FROM trgm) s
+    GROUP BY id
+)
+SELECT {_ITEM_COLUMNS}, f.score,
+       1 - (i.embedding <=> %(q)s) AS similarity,
+       (i.id IN (SELECT id FROM fts)) AS keyword_hit,
+       (i.tsv @@ plainto_tsquery('english', %(topic)s)) AS all_words_hit,
+       COALESCE((SELECT ws FROM trgm WHERE trgm.id = i.id), 0) AS spelling
+FROM fused f JOIN items i ON i.id = f.id JOIN meetings m ON m.id = i.meeting_id
+ORDER BY f.score DESC
+LIMIT %(k)s
+"""
+
+_THREAD_SQL = f"""
+SELECT {_ITEM_COLUMNS}, 0.0 AS score, 1 - (i.embedding <=> t.embedding) AS similarity
+FROM items t JOIN items i ON i.tenant_id = t.tenant_id AND i.id <> t.id
+JOIN meetings m ON m.id = i.meeting_id
+WHERE t.id = %(item)s AND i.kind = t.kind AND i.meeting_id <> t.meeting_id
+  AND (1 - (i.embedding <=> t.embedding) >= %(threshold)s OR similarity(i.text, t.text) >= 0.6)
+ORDER BY m.date_start NULLS FIRST, i.id
+"""
+
+
+def _any_words_query(topic: str) -> str:
+    """OR of the topic's words for to_tsquery: one matching word is evidence, more is better."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in topic.lower()).split() if len(w) > 1]
+    return " | ".join(dict.fromkeys(words))
+
+
+def _view(row: dict[str, Any]) -> ItemView:
+    owners = [
+        Owner(o["name"], o["kind"], o["role"], o["written_as"], o["aliases"] or []) for o in row["owners"]
+    ]
+    return ItemView(
+        id=row["id"],
+        kind=row["kind"],
+        text=row["text"],
+        detail=row["detail"],
+        owners=owners,
+        owner_text=row["owner_text"],
+        status=row["status"],
+        status_text=row["status_text"],
+        due_start=row["due_start"],
+        due_date=row["due_date"],
+        due_text=row["due_text"],
+        meeting_id=row["meeting_id"],
+        meeting_title=row["meeting_title"],
+        meeting_date=row["meeting_date"],
+        source=row["source"],
+        source_line=row["source_line"],
+        evidence=row["evidence"],
+        chunk_id=row["chunk_id"],
+        score=float(row["score"]),
+        similarity=float(row["similarity"]),
+    )
+
+
+def _relevant(row: dict[str, Any]) -> bool:
+    sim = float(row["similarity"])
+    return (
+        sim >= MIN_SIMILARITY
+        or (row["keyword_hit"] and sim >= MIN_KEYWORD_SIMILARITY)
+        or (row["all_words_hit"] and sim >= MIN_ALL_WORDS_SIMILARITY)
+        or float(row["spelling"]) >= MIN_SPELLING
+    )
+
+
+def _final_score(row: dict[str, Any]) -> float:
+    """Fused rank, nudged towards owned items ("who owns" asks about assigned work) and towards
+    items whose wording is the topic's own (an exact phrase beats a paraphrase)."""
+    owned = 1.15 if row["owners"] else 1.0
+    return float(row["score"]) * owned + 0.015 * float(row["spelling"]) + 0.01 * float(row["similarity"])
+
+
+def who_owns(
+    conn: psycopg.Connection, embedding: np.ndarray, topic: str, *, tenant: str, k: int = 5
+) -> OwnerAnswer:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            _MATCH_SQL,
+            {
+                "q": embedding,
+                "tenant": tenant,
+                "topic": topic,
+                "any_words": _any_words_query(topic),
+                "pool": max(20, k * 4),
+                "k": k * 3,
+            },
+        ).fetchall()
+    matches = [r for r in rows if _relevant(r)]
+    if not matches:
+        return OwnerAnswer(topic, None, [], [])
+    # "who owns" asks about assigned work: prefer an owned item when it matches about as well
+    best = max(
+        matches[:5],
+        key=lambda r: float(r["score"]) * (1.15 if r["owners"] else 1.0) + float(r["similarity"]) * 0.01,
+    )
+    top = _view(best)
+    thread = item_thread(conn, top.id)
+    assignments = sorted([top, *thread], key=lambda v: (v.meeting_date or date.min, v.id))
+    owned = [v for v in assignments if v.owners] or assignments
+    latest = owned[-1]
+    history = [v for v in assignments if v.id != latest.id]
+    alternatives = [_view(r) for r in matches if r["id"] not in {v.id for v in assignments}][: k - 1]
+    return OwnerAnswer(topic, latest, history, alternatives)
+
+
+def item_thread(conn: psycopg.Connection, item_id: int) -> list[ItemView]:
+    """The same piece of work recorded in other meetings (by meaning or near-identical text)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(_THREAD_SQL, {"item": item_id, "threshold": SAME_THREAD_SIMILARITY}).fetchall()
+    return [_view(r) for r in rows]
+
+
+def list_items(
+    conn: psycopg.Connection,
+    *,
+    tenant: str,
+    owner: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    due_before: date | None = None,
+    meeting_id: int | None = None,
+    limit: int = 200,
+) -> list[ItemView]:
+    """Items filtered by owner (name, alias or first name), status, kind and due date."""
+    conditions = ["i.tenant_id = %(tenant)s"]
+    if owner:
+        conditions.append(
+            """EXISTS (SELECT 1 FROM item_owners o JOIN people p ON p.id = o.person_id
+                       WHERE o.item_id = i.id
+                         AND (p.key = lower(%(owner)s) OR lower(%(owner)s) = ANY(p.aliases)
+                             OR split_part(p.key, ' ', 1) = lower(%(owner)s)
+                             OR lower(o.written_as) = lower(%(owner)s)))"""
+        )
+    if status:
+        conditions.append("i.status = %(status)s")
+    if kind:
+        conditions.append("i.kind = %(kind)s")
+    if due_before:
+        conditions.append("i.due_date <= %(due_before)s")
+    if meeting_id:
+        conditions.append("i.meeting_id = %(meeting_id)s")
+    query = f"""SELECT {_ITEM_COLUMNS}, 0.0 AS score, 0.0 AS similarity
+                FROM items i JOIN meetings m ON m.id = i.meeting_id
+                WHERE {" AND ".join(conditions)}
+                ORDER BY i.due_date NULLS LAST, m.date_start DESC NULLS LAST, i.ordinal
+                LIMIT %(limit)s"""
+    params = {
+        "tenant": tenant,
+        "owner": owner,
+        "status": status,
+        "kind": kind,
+        "due_before": due_before,
+        "meeting_id": meeting_id,
+        "limit": limit,
+    }
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [_view(r) for r in cur.execute(query, params).fetchall()]  # type: ignore[arg-type]
