@@ -21,6 +21,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/minutebook ingest examples/notes
 	$(BIN)/minutebook search "When will Okta SSO be ready?" --k 3
+	$(BIN)/minutebook who-owns "Okta SSO"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -32,6 +33,7 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/owners.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -210,8 +210,8 @@ def _parse_task(body: str, ref: date | None, *, owner_context: bool) -> Extracte
             mentions = find_dates(bare, ref)
             if mentions and mentions[0].text.strip() == bare.strip(" .") and due is None:
                 due = mentions[0]
-            elif (owners := parse_owners(bare)) is not None and owners and not item.owners:
-                owners_found.extend(owners)
+            elif (owners := parse_owners(bare)) is not None and not item.owners:
+                owners_found.extend(owners)  # [] for "owner TBD": consumed, still unassigned
             else:
                 consumed = False
         if consumed:
@@ -236,6 +236,13 @@ def _parse_task(body: str, ref: date | None, *, owner_context: bool) -> Extracte
             item.owners, item.owner_text, text = owners, m["who"], m["task"]
             if text[:3].lower() == "to ":
                 text = text[3:]
+        elif (m := _LEADING_OWNER.match(text)) and ":" in text:
+            # "Cost dashboard for the warehouse: Hana + Marco by 27 June"
+            tail, mention = _take_due(m["task"], ref, any_date=True)
+            if owners := parse_owners(tail.strip(" ,;")):
+                item.owners, item.owner_text, text = owners, tail.strip(" ,;"), m["who"]
+                if mention and item.due_date is None:
+                    _due_from_mention(item, mention)
     if item.due_date is None:
         text, mention = _take_due(text, ref, any_date=owner_context)
         if mention:

@@ -122,13 +122,21 @@ def _next_nonblank(lines: list[str], i: int) -> int | None:
 
 
 def _is_label_heading(lines: list[str], i: int) -> bool:
-    """`Engineering Team:` alone on a line, introducing an indented block or a list."""
+    """`Engineering Team:` (or a bare `Next steps` after a blank line) alone on a line,
+    introducing an indented block or a list."""
     text = lines[i]
     stripped = text.strip()
-    if is_list_item(text) or not stripped.endswith(":") or indent_of(text) != 0:
+    if is_list_item(text) or indent_of(text) != 0 or not stripped[:1].isupper():
         return False
-    if len(stripped.split()) > _MAX_PSEUDO_HEADING_WORDS:
-        return False
+    if stripped.endswith(":"):
+        if len(stripped.split()) > _MAX_PSEUDO_HEADING_WORDS:
+            return False
+    else:
+        after_break = i == 0 or not lines[i - 1].strip()
+        if not after_break or len(stripped.split()) > 4 or not re.search(r"[A-Za-z]$", stripped):
+            return False
+        if _KEY_VALUE.match(text):
+            return False
     j = _next_nonblank(lines, i)
     return j is not None and j == i + 1 and (is_list_item(lines[j]) or indent_of(lines[j]) > 0)
 

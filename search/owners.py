@@ -17,7 +17,6 @@ from psycopg.rows import dict_row
 
 # A match must be about the topic, not merely the nearest thing there is.
 MIN_SIMILARITY = 0.45  # cosine, item text vs topic
-MIN_KEYWORD_SIMILARITY = 0.42  # cosine floor when some of the words also match
 MIN_ALL_WORDS_SIMILARITY = 0.25  # cosine floor when every word of the topic is in the item
 MIN_SPELLING = 0.55  # trigram word similarity on its own (typos)
 SAME_THREAD_SIMILARITY = 0.82  # two items in different meetings about the same work
@@ -84,37 +83,43 @@ _ITEM_COLUMNS = """
               WHERE o.item_id = i.id), '[]') AS owners
 """
 
+# Candidates come from the HNSW index and the full-text index (all words); spelling re-scores
+# them. A topic that finds nothing that way (typos) goes to the trigram index instead.
 _MATCH_SQL = f"""
 WITH vec AS (
-    SELECT id, 1 - (embedding <=> %(q)s) AS sim
-    FROM items WHERE tenant_id = %(tenant)s
-    ORDER BY embedding <=> %(q)s LIMIT %(pool)s
-), vec_ranked AS (
-    SELECT id, sim, row_number() OVER (ORDER BY sim DESC) AS r FROM vec
+    SELECT id, row_number() OVER () AS r FROM (
+        SELECT id FROM items WHERE tenant_id = %(tenant)s
+        ORDER BY embedding <=> %(q)s LIMIT %(pool)s) v
 ), fts AS (
-    SELECT id, row_number() OVER (ORDER BY ts_rank_cd(tsv, query) DESC) AS r
-    FROM items, to_tsquery('english', %(any_words)s) AS query
-    WHERE tenant_id = %(tenant)s AND %(any_words)s <> '' AND tsv @@ query
-    ORDER BY ts_rank_cd(tsv, query) DESC LIMIT %(pool)s
-), trgm AS (
-    SELECT id, word_similarity(%(topic)s, text) AS ws,
-           row_number() OVER (ORDER BY word_similarity(%(topic)s, text) DESC) AS r
-    FROM items WHERE tenant_id = %(tenant)s AND %(topic)s <%% text
-    ORDER BY ws DESC LIMIT %(pool)s
+    SELECT id, row_number() OVER (ORDER BY rank DESC) AS r FROM (
+        SELECT id, ts_rank(tsv, query) AS rank
+        FROM items, websearch_to_tsquery('english', %(topic)s) AS query
+        WHERE tenant_id = %(tenant)s AND tsv @@ query
+        ORDER BY rank DESC LIMIT %(pool)s) f
+), {{spelling_source}}, spelled AS (
+    SELECT c.id, word_similarity(%(topic)s, i.text) AS ws,
+           row_number() OVER (ORDER BY word_similarity(%(topic)s, i.text) DESC) AS r
+    FROM candidates c JOIN items i ON i.id = c.id
 ), fused AS (
     SELECT id, sum(1.0 / ({RRF_K} + r)) AS score
-    FROM (SELECT id, r FROM vec_ranked UNION ALL SELECT id, r FROM fts UNION ALL SELECT id, r FROM trgm) s
+    FROM (SELECT id, r FROM vec UNION ALL SELECT id, r FROM fts
+          UNION ALL SELECT id, r FROM spelled WHERE ws >= 0.3) s
     GROUP BY id
 )
 SELECT {_ITEM_COLUMNS}, f.score,
        1 - (i.embedding <=> %(q)s) AS similarity,
-       (i.id IN (SELECT id FROM fts)) AS keyword_hit,
-       (i.tsv @@ plainto_tsquery('english', %(topic)s)) AS all_words_hit,
-       COALESCE((SELECT ws FROM trgm WHERE trgm.id = i.id), 0) AS spelling
+       (i.id IN (SELECT id FROM fts)) AS all_words_hit,
+       (SELECT ws FROM spelled WHERE spelled.id = i.id) AS spelling
 FROM fused f JOIN items i ON i.id = f.id JOIN meetings m ON m.id = i.meeting_id
 ORDER BY f.score DESC
 LIMIT %(k)s
 """
+_FROM_CANDIDATES = "candidates AS (SELECT id FROM vec UNION SELECT id FROM fts)"
+_FROM_TRIGRAM_INDEX = """candidates AS (
+    SELECT id FROM items WHERE tenant_id = %(tenant)s AND %(topic)s <%% text
+    ORDER BY word_similarity(%(topic)s, text) DESC LIMIT %(pool)s)"""
+_MATCH_BY_MEANING = _MATCH_SQL.format(spelling_source=_FROM_CANDIDATES)
+_MATCH_BY_SPELLING = _MATCH_SQL.format(spelling_source=_FROM_TRIGRAM_INDEX)
 
 _THREAD_SQL = f"""
 SELECT {_ITEM_COLUMNS}, 0.0 AS score, 1 - (i.embedding <=> t.embedding) AS similarity
@@ -124,12 +129,6 @@ WHERE t.id = %(item)s AND i.kind = t.kind AND i.meeting_id <> t.meeting_id
   AND (1 - (i.embedding <=> t.embedding) >= %(threshold)s OR similarity(i.text, t.text) >= 0.6)
 ORDER BY m.date_start NULLS FIRST, i.id
 """
-
-
-def _any_words_query(topic: str) -> str:
-    """OR of the topic's words for to_tsquery: one matching word is evidence, more is better."""
-    words = [w for w in "".join(c if c.isalnum() else " " for c in topic.lower()).split() if len(w) > 1]
-    return " | ".join(dict.fromkeys(words))
 
 
 def _view(row: dict[str, Any]) -> ItemView:
@@ -164,9 +163,8 @@ def _relevant(row: dict[str, Any]) -> bool:
     sim = float(row["similarity"])
     return (
         sim >= MIN_SIMILARITY
-        or (row["keyword_hit"] and sim >= MIN_KEYWORD_SIMILARITY)
         or (row["all_words_hit"] and sim >= MIN_ALL_WORDS_SIMILARITY)
-        or float(row["spelling"]) >= MIN_SPELLING
+        or float(row["spelling"] or 0) >= MIN_SPELLING
     )
 
 
@@ -174,32 +172,22 @@ def _final_score(row: dict[str, Any]) -> float:
     """Fused rank, nudged towards owned items ("who owns" asks about assigned work) and towards
     items whose wording is the topic's own (an exact phrase beats a paraphrase)."""
     owned = 1.15 if row["owners"] else 1.0
-    return float(row["score"]) * owned + 0.015 * float(row["spelling"]) + 0.01 * float(row["similarity"])
+    return float(row["score"]) * owned + 0.015 * float(row["spelling"] or 0) + 0.01 * float(row["similarity"])
 
 
 def who_owns(
     conn: psycopg.Connection, embedding: np.ndarray, topic: str, *, tenant: str, k: int = 5
 ) -> OwnerAnswer:
+    params = {"q": embedding, "tenant": tenant, "topic": topic, "pool": max(20, k * 4), "k": k * 3}
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            _MATCH_SQL,
-            {
-                "q": embedding,
-                "tenant": tenant,
-                "topic": topic,
-                "any_words": _any_words_query(topic),
-                "pool": max(20, k * 4),
-                "k": k * 3,
-            },
-        ).fetchall()
-    matches = [r for r in rows if _relevant(r)]
+        rows = cur.execute(_MATCH_BY_MEANING, params).fetchall()
+        matches = [r for r in rows if _relevant(r)]
+        if not matches:  # perhaps misspelt: look the words up by their trigrams
+            rows = cur.execute(_MATCH_BY_SPELLING, params).fetchall()
+            matches = [r for r in rows if _relevant(r)]
     if not matches:
         return OwnerAnswer(topic, None, [], [])
-    # "who owns" asks about assigned work: prefer an owned item when it matches about as well
-    best = max(
-        matches[:5],
-        key=lambda r: float(r["score"]) * (1.15 if r["owners"] else 1.0) + float(r["similarity"]) * 0.01,
-    )
+    best = max(matches[:5], key=_final_score)
     top = _view(best)
     thread = item_thread(conn, top.id)
     assignments = sorted([top, *thread], key=lambda v: (v.meeting_date or date.min, v.id))

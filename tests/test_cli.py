@@ -44,6 +44,21 @@ def test_embedded_default_starts_once_and_is_reused(tmp_path: Path) -> None:
 
         status = run(["db", "status", "--json"], env)
         assert {m["state"] for m in json.loads(status.stdout)} == {"applied"}
+
+        owner = run(["who-owns", "Okta SSO", "--json"], env)
+        assert owner.returncode == 0, owner.stderr
+        answer = json.loads(owner.stdout)
+        assert answer["found"] and answer["item"]["owners"][0]["name"] == "Sarah Chen"
+        assert answer["item"]["due_date"] == "2025-11-15"
+        readable = run(["who-owns", "Okta SSO"], env).stdout
+        assert "Sarah Chen" in readable and "(Sarah, Nov 15)" in readable
+        nobody = run(["who-owns", "kubernetes upgrade"], env)
+        assert nobody.returncode == 0 and "Nothing in the notes matches" in nobody.stdout
+
+        items = run(["items", "--owner", "Mike", "--status", "done", "--json"], env)
+        assert [i["text"] for i in json.loads(items.stdout)] == ["API Rate Limiting (Week 2-3)"]
+        bad = run(["items", "--due-before", "next week"], env)
+        assert bad.returncode == 2 and "--due-before takes a date" in bad.stderr
     finally:
         stopped = run(["db", "stop"], env)
         assert "stopped" in stopped.stdout
@@ -80,5 +95,5 @@ def test_unreachable_database_url_is_one_clear_line(tmp_path: Path) -> None:
 def test_help_lists_the_commands() -> None:
     result = run(["--help"], clean_env())
     assert result.returncode == 0
-    for command in ("ingest", "search", "db"):
+    for command in ("ingest", "search", "who-owns", "items", "db"):
         assert command in result.stdout
