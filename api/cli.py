@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.command("ingest")(cli_ingest.ingest)
 app.command("search")(cli_search.search)
+app.command("query")(cli_search.query)
 app.command("who-owns")(cli_owners.who_owns_cmd)
 app.command("items")(cli_owners.items_cmd)
 app.add_typer(cli_db.db_app, name="db")

@@ -54,9 +54,7 @@ def _render_answer(answer: OwnerAnswer) -> None:
     if answer.history:
         console.print("  earlier assignments:")
         for h in answer.history:
-            console.print(
-                f"    {h.meeting_date}: {h.owner_names} — {h.text} ({h.meeting_title})", highlight=False
-            )
+            console.print(f"    {h.meeting_date}: {h.owner_names} — {h.text} ({h.meeting_title})", highlight=False)
     if answer.alternatives:
         console.print("  also matching:")
         for a in answer.alternatives:
@@ -86,14 +84,10 @@ def who_owns_cmd(
 
 @friendly_errors
 def items_cmd(
-    owner: str | None = typer.Option(
-        None, "--owner", help="Person or team (full name, first name or alias)."
-    ),
+    owner: str | None = typer.Option(None, "--owner", help="Person or team (full name, first name or alias)."),
     status: str | None = typer.Option(None, "--status", help=f"One of: {', '.join(STATUSES)}."),
     kind: str | None = typer.Option(None, "--kind", help=f"One of: {', '.join(KINDS)}."),
-    due_before: str | None = typer.Option(
-        None, "--due-before", help="Only items due on or before YYYY-MM-DD."
-    ),
+    due_before: str | None = typer.Option(None, "--due-before", help="Only items due on or before YYYY-MM-DD."),
     limit: int = typer.Option(200, "--limit", min=1, max=10_000),
     tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to search."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),

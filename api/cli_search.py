@@ -1,39 +1,152 @@
-"""`minutebook search`: the passages closest to a question."""
+"""`minutebook search` and `minutebook query`: passages and entities, with filters."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import date
+
 import typer
-from rich.table import Table
 
 from minutebook.api.cli_support import console, friendly_errors, print_json, settings_from
 from minutebook.api.runtime import open_runtime
-from minutebook.core.database import tenant_transaction
-from minutebook.search.retrieve import nearest_chunks
+from minutebook.search.notes_search import search_notes
+from minutebook.search.query import run_query
+from minutebook.search.query_language import FORMS
+from minutebook.search.timewords import parse_time_window
+
+
+def parse_day(value: str | None, option: str, as_of: date, *, end: bool = False) -> date | None:
+    """An ISO date, or time words ("last week", "Oct 21") read against --as-of."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
+    window = parse_time_window(value if " " in value or not value[:1].isalpha() else f"in {value}", as_of)
+    window = window or parse_time_window(f"on {value}", as_of)
+    if window is None or (window.end if end else window.start) is None:
+        raise typer.BadParameter(f"{option} takes a date such as 2025-10-21, 'Oct 21' or 'last week'")
+    return window.end if end else window.start
+
+
+def _as_of(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter("--as-of takes a date like 2025-11-24") from None
 
 
 @friendly_errors
 def search(
-    text: str = typer.Argument(..., help="What to look for, in your own words."),
+    text: str = typer.Argument(..., help='What to look for, e.g. "what did we decide about SSO last week".'),
     k: int = typer.Option(5, "--k", "-k", min=1, max=100, help="How many passages to return."),
+    since: str | None = typer.Option(None, "--since", help="Only notes on or after this date."),
+    until: str | None = typer.Option(None, "--until", help="Only notes on or before this date."),
+    person: str | None = typer.Option(None, "--person", help="Only meetings this person attended or owns items in."),
+    meeting: int | None = typer.Option(None, "--meeting", help="Only this meeting (id, see --json output)."),
+    kind: str | None = typer.Option(
+        None, "--kind", help="Only passages holding an item of this kind (action, risk...)."
+    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="Read 'last week' etc. as of this date (default today)."),
     tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to search."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Find the passages of your notes that best match TEXT."""
+    """Find the passages of your notes that best match TEXT (by meaning, words and spelling)."""
+    reference = _as_of(as_of)
     settings = settings_from(tenant)
     with open_runtime(settings) as rt:
-        query = rt.embedder.encode_one(text)
-        with tenant_transaction(rt.pool, settings.tenant) as conn:
-            hits = nearest_chunks(conn, query, tenant=settings.tenant, k=k)
-    if json_out:
-        print_json([h.__dict__ for h in hits])
-        return
-    if not hits:
-        console.print("no notes yet: run `minutebook ingest PATH` first")
-        return
-    table = Table("#", "meeting", "section", "passage", "score", show_lines=True)
-    for i, h in enumerate(hits, 1):
-        when = f" ({h.meeting_date})" if h.meeting_date else ""
-        table.add_row(
-            str(i), h.meeting_title + when, " › ".join(h.section_path), h.text, f"{h.similarity:.2f}"
+        result = search_notes(
+            rt.pool,
+            rt.embedder,
+            text,
+            tenant=settings.tenant,
+            as_of=reference,
+            since=parse_day(since, "--since", reference),
+            until=parse_day(until, "--until", reference, end=True),
+            person=person,
+            meeting_id=meeting,
+            kind=kind,
+            k=k,
         )
-    console.print(table)
+    if json_out:
+        print_json(
+            {
+                "query": result.query,
+                "searched": result.searched_text,
+                "interpretation": result.interpretation,
+                "window": asdict(result.window) if result.window else None,
+                "filters": asdict(result.filters),
+                "hits": [asdict(h) for h in result.hits],
+            }
+        )
+        return
+    if result.interpretation:
+        console.print(f"[dim]{result.interpretation}[/dim]")
+    if not result.hits:
+        console.print("no passage matches (run `minutebook ingest PATH` first if you have not)")
+        return
+    for h in result.hits:
+        when = f" ({h.section_date or h.meeting_date})" if (h.section_date or h.meeting_date) else ""
+        path = " › ".join(h.section_path)
+        console.print(
+            f"[bold]{h.rank}. {h.meeting_title}{when}[/bold]" + (f" › {path}" if path else ""), highlight=False
+        )
+        body = h.highlighted.replace("[", r"\[").replace("«", "[bold yellow]").replace("»", "[/bold yellow]")
+        console.print("   " + body.replace("\n", "\n   "), highlight=False)
+        scores = ", ".join(f"{name} {value:.2f}" for name, value in h.scores.items() if value is not None)
+        console.print(f"   [dim]fused {h.fused:.4f} · {scores} · lines {h.line_start + 1}-{h.line_end + 1}[/dim]")
+
+
+@friendly_errors
+def query(
+    statement: str = typer.Argument(..., help="A REM query; see the forms below."),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to query."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Run a REM query: LOOKUP, SEARCH, FUZZY, TRAVERSE or SQL (read-only, confined to your tenant)."""
+    settings = settings_from(tenant)
+    with open_runtime(settings) as rt:
+        result = run_query(rt.pool, rt.embedder, statement, tenant=settings.tenant)
+    if json_out:
+        print_json(result)
+        return
+    _render_query(result)
+
+
+query.__doc__ = (query.__doc__ or "") + "\n\n" + "\n\n".join(f"  {form}" for form in FORMS.values())
+
+
+def _render_query(result: dict) -> None:
+    mode = result["mode"]
+    if mode == "SQL":
+        from rich.table import Table
+
+        table = Table(*result["columns"])
+        for row in result["rows"]:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+        if result["truncated"]:
+            console.print("[yellow]more rows than shown; add a LIMIT[/yellow]")
+        return
+    if mode == "TRAVERSE":
+        labels = {f"{'person' if n['type'] == 'team' else n['type']}:{n['id']}": n["label"] for n in result["nodes"]}
+        if not result["nodes"]:
+            console.print("nothing by that name")
+        for e in result["edges"]:
+            console.print(f"{labels[e['from']]} —{e['relation']}→ {labels[e['to']]}", highlight=False)
+        return
+    rows = result.get("results", [])
+    if not rows:
+        console.print("no results")
+    for i, r in enumerate(rows, 1):
+        label = r.get("label") or r.get("text") or r.get("meeting_title")
+        kind = r.get("type") or r.get("kind") or "passage"
+        score = r.get("score") if r.get("score") is not None else r.get("fused")
+        console.print(
+            f"{i}. [{kind}] {label}" + (f"  ({score:.3f})" if isinstance(score, float) else ""),
+            highlight=False,
+            markup=False,
+        )

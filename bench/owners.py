@@ -141,9 +141,7 @@ QUALIFIERS = [
 
 def latency(items: int, queries: int) -> tuple[float, float]:
     rng = random.Random(11)
-    texts = [
-        f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(QUALIFIERS)}".strip() for _ in range(items)
-    ]
+    texts = [f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(QUALIFIERS)}".strip() for _ in range(items)]
     work = Path(tempfile.mkdtemp(prefix="minutebook-owners-"))
     url = start_embedded(work / "pgdata")
     try:
@@ -160,8 +158,7 @@ def latency(items: int, queries: int) -> tuple[float, float]:
             ).fetchone()[0]
             people = [
                 conn.execute(
-                    "INSERT INTO people (tenant_id, kind, name, key) "
-                    "VALUES (%s, 'person', %s, %s) RETURNING id",
+                    "INSERT INTO people (tenant_id, kind, name, key) VALUES (%s, 'person', %s, %s) RETURNING id",
                     (tenant, f"Person {i}", f"person {i}"),
                 ).fetchone()[0]
                 for i in range(50)
@@ -197,9 +194,7 @@ def latency(items: int, queries: int) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--verbose", action="store_true", help="list every miss, wrong and extra triple")

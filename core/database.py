@@ -23,6 +23,15 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded(settings.home / "pgdata")
 
 
+def configure_connection(conn: psycopg.Connection) -> None:
+    """Once per pooled connection: the vector type, and HNSW scans that keep going until a
+    filtered query has its k rows (pgvector 0.8 iterative scans)."""
+    register_vector(conn)
+    conn.execute("SET hnsw.iterative_scan = relaxed_order")
+    conn.execute("SET hnsw.ef_search = 100")
+    conn.commit()
+
+
 def make_pool(url: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 10.0) -> ConnectionPool:
     """A pool whose connections know the `vector` type; broken connections are replaced on checkout."""
     pool = ConnectionPool(
@@ -30,7 +39,7 @@ def make_pool(url: str, *, min_size: int = 1, max_size: int = 8, timeout: float 
         min_size=min_size,
         max_size=max_size,
         timeout=timeout,
-        configure=register_vector,
+        configure=configure_connection,
         check=ConnectionPool.check_connection,
         open=False,
         name="minutebook",

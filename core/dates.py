@@ -41,9 +41,7 @@ _ISO = re.compile(
     r"(?<![\d-])(?P<y1>(?:19|20)\d{2})-(?P<m1>[01]\d)-(?P<d1>[0-3]\d)"
     r"(?:(?:\s*(?:–|—|to|through)\s*|\s+-\s+|/)(?P<y2>(?:19|20)\d{2})-(?P<m2>[01]\d)-(?P<d2>[0-3]\d))?(?![\d])"
 )
-_US = re.compile(
-    r"(?<![\d/])(?P<m1>1[0-2]|0?[1-9])/(?P<d1>[12]\d|3[01]|0?[1-9])/(?P<y1>(?:19|20)?\d{2})(?![\d/])"
-)
+_US = re.compile(r"(?<![\d/])(?P<m1>1[0-2]|0?[1-9])/(?P<d1>[12]\d|3[01]|0?[1-9])/(?P<y1>(?:19|20)?\d{2})(?![\d/])")
 _PART_OF_MONTH = re.compile(
     rf"\b(?P<part>end\s+of|late|mid|middle\s+of|early|beginning\s+of|start\s+of)[\s-]+(?P<m1>{_MONTH})"
     rf"(?:,?\s+(?P<y1>{_YEAR}))?\b",

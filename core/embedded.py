@@ -42,9 +42,7 @@ def start_embedded(pgdata: Path, *, database: str = DEFAULT_DATABASE) -> str:
         except Exception as exc:  # the wheel raises bare subprocess/assertion errors
             log = pgdata / "log"
             tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-            raise DatabaseError(
-                f"could not start the embedded PostgreSQL in {pgdata}: {exc}\n{tail}"
-            ) from exc
+            raise DatabaseError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}\n{tail}") from exc
     base_url = server.get_uri()
     _ensure_database(base_url, database)
     return server.get_uri(database=database)

@@ -35,9 +35,7 @@ class Settings(BaseSettings):
     pool_max_size: int = Field(default=8, ge=1, description="Upper bound on pooled connections.")
 
     # -- tenancy
-    tenant: str = Field(
-        default="default", pattern=TENANT_PATTERN, description="Tenant used when a command names none."
-    )
+    tenant: str = Field(default="default", pattern=TENANT_PATTERN, description="Tenant used when a command names none.")
 
     # -- embedding
     embed_model: str | None = Field(
@@ -48,9 +46,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=16, ge=1, le=1024, description="Texts per model forward pass.")
 
     # -- ingest
-    max_note_bytes: int = Field(
-        default=5_000_000, ge=1, description="Notes larger than this are refused (bytes)."
-    )
+    max_note_bytes: int = Field(default=5_000_000, ge=1, description="Notes larger than this are refused (bytes).")
     chunk_max_tokens: int = Field(
         default=230,
         ge=40,

@@ -141,9 +141,7 @@ def _pack(units: list[_Unit], budget: int) -> list[list[_Unit]]:
     return groups
 
 
-def chunk_note(
-    note: ParsedNote, count: TokenCounter = approx_tokens, *, max_tokens: int = 230
-) -> list[Chunk]:
+def chunk_note(note: ParsedNote, count: TokenCounter = approx_tokens, *, max_tokens: int = 230) -> list[Chunk]:
     chunks: list[Chunk] = []
     for section in note.sections:
         content = [ln for ln in section.lines if ln.text.strip()]

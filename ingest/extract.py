@@ -67,9 +67,7 @@ _TRAILING_OWNER = re.compile(r"\s+[—–-]\s+(?P<who>[^—–]+?)$")
 _BY_DATE = re.compile(
     r"\s*[,;]?\s*\b(?:by|before|due(?:\s+(?:on|by))?|no later than|NLT|until|deadline)\s*:?\s+$", re.I
 )
-_DONE_WORDS = re.compile(
-    r"\b(done|complete[d]?|shipped|closed|finished|resolved|delivered|merged|launched)\b", re.I
-)
+_DONE_WORDS = re.compile(r"\b(done|complete[d]?|shipped|closed|finished|resolved|delivered|merged|launched)\b", re.I)
 _PROGRESS_WORDS = re.compile(
     r"\b(in[ -]progress|ongoing|wip|started|underway|design phase|in review|in design|in development|"
     r"investigating|blocked|testing|partially)\b",
@@ -319,11 +317,7 @@ class _Extractor:
             item.status = marker_status or item.status
             self._add(item, number, raw)
             return
-        if (
-            (m := _DECISION_PREFIX.match(body))
-            or (kind == "decision" and marker_status)
-            or _AGREED_INLINE.match(body)
-        ):
+        if (m := _DECISION_PREFIX.match(body)) or (kind == "decision" and marker_status) or _AGREED_INLINE.match(body):
             verdict = m["verdict"].lower() if m else ""
             text = (
                 body[m.end() :]
@@ -331,9 +325,7 @@ class _Extractor:
                 else re.sub(r"^[\w ]{0,30}:\s*(?=(?:we\s+)?(?:agreed|decided))", "", body, flags=re.I)
             )
             status = {"deferred": "deferred", "rejected": "rejected"}.get(verdict, "approved")
-            item = ExtractedItem(
-                "decision", _clean(text), number, raw, status=status, status_text=verdict or None
-            )
+            item = ExtractedItem("decision", _clean(text), number, raw, status=status, status_text=verdict or None)
             self._add(item, number, raw)
             return
         if checkbox or body.startswith("@"):
@@ -407,17 +399,13 @@ class _Extractor:
                 if ln.text.strip():
                     self._line(ln.number, ln.text, None)
             return
-        item = ExtractedItem(
-            kind, _clean(re.sub(r"^\d{1,3}[.)]\s*", "", heading_body)), heading_line, raw_heading
-        )
+        item = ExtractedItem(kind, _clean(re.sub(r"^\d{1,3}[.)]\s*", "", heading_body)), heading_line, raw_heading)
         _apply_fields(item, fields, self.ref)
         if marker_status:
             item.status = marker_status
         item.detail = " ".join(detail)
         evidence_lines = [raw_heading.strip()] + [
-            ln.text.strip()
-            for ln in section.lines
-            if re.match(r"\s*(?:[-*+•]\s+)?(Owner|Due|Status)", ln.text, re.I)
+            ln.text.strip() for ln in section.lines if re.match(r"\s*(?:[-*+•]\s+)?(Owner|Due|Status)", ln.text, re.I)
         ]
         self._add(item, heading_line, " | ".join(evidence_lines))
         for number, text in actions:
@@ -466,11 +454,7 @@ class _Extractor:
                 owners = parse_owners(values[owner_col].replace("@", ""), mention="@" in values[owner_col])
                 if owners:
                     item.owners, item.owner_text = owners, values[owner_col]
-            if (
-                due_col is not None
-                and due_col < len(values)
-                and (mentions := find_dates(values[due_col], self.ref))
-            ):
+            if due_col is not None and due_col < len(values) and (mentions := find_dates(values[due_col], self.ref)):
                 _due_from_mention(item, mentions[0])
             if status_col is not None and status_col < len(values) and values[status_col]:
                 item.status_text = values[status_col]

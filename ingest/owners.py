@@ -242,9 +242,7 @@ def _one_owner(raw: str, *, mention: bool) -> OwnerRef | None:
         return None
     if not tokens[0][0].isupper():
         return None
-    is_team = any(t in TEAM_WORDS for t in lowered) or (
-        len(tokens) == 1 and text.isupper() and len(text) <= 6
-    )
+    is_team = any(t in TEAM_WORDS for t in lowered) or (len(tokens) == 1 and text.isupper() and len(text) <= 6)
     return OwnerRef(text, "team" if is_team else "person", role, written)
 
 

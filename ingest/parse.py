@@ -14,9 +14,7 @@ from pathlib import PurePath
 
 from minutebook.core.dates import date_from_filename, find_dates, first_date
 
-LIST_MARKER = re.compile(
-    r"^(?P<indent>\s*)(?P<marker>[-*+•◦▪‣○●✓✔☐☑✅❌]|\d{1,3}[.)]|[a-z][.)]|\[[ xX✓]\])\s+"
-)
+LIST_MARKER = re.compile(r"^(?P<indent>\s*)(?P<marker>[-*+•◦▪‣○●✓✔☐☑✅❌]|\d{1,3}[.)]|[a-z][.)]|\[[ xX✓]\])\s+")
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _BANNER = re.compile(r"^\s*([=#*~]{2,})\s*(\S.*?)\s*\1\s*$")
 _UNDERLINE = re.compile(r"^\s*(=+|-+|~+)\s*$")
@@ -202,9 +200,7 @@ def _title(lines: list[str], filename: str | None) -> tuple[str, int | None]:
         if (m := _BANNER.match(text)) and i == 0:
             return _clean_heading(m[2]), i
         kv = _KEY_VALUE.match(text)
-        if kv and kv["key"].strip().lower() in (
-            _ATTENDEE_KEYS | _DATE_KEYS | {"title", "subject", "meeting"}
-        ):
+        if kv and kv["key"].strip().lower() in (_ATTENDEE_KEYS | _DATE_KEYS | {"title", "subject", "meeting"}):
             if kv["key"].strip().lower() in {"title", "subject", "meeting"}:
                 return kv["value"].strip(), i
             break
@@ -279,9 +275,7 @@ def parse_note(text: str, filename: str | None = None, reference: date | None = 
 
     def open_section(heading_line: int) -> None:
         path = tuple(h[1] for h in stack) + ((pseudo[0],) if pseudo else ())
-        when = (
-            pseudo[1] if pseudo and pseudo[1] else next((h[2] for h in reversed(stack) if h[2]), date_start)
-        )
+        when = pseudo[1] if pseudo and pseudo[1] else next((h[2] for h in reversed(stack) if h[2]), date_start)
         sections.append(Section(path=path, date=when, heading_line=heading_line))
 
     def heading_date(heading: str, parent: date | None) -> date | None:

@@ -37,11 +37,7 @@ class PeopleDirectory:
         self.people = {r[3]: _Person(r[0], r[1], r[2], r[3], set(r[4])) for r in rows}
 
     def _full_names_with_first(self, first: str) -> list[_Person]:
-        return [
-            p
-            for p in self.people.values()
-            if p.kind == "person" and " " in p.key and p.key.split()[0] == first
-        ]
+        return [p for p in self.people.values() if p.kind == "person" and " " in p.key and p.key.split()[0] == first]
 
     def resolve(self, name: str, kind: str, role: str | None = None) -> int:
         key = owner_key(name, kind)
@@ -77,9 +73,7 @@ class PeopleDirectory:
         if alias in person.aliases:
             return
         person.aliases.add(alias)
-        self.conn.execute(
-            "UPDATE people SET aliases = array_append(aliases, %s) WHERE id = %s", (alias, person.id)
-        )
+        self.conn.execute("UPDATE people SET aliases = array_append(aliases, %s) WHERE id = %s", (alias, person.id))
 
     def _absorb_first_name(self, person: _Person) -> None:
         """A new full name claims an earlier first-name-only entry when it is the only such name."""

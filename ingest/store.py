@@ -154,13 +154,9 @@ def store_items(
     items: list[ExtractedItem],
     embeddings: np.ndarray,
 ) -> None:
-    chunk_ids = dict(
-        conn.execute("SELECT ordinal, id FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
-    )
+    chunk_ids = dict(conn.execute("SELECT ordinal, id FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall())
     # full names first, so a bare "Sarah" in the same note resolves to the "Sarah Chen" beside it
-    refs = sorted(
-        {(o.name, o.kind, o.role) for it in items for o in it.owners}, key=lambda r: -len(r[0].split())
-    )
+    refs = sorted({(o.name, o.kind, o.role) for it in items for o in it.owners}, key=lambda r: -len(r[0].split()))
     person_ids = {(name, kind): people.resolve(name, kind, role) for name, kind, role in refs}
     with (
         conn.cursor() as cur,
@@ -212,9 +208,7 @@ def store_items(
                     vector,
                 )
             )
-    item_ids = dict(
-        conn.execute("SELECT ordinal, id FROM items WHERE meeting_id = %s", (meeting_id,)).fetchall()
-    )
+    item_ids = dict(conn.execute("SELECT ordinal, id FROM items WHERE meeting_id = %s", (meeting_id,)).fetchall())
     owner_rows = [
         (tenant, item_ids[ordinal], person_ids[(o.name, o.kind)], position, o.written or o.name)
         for ordinal, item in enumerate(items)

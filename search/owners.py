@@ -15,6 +15,8 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
+from minutebook.search.people_match import PERSON_MATCH
+
 # A match must be about the topic, not merely the nearest thing there is.
 MIN_SIMILARITY = 0.45  # cosine, item text vs topic
 MIN_ALL_WORDS_SIMILARITY = 0.25  # cosine floor when every word of the topic is in the item
@@ -132,9 +134,7 @@ ORDER BY m.date_start NULLS FIRST, i.id
 
 
 def _view(row: dict[str, Any]) -> ItemView:
-    owners = [
-        Owner(o["name"], o["kind"], o["role"], o["written_as"], o["aliases"] or []) for o in row["owners"]
-    ]
+    owners = [Owner(o["name"], o["kind"], o["role"], o["written_as"], o["aliases"] or []) for o in row["owners"]]
     return ItemView(
         id=row["id"],
         kind=row["kind"],
@@ -175,9 +175,7 @@ def _final_score(row: dict[str, Any]) -> float:
     return float(row["score"]) * owned + 0.015 * float(row["spelling"] or 0) + 0.01 * float(row["similarity"])
 
 
-def who_owns(
-    conn: psycopg.Connection, embedding: np.ndarray, topic: str, *, tenant: str, k: int = 5
-) -> OwnerAnswer:
+def _relevant_rows(conn: psycopg.Connection, embedding: np.ndarray, topic: str, *, tenant: str, k: int) -> list[dict]:
     params = {"q": embedding, "tenant": tenant, "topic": topic, "pool": max(20, k * 4), "k": k * 3}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(_MATCH_BY_MEANING, params).fetchall()
@@ -185,6 +183,19 @@ def who_owns(
         if not matches:  # perhaps misspelt: look the words up by their trigrams
             rows = cur.execute(_MATCH_BY_SPELLING, params).fetchall()
             matches = [r for r in rows if _relevant(r)]
+    return matches
+
+
+def match_items(
+    conn: psycopg.Connection, embedding: np.ndarray, topic: str, *, tenant: str, k: int = 10
+) -> list[ItemView]:
+    """Items about `topic`, best first; empty when nothing is about it."""
+    rows = sorted(_relevant_rows(conn, embedding, topic, tenant=tenant, k=k), key=_final_score, reverse=True)
+    return [_view(r) for r in rows[:k]]
+
+
+def who_owns(conn: psycopg.Connection, embedding: np.ndarray, topic: str, *, tenant: str, k: int = 5) -> OwnerAnswer:
+    matches = _relevant_rows(conn, embedding, topic, tenant=tenant, k=k)
     if not matches:
         return OwnerAnswer(topic, None, [], [])
     best = max(matches[:5], key=_final_score)
@@ -220,11 +231,9 @@ def list_items(
     conditions = ["i.tenant_id = %(tenant)s"]
     if owner:
         conditions.append(
-            """EXISTS (SELECT 1 FROM item_owners o JOIN people p ON p.id = o.person_id
-                       WHERE o.item_id = i.id
-                         AND (p.key = lower(%(owner)s) OR lower(%(owner)s) = ANY(p.aliases)
-                             OR split_part(p.key, ' ', 1) = lower(%(owner)s)
-                             OR lower(o.written_as) = lower(%(owner)s)))"""
+            f"""EXISTS (SELECT 1 FROM item_owners o JOIN people p ON p.id = o.person_id
+                        WHERE o.item_id = i.id
+                          AND ({PERSON_MATCH} OR lower(o.written_as) = lower(%(person)s)))"""
         )
     if status:
         conditions.append("i.status = %(status)s")
@@ -241,7 +250,7 @@ def list_items(
                 LIMIT %(limit)s"""
     params = {
         "tenant": tenant,
-        "owner": owner,
+        "person": owner,
         "status": status,
         "kind": kind,
         "due_before": due_before,

@@ -22,9 +22,7 @@ class ChunkHit:
     similarity: float
 
 
-def nearest_chunks(
-    conn: psycopg.Connection, embedding: np.ndarray, *, tenant: str, k: int = 5
-) -> list[ChunkHit]:
+def nearest_chunks(conn: psycopg.Connection, embedding: np.ndarray, *, tenant: str, k: int = 5) -> list[ChunkHit]:
     with conn.cursor(row_factory=class_row(ChunkHit)) as cur:
         return cur.execute(
             """SELECT c.id AS chunk_id, c.meeting_id, m.title AS meeting_title,

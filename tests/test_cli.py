@@ -38,8 +38,14 @@ def test_embedded_default_starts_once_and_is_reused(tmp_path: Path) -> None:
 
         search = run(["search", "Okta SSO timeline", "--json", "--k", "2"], env)
         assert search.returncode == 0, search.stderr
-        hits = json.loads(search.stdout)
+        hits = json.loads(search.stdout)["hits"]
         assert hits[0]["section_path"] == ["Engineering Deep Dive (Oct 23)", "SSO Integration Status"]
+        dated = run(["search", "what did we decide last week", "--as-of", "2025-10-29"], env)
+        assert '"last week" interpreted as 2025-10-20 .. 2025-10-26' in dated.stdout
+        sql = run(["query", "SQL SELECT count(*) AS n FROM meetings", "--json"], env)
+        assert json.loads(sql.stdout)["rows"] == [[2]]
+        refused = run(["query", "SQL DELETE FROM meetings"], env)
+        assert refused.returncode == 1 and "only SELECT" in refused.stderr
         assert json.loads(run(["db", "info"], env).stdout)["pid"] == first["pid"]  # no second server
 
         status = run(["db", "status", "--json"], env)
@@ -95,5 +101,5 @@ def test_unreachable_database_url_is_one_clear_line(tmp_path: Path) -> None:
 def test_help_lists_the_commands() -> None:
     result = run(["--help"], clean_env())
     assert result.returncode == 0
-    for command in ("ingest", "search", "who-owns", "items", "db"):
+    for command in ("ingest", "search", "query", "who-owns", "items", "db"):
         assert command in result.stdout

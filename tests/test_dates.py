@@ -30,9 +30,7 @@ def test_dates_people_write_resolve_near_the_reference(text: str, start: date, e
     assert (mention.start, mention.end) == (start, end)
 
 
-@pytest.mark.parametrize(
-    "text", ["Week 1-2: kickoff", "we may need 5 people", "Q4 2024 planning", "v2.0 on 10:30"]
-)
+@pytest.mark.parametrize("text", ["Week 1-2: kickoff", "we may need 5 people", "Q4 2024 planning", "v2.0 on 10:30"])
 def test_text_without_dates_yields_none(text: str) -> None:
     assert find_dates(text, NOV_2024) == []
 

@@ -117,9 +117,7 @@ def test_bad_files_fail_alone_and_the_batch_goes_on(
     assert "binary" in reasons["binary.txt"]
     assert "limit" in reasons["huge.md"]
     assert "no text to index" in reasons["title-only.md"]
-    assert [r[2] for r in meetings(pool, options.tenant)] == [
-        "Weekly TPM Status Meeting - Week of Oct 21-25, 2025"
-    ]
+    assert [r[2] for r in meetings(pool, options.tenant)] == ["Weekly TPM Status Meeting - Week of Oct 21-25, 2025"]
 
 
 def test_failure_while_writing_leaves_the_previous_version_intact(

@@ -22,9 +22,7 @@ def test_blank_database_gets_the_whole_schema_and_rerun_is_a_no_op(blank_db_url:
     assert migrate(blank_db_url) == []
     with psycopg.connect(blank_db_url) as conn:
         assert {s.state for s in migration_status(conn)} == {"applied"}
-        kinds = dict(
-            conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename='chunks'").fetchall()
-        )
+        kinds = dict(conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename='chunks'").fetchall())
     assert any("hnsw" in d and "vector_cosine_ops" in d for d in kinds.values())
     assert any("gin_trgm_ops" in d for d in kinds.values())
 

@@ -22,9 +22,7 @@ def ask(pool: ConnectionPool, embedder: Embedder, tenant: str, topic: str) -> Ow
 
 def people(pool: ConnectionPool, tenant: str) -> dict[str, tuple[str, str | None, list[str]]]:
     with tenant_transaction(pool, tenant) as conn:
-        rows = conn.execute(
-            "SELECT name, kind, role, aliases FROM people WHERE tenant_id = %s", (tenant,)
-        ).fetchall()
+        rows = conn.execute("SELECT name, kind, role, aliases FROM people WHERE tenant_id = %s", (tenant,)).fetchall()
     return {r[0]: (r[1], r[2], sorted(r[3])) for r in rows}
 
 
@@ -88,9 +86,7 @@ def test_unrelated_topics_get_no_owner(
     assert not ask(pool, embedder, samples_tenant, topic).found
 
 
-def test_unowned_risk_is_reported_as_unassigned(
-    pool: ConnectionPool, embedder: Embedder, samples_tenant: str
-) -> None:
+def test_unowned_risk_is_reported_as_unassigned(pool: ConnectionPool, embedder: Embedder, samples_tenant: str) -> None:
     item = ask(pool, embedder, samples_tenant, "talent and capacity risk").item
     assert item is not None and item.text == "Talent/Capacity" and item.owners == []
 

@@ -21,9 +21,7 @@ def write(path: Path, data: bytes) -> Path:
         ("slides.pdf", b"%PDF-1.4 ...", "unsupported file type '.pdf'"),
     ],
 )
-def test_bad_notes_are_refused_with_the_file_and_reason(
-    tmp_path: Path, name: str, data: bytes, reason: str
-) -> None:
+def test_bad_notes_are_refused_with_the_file_and_reason(tmp_path: Path, name: str, data: bytes, reason: str) -> None:
     path = write(tmp_path / name, data)
     with pytest.raises(IngestError) as err:
         read_note(path, max_bytes=1000)
@@ -53,9 +51,7 @@ def test_windows_1252_falls_back_and_says_so(tmp_path: Path) -> None:
 
 
 def test_utf8_bom_and_utf16_are_read(tmp_path: Path) -> None:
-    assert (
-        read_note(write(tmp_path / "bom.md", b"\xef\xbb\xbf# Title\r\nx"), max_bytes=100).text == "# Title\nx"
-    )
+    assert read_note(write(tmp_path / "bom.md", b"\xef\xbb\xbf# Title\r\nx"), max_bytes=100).text == "# Title\nx"
     utf16 = write(tmp_path / "u16.txt", "Notes \u2713 done".encode("utf-16"))
     assert read_note(utf16, max_bytes=100).text == "Notes \u2713 done"
 

@@ -1,0 +1,212 @@
+"""Hybrid retrieval over chunks: meaning (pgvector HNSW), words (full-text) and spelling (trigram),
+fused by reciprocal rank in one round trip, within date / meeting / person / item-kind filters.
+
+Vector and full-text each bring their best candidates (filters applied inside the index scans;
+pgvector's iterative scan keeps filtered queries returning enough rows); trigram similarity
+re-scores those candidates. Which signals take part is a parameter, so a benchmark can measure
+each one alone in the same run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg.rows import dict_row
+
+from minutebook.search.people_match import PERSON_MATCH
+
+RRF_K = 60
+SIGNALS = ("vector", "fulltext", "trigram")
+_STOP = frozenset(
+    """a an and are as at be by did do does for from had has have how i in is it of on or our the this to
+    was we were what when where which who why will with you about any""".split()
+)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    since: date | None = None
+    until: date | None = None
+    meeting_id: int | None = None
+    person: str | None = None
+    kind: str | None = None  # chunks that hold an item of this kind
+
+    def sql(self) -> str:
+        parts = []
+        if self.since:
+            parts.append("c.section_date >= %(since)s")
+        if self.until:
+            parts.append("c.section_date <= %(until)s")
+        if self.meeting_id:
+            parts.append("c.meeting_id = %(meeting_id)s")
+        if self.person:
+            parts.append(
+                f"""c.meeting_id = ANY(ARRAY(
+                       SELECT a.meeting_id FROM meeting_attendees a JOIN people p ON p.id = a.person_id
+                       WHERE p.tenant_id = %(tenant)s AND {PERSON_MATCH}
+                       UNION
+                       SELECT i.meeting_id FROM items i JOIN item_owners o ON o.item_id = i.id
+                       JOIN people p ON p.id = o.person_id
+                       WHERE p.tenant_id = %(tenant)s AND {PERSON_MATCH}))"""
+            )
+        if self.kind:
+            parts.append("EXISTS (SELECT 1 FROM items i WHERE i.chunk_id = c.id AND i.kind = %(kind)s)")
+        return "".join(f" AND {p}" for p in parts)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "meeting_id": self.meeting_id,
+            "person": self.person,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    rank: int
+    chunk_id: int
+    meeting_id: int
+    meeting_title: str
+    meeting_date: date | None
+    source: str
+    section_path: list[str]
+    section_date: date | None
+    text: str
+    highlighted: str
+    line_start: int
+    line_end: int
+    content_hash: str
+    fused: float
+    scores: dict[str, float | None] = field(default_factory=dict)  # similarity, text rank, spelling
+    ranks: dict[str, int | None] = field(default_factory=dict)  # per-signal rank (1 = best)
+
+
+_SQL = """
+WITH vec AS (
+    SELECT id, sim, row_number() OVER (ORDER BY dist) AS r FROM (
+        SELECT c.id, c.embedding <=> %(q)s AS dist, 1 - (c.embedding <=> %(q)s) AS sim
+        FROM chunks c WHERE c.tenant_id = %(tenant)s {filters}
+        ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s) v
+), fts AS (
+    SELECT id, rank, row_number() OVER (ORDER BY rank DESC, id) AS r FROM (
+        SELECT c.id, ts_rank_cd(c.tsv, query, 32) AS rank
+        FROM chunks c, to_tsquery('english', %(words)s) AS query
+        WHERE %(words)s <> '' AND c.tenant_id = %(tenant)s AND c.tsv @@ query {filters}
+        ORDER BY rank DESC LIMIT %(pool)s) f
+), candidates AS (
+    SELECT id FROM vec WHERE %(use_vector)s UNION SELECT id FROM fts WHERE %(use_fulltext)s
+), spelled AS (
+    SELECT c.id, word_similarity(%(text)s, c.text) AS ws,
+           row_number() OVER (ORDER BY word_similarity(%(text)s, c.text) DESC, c.id) AS r
+    FROM candidates JOIN chunks c ON c.id = candidates.id
+), fused AS (
+    SELECT id, sum(1.0 / ({rrf_k} + r)) AS score FROM (
+        SELECT id, r FROM vec WHERE %(use_vector)s
+        UNION ALL SELECT id, r FROM fts WHERE %(use_fulltext)s
+        UNION ALL SELECT id, r FROM spelled WHERE %(use_trigram)s) s
+    GROUP BY id
+    ORDER BY score DESC, id LIMIT %(k)s
+)
+SELECT c.id AS chunk_id, c.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
+       c.section_path, c.section_date, c.text, c.line_start, c.line_end, c.content_hash, f.score AS fused,
+       COALESCE(vec.sim, 1 - (c.embedding <=> %(q)s)) AS vector_score, vec.r AS vector_rank,
+       fts.rank AS fulltext_score, fts.r AS fulltext_rank,
+       spelled.ws AS trigram_score, spelled.r AS trigram_rank
+FROM fused f JOIN chunks c ON c.id = f.id JOIN meetings m ON m.id = c.meeting_id
+LEFT JOIN vec ON vec.id = f.id LEFT JOIN fts ON fts.id = f.id LEFT JOIN spelled ON spelled.id = f.id
+ORDER BY f.score DESC, c.id
+"""
+
+
+def query_words(text: str) -> list[str]:
+    """The words worth matching: no stop words, no punctuation."""
+    words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'._-]*", text.lower())
+    return [w.strip("'._-") for w in words if w not in _STOP and len(w.strip("'._-")) > 1]
+
+
+def any_words_tsquery(text: str) -> str:
+    """OR of the words for to_tsquery: passages with more of them (and closer) rank higher."""
+    words = [re.sub(r"[^a-z0-9]", "", w) for w in query_words(text)]
+    return " | ".join(dict.fromkeys(w for w in words if w))
+
+
+def highlight(text: str, query: str, *, start: str = "«", end: str = "»") -> str:
+    """Mark words of the passage that share a stem-ish prefix with a query word."""
+    stems = {w[: max(4, len(w) - 3)] if len(w) > 4 else w for w in query_words(query)}
+    if not stems:
+        return text
+
+    def mark(m: re.Match[str]) -> str:
+        word = m.group(0)
+        low = word.lower()
+        return f"{start}{word}{end}" if any(low.startswith(s) for s in stems) else word
+
+    return re.sub(r"[A-Za-z0-9][A-Za-z0-9'-]*", mark, text)
+
+
+def hybrid_search(
+    conn: psycopg.Connection,
+    embedding: np.ndarray,
+    text: str,
+    *,
+    tenant: str,
+    filters: SearchFilters | None = None,
+    k: int = 10,
+    signals: tuple[str, ...] = SIGNALS,
+    pool: int = 40,
+) -> list[SearchHit]:
+    unknown = set(signals) - set(SIGNALS)
+    if unknown or not signals:
+        raise ValueError(f"signals must be some of {SIGNALS}")
+    filters = filters or SearchFilters()
+    params: dict[str, Any] = {
+        "q": embedding,
+        "text": text,
+        "words": any_words_tsquery(text),
+        "tenant": tenant,
+        "k": k,
+        "pool": max(pool, k),
+        "use_vector": "vector" in signals,
+        "use_fulltext": "fulltext" in signals,
+        "use_trigram": "trigram" in signals and ("vector" in signals or "fulltext" in signals),
+        **filters.params(),
+    }
+    sql = _SQL.format(filters=filters.sql(), rrf_k=RRF_K)
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(sql, params).fetchall()  # type: ignore[arg-type]
+    return [
+        SearchHit(
+            rank=i,
+            chunk_id=r["chunk_id"],
+            meeting_id=r["meeting_id"],
+            meeting_title=r["meeting_title"],
+            meeting_date=r["meeting_date"],
+            source=r["source"],
+            section_path=list(r["section_path"]),
+            section_date=r["section_date"],
+            text=r["text"],
+            highlighted=highlight(r["text"], text),
+            line_start=r["line_start"],
+            line_end=r["line_end"],
+            content_hash=r["content_hash"],
+            fused=float(r["fused"]),
+            scores={
+                "vector": _f(r["vector_score"]),
+                "fulltext": _f(r["fulltext_score"]),
+                "trigram": _f(r["trigram_score"]),
+            },
+            ranks={"vector": r["vector_rank"], "fulltext": r["fulltext_rank"], "trigram": r["trigram_rank"]},
+        )
+        for i, r in enumerate(rows, 1)
+    ]
+
+
+def _f(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
