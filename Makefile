@@ -20,7 +20,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	$(BIN)/minutebook ingest examples/notes
-	$(BIN)/minutebook search "When will Okta SSO be ready?" --k 3
+	$(BIN)/minutebook ask "When will Okta SSO be ready?"
 	$(BIN)/minutebook who-owns "Okta SSO"
 
 test: $(VENV)/.installed-dev
@@ -34,6 +34,8 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/owners.py
+	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/cache.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

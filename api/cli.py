@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from minutebook.api import cli_db, cli_ingest, cli_owners, cli_search
+from minutebook.api import cli_ask, cli_db, cli_ingest, cli_owners, cli_search
 
 app = typer.Typer(
     name="minutebook",
@@ -16,6 +16,9 @@ app = typer.Typer(
 app.command("ingest")(cli_ingest.ingest)
 app.command("search")(cli_search.search)
 app.command("query")(cli_search.query)
+app.command("ask")(cli_ask.ask_cmd)
+app.command("cost-report")(cli_ask.cost_report_cmd)
+app.add_typer(cli_ask.cache_app, name="cache")
 app.command("who-owns")(cli_owners.who_owns_cmd)
 app.command("items")(cli_owners.items_cmd)
 app.add_typer(cli_db.db_app, name="db")

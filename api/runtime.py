@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from psycopg_pool import ConnectionPool
 
+from minutebook.cache.prices import PriceTable
+from minutebook.cache.semantic_cache import CacheSettings
 from minutebook.core.database import make_pool, resolve_database_url
 from minutebook.core.embedder import Embedder
+from minutebook.core.llm import LLMClient
 from minutebook.core.migrations import migrate
 from minutebook.core.settings import Settings
 
@@ -18,6 +22,28 @@ class Runtime:
     database_url: str
     pool: ConnectionPool
     embedder: Embedder = field(repr=False)
+
+    def llm(self) -> LLMClient | None:
+        """The configured LLM, or None: answers are then extractive."""
+        s = self.settings
+        if not s.llm_configured:
+            return None
+        return LLMClient(
+            model=s.llm_model,
+            api_key=s.openai_api_key,
+            base_url=s.openai_base_url,
+            timeout=s.llm_timeout,
+            max_retries=s.llm_max_retries,
+        )
+
+    def prices(self) -> PriceTable:
+        return PriceTable.load(self.settings.prices_file)
+
+    def cache_settings(self) -> CacheSettings:
+        s = self.settings
+        return CacheSettings(
+            threshold=s.cache_threshold, ttl=timedelta(days=s.cache_ttl_days), max_entries=s.cache_max_entries
+        )
 
     def close(self) -> None:
         self.pool.close()

@@ -52,6 +52,7 @@ class Embedder:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()  # token counts of long blocks are not model inputs
         try:
             return SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:
@@ -97,6 +98,12 @@ class Embedder:
         with self._use_lock:
             encoded = model.tokenizer(texts, add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
+
+    def word_pieces(self, word: str) -> int:
+        """How many WordPiece tokens the model splits `word` into (1 = a word it knows whole)."""
+        model = self.model
+        with self._use_lock:
+            return len(model.tokenizer.tokenize(word))
 
     def check_dimension(self, expected: int) -> None:
         if self.dim != expected:

@@ -54,6 +54,33 @@ class Settings(BaseSettings):
         description="Upper bound for a chunk's tokens, prefix included (the bundled model reads 256).",
     )
 
+    # -- LLM
+    openai_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "MINUTEBOOK_OPENAI_API_KEY"),
+        description="Key for the OpenAI-compatible endpoint; with neither key nor base URL, answers are extractive.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "MINUTEBOOK_OPENAI_BASE_URL"),
+        description="Any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp).",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Chat model that answers questions.")
+    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds before one LLM request is abandoned.")
+    llm_max_retries: int = Field(default=3, ge=0, le=10, description="Retries on 429, 5xx and timeouts.")
+    prices_file: Path | None = Field(default=None, description="JSON price table overriding the shipped one.")
+
+    # -- semantic cache
+    cache_threshold: float = Field(
+        default=0.90, gt=0, le=1, description="Cosine similarity at which two questions may share an answer."
+    )
+    cache_ttl_days: float = Field(default=7.0, gt=0, description="Days a cached answer may be served.")
+    cache_max_entries: int = Field(default=10_000, ge=1, description="Cached answers kept per tenant (LRU).")
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
     @field_validator("home", mode="before")
     @classmethod
     def _expand_home(cls, value: object) -> object:

@@ -261,9 +261,40 @@ def _attendees(lines: list[str]) -> list[Attendee]:
     return list(unique.values())
 
 
+_SPEAKER_TURN = re.compile(r"^(?P<speaker>[A-Z][\w.'’-]*(?: [A-Z0-9][\w.'’-]*){0,3}):\s+\S")
+
+
+def is_speaker_transcript(lines: list[str]) -> bool:
+    """One speaker turn per line (`Speaker: text`), as transcript exports and QMSum write them."""
+    content = [ln for ln in lines if ln.strip()]
+    if len(content) < 5:
+        return False
+    turns = [m["speaker"] for ln in content if (m := _SPEAKER_TURN.match(ln))]
+    return len(turns) >= 0.8 * len(content) and len(set(turns)) <= max(2, len(turns) // 3)
+
+
+def _parse_speaker_transcript(lines: list[str], filename: str | None, reference: date | None) -> ParsedNote:
+    stem = PurePath(filename).stem if filename else "Transcript"
+    title = re.sub(r"^\d{4}[-_.]?\d{2}[-_.]?\d{2}[-_ ]*", "", stem).replace("-", " ").replace("_", " ").strip()
+    when = date_from_filename(PurePath(filename).name) if filename else None
+    speakers = list(dict.fromkeys(m["speaker"] for ln in lines if (m := _SPEAKER_TURN.match(ln))))
+    section = Section(path=(), date=when, lines=[Line(i, t) for i, t in enumerate(lines)])
+    return ParsedNote(
+        title=title or stem,
+        date_start=when,
+        date_end=when,
+        attendees=[Attendee(s) for s in speakers],
+        sections=[section] if any(t.strip() for t in lines) else [],
+        lines=lines,
+        title_line=None,
+    )
+
+
 def parse_note(text: str, filename: str | None = None, reference: date | None = None) -> ParsedNote:
     """Parse one note. `reference` (e.g. today) resolves yearless dates when the note has none."""
     lines = text.splitlines()
+    if is_speaker_transcript(lines):
+        return _parse_speaker_transcript(lines, filename, reference)
     title, title_line = _title(lines, filename)
     date_start, date_end = _meeting_dates(lines, title, filename, reference)
     year_ref = date_start or reference

@@ -22,9 +22,14 @@ from minutebook.search.people_match import PERSON_MATCH
 
 RRF_K = 60
 SIGNALS = ("vector", "fulltext", "trigram")
+WEIGHTS = {"vector": 1.0, "fulltext": 1.0, "trigram": 1.0}  # each signal's share of the fused score
+# Besides stop words, the scaffolding of questions about meetings ("summarize the discussion
+# about X", "what did they think of X") says nothing about X; measured on QMSum train only.
 _STOP = frozenset(
     """a an and are as at be by did do does for from had has have how i in is it of on or our the this to
-    was we were what when where which who why will with you about any""".split()
+    was we were what when where which who why will with you about any summarize summarise summary discuss
+    discussed discussion discussions talk talked think thought say said mention mentioned opinion opinions
+    group meeting""".split()
 )
 
 
@@ -107,10 +112,10 @@ WITH vec AS (
            row_number() OVER (ORDER BY word_similarity(%(text)s, c.text) DESC, c.id) AS r
     FROM candidates JOIN chunks c ON c.id = candidates.id
 ), fused AS (
-    SELECT id, sum(1.0 / ({rrf_k} + r)) AS score FROM (
-        SELECT id, r FROM vec WHERE %(use_vector)s
-        UNION ALL SELECT id, r FROM fts WHERE %(use_fulltext)s
-        UNION ALL SELECT id, r FROM spelled WHERE %(use_trigram)s) s
+    SELECT id, sum(w / ({rrf_k} + r)) AS score FROM (
+        SELECT id, r, %(w_vector)s::float8 AS w FROM vec WHERE %(use_vector)s
+        UNION ALL SELECT id, r, %(w_fulltext)s::float8 FROM fts WHERE %(use_fulltext)s
+        UNION ALL SELECT id, r, %(w_trigram)s::float8 FROM spelled WHERE %(use_trigram)s) s
     GROUP BY id
     ORDER BY score DESC, id LIMIT %(k)s
 )
@@ -161,6 +166,7 @@ def hybrid_search(
     k: int = 10,
     signals: tuple[str, ...] = SIGNALS,
     pool: int = 40,
+    weights: dict[str, float] | None = None,
 ) -> list[SearchHit]:
     unknown = set(signals) - set(SIGNALS)
     if unknown or not signals:
@@ -176,6 +182,7 @@ def hybrid_search(
         "use_vector": "vector" in signals,
         "use_fulltext": "fulltext" in signals,
         "use_trigram": "trigram" in signals and ("vector" in signals or "fulltext" in signals),
+        **{f"w_{name}": w for name, w in (weights or WEIGHTS).items()},
         **filters.params(),
     }
     sql = _SQL.format(filters=filters.sql(), rrf_k=RRF_K)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from conftest import SAMPLES
+from llm_server import LLMServer
 
 from minutebook.core.embedded import start_embedded, stop_embedded
 
@@ -61,6 +62,20 @@ def test_embedded_default_starts_once_and_is_reused(tmp_path: Path) -> None:
         nobody = run(["who-owns", "kubernetes upgrade"], env)
         assert nobody.returncode == 0 and "Nothing in the notes matches" in nobody.stdout
 
+        extractive = run(["ask", "When will Okta SSO be ready?"], env)
+        assert extractive.returncode == 0, extractive.stderr
+        assert "mode: extractive" in extractive.stdout and "Sources" in extractive.stdout
+        with LLMServer() as llm:
+            llm_env = {**env, "OPENAI_BASE_URL": llm.base_url}
+            first = json.loads(run(["ask", "When will Okta SSO be ready?", "--json"], llm_env).stdout)
+            assert first["mode"] == "llm" and first["citations"][0]["section"].endswith("SSO Integration Status")
+            streamed = run(["ask", "when will okta SSO be ready"], llm_env)
+            assert "exact hit" in streamed.stdout and llm.request_count == 1
+        report = json.loads(run(["cost-report", "--since", "1d", "--format", "json"], env).stdout)
+        assert report["totals"]["questions"] == 3 and report["totals"]["exact_hits"] == 1
+        stats = json.loads(run(["cache", "stats", "--json"], env).stdout)
+        assert stats["entries"] == 1 and stats["hits"] == 1
+
         items = run(["items", "--owner", "Mike", "--status", "done", "--json"], env)
         assert [i["text"] for i in json.loads(items.stdout)] == ["API Rate Limiting (Week 2-3)"]
         bad = run(["items", "--due-before", "next week"], env)
@@ -101,5 +116,5 @@ def test_unreachable_database_url_is_one_clear_line(tmp_path: Path) -> None:
 def test_help_lists_the_commands() -> None:
     result = run(["--help"], clean_env())
     assert result.returncode == 0
-    for command in ("ingest", "search", "query", "who-owns", "items", "db"):
+    for command in ("ingest", "ask", "search", "query", "who-owns", "items", "cost-report", "cache", "db"):
         assert command in result.stdout

@@ -1,0 +1,241 @@
+"""`minutebook ask`, `minutebook cache …` and `minutebook cost-report`."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import asdict
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from minutebook.api.cli_search import _as_of
+from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, settings_from
+from minutebook.api.runtime import open_runtime
+from minutebook.cache import semantic_cache
+from minutebook.cache.report import CostReport, cost_report, plot, report_csv, report_json
+from minutebook.core.database import set_tenant, tenant_transaction
+from minutebook.search.answer import Answer, AskOptions, ask
+
+cache_app = typer.Typer(help="The semantic cache: stats, inspect, clear.", no_args_is_help=True)
+
+
+def _money(value: Decimal | None) -> str:
+    return "unknown" if value is None else f"${value:.6f}"
+
+
+def _render_answer(answer: Answer, streamed: bool) -> None:
+    if not streamed:
+        console.print(answer.text, highlight=False, markup=False)
+    else:
+        console.print()
+    if answer.citations:
+        console.print("\n[bold]Sources[/bold]")
+        for c in answer.citations:
+            when = f" ({c.meeting_date})" if c.meeting_date else ""
+            console.print(
+                f"  [{c.n}] {c.meeting_title}{when} › {c.section}  (lines {c.line_start + 1}-{c.line_end + 1})",
+                highlight=False,
+                markup=False,
+            )
+    facts = [f"mode: {answer.mode}"]
+    if answer.cache.hit:
+        facts.append(
+            f"cache: {answer.cache.tier} hit (similarity {answer.cache.similarity}, saved {_money(answer.saved_usd)})"
+        )
+    elif answer.mode == "llm":
+        facts.append(f"cache: miss ({answer.cache.miss_reason})" + (", stored" if answer.cache.stored else ""))
+        facts.append(f"{answer.usage.prompt_tokens}+{answer.usage.completion_tokens} tokens, {_money(answer.cost_usd)}")
+    if answer.mode == "extractive":
+        facts.append("no LLM configured (set OPENAI_API_KEY or OPENAI_BASE_URL): best lines from the notes")
+    facts.append(f"{answer.latency_ms} ms")
+    if answer.interpretation:
+        facts.insert(0, answer.interpretation)
+    console.print("[dim]" + " · ".join(facts).replace("[", r"\[") + "[/dim]")
+
+
+@friendly_errors
+def ask_cmd(
+    question: str = typer.Argument(..., help='A question, e.g. "What did we decide about SSO last week?"'),
+    as_of: str | None = typer.Option(None, "--as-of", help="Read 'last week' etc. as of this date (default today)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM even if a cached answer would do."),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to ask."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (no streaming)."),
+) -> None:
+    """Answer a question from your notes, with citations; cached answers cost nothing."""
+    settings = settings_from(tenant)
+    with open_runtime(settings) as rt:
+        options = AskOptions(
+            tenant=settings.tenant, as_of=_as_of(as_of), use_cache=not no_cache, cache=rt.cache_settings()
+        )
+        streamed = False
+
+        def on_token(token: str) -> None:
+            nonlocal streamed
+            streamed = True
+            sys.stdout.write(token)
+            sys.stdout.flush()
+
+        answer = ask(
+            rt.pool,
+            rt.embedder,
+            rt.llm(),
+            rt.prices(),
+            question,
+            options=options,
+            on_token=None if json_out else on_token,
+        )
+    if json_out:
+        print_json(asdict(answer))
+    else:
+        _render_answer(answer, streamed)
+
+
+@cache_app.command("stats")
+@friendly_errors
+def cache_stats(
+    tenant: str | None = typer.Option(None, "--tenant", "-t"),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """How many answers are cached, how often they were served, what they saved."""
+    settings = settings_from(tenant)
+    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+        found = semantic_cache.stats(conn, settings.tenant)
+    if json_out:
+        print_json(found)
+        return
+    for k, v in found.items():
+        console.print(f"{k:>10}: {v}", highlight=False)
+
+
+@cache_app.command("inspect")
+@friendly_errors
+def cache_inspect(
+    tenant: str | None = typer.Option(None, "--tenant", "-t"),
+    limit: int = typer.Option(20, "--limit", min=1, max=1000),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The most recently used cached answers."""
+    settings = settings_from(tenant)
+    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+        entries = semantic_cache.inspect(conn, settings.tenant, limit=limit)
+    if json_out:
+        print_json(entries)
+        return
+    table = Table("id", "question", "hits", "cost", "window", "expires")
+    for e in entries:
+        table.add_row(
+            str(e["id"]),
+            e["question"],
+            str(e["hit_count"]),
+            _money(e["cost_usd"]),
+            e["window_key"] or "-",
+            e["expires_at"].strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+@cache_app.command("clear")
+@friendly_errors
+def cache_clear(
+    tenant: str | None = typer.Option(None, "--tenant", "-t"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Drop every cached answer of the tenant (the ledger keeps its history)."""
+    settings = settings_from(tenant)
+    if not yes and not typer.confirm(f"clear the answer cache of tenant {settings.tenant!r}?"):
+        raise typer.Exit(1)
+    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+        gone = semantic_cache.clear(conn, settings.tenant)
+    console.print(f"cleared {gone} cached answer(s)")
+
+
+def parse_period(text: str) -> timedelta:
+    m = re.fullmatch(r"\s*(\d+)\s*([hdwm])\s*", text.lower())
+    if not m:
+        raise typer.BadParameter("--since takes a period like 24h, 30d, 4w or 3m")
+    n, unit = int(m[1]), m[2]
+    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n), "m": timedelta(days=30 * n)}[unit]
+
+
+def _render_report(report: CostReport) -> None:
+    t = report.totals
+    table = Table(
+        report.by,
+        "questions",
+        "LLM calls",
+        "hit rate",
+        "exact",
+        "semantic",
+        "tokens",
+        "spend",
+        "saved",
+        "savings",
+        title=f"cost report since {report.since:%Y-%m-%d %H:%M}",
+    )
+    for row in [*report.groups, {**t, "key": "total"}]:
+        table.add_row(
+            str(row["key"]),
+            str(row["questions"]),
+            f"{row['llm_calls']} ({row['failed_calls']} failed)",
+            f"{row['hit_rate']:.0%}",
+            str(row["exact_hits"]),
+            str(row["semantic_hits"]),
+            str(row["prompt_tokens"] + row["completion_tokens"]),
+            _money(row["spend_usd"]),
+            _money(row["saved_usd"]),
+            "-" if row["savings_pct"] is None else f"{row['savings_pct']:.1f}%",
+        )
+    console.print(table)
+    console.print(
+        f"p50 latency: hits {t['p50_hit_ms'] or '-'} ms, misses {t['p50_miss_ms'] or '-'} ms", highlight=False
+    )
+    projected = report.projected_month
+    console.print(
+        f"projected monthly spend: {_money(projected)}"
+        + (f" — {report.budget_status}" if report.budget_status else ""),
+        highlight=False,
+    )
+    if report.top_questions:
+        console.print("most repeated questions:")
+        for q in report.top_questions:
+            console.print(f"  {q['asked']}× {q['question']} ({q['served_from_cache']} from cache)", highlight=False)
+
+
+@friendly_errors
+def cost_report_cmd(
+    since: str = typer.Option("30d", "--since", help="Period to report: 24h, 30d, 4w, 3m."),
+    by: str = typer.Option("day", "--by", help="Group by day, model or tenant."),
+    budget: str | None = typer.Option(None, "--budget", help="Monthly LLM budget in dollars, e.g. 8000."),
+    fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+    plot_path: Path | None = typer.Option(None, "--plot", help="Write a PNG chart of daily spend vs saved."),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant (default: the configured one)."),
+    all_tenants: bool = typer.Option(False, "--all-tenants", help="Every tenant (needs an admin database role)."),
+) -> None:
+    """What the LLM cost, what the cache saved, and where this month's spend is heading."""
+    if by not in ("day", "model", "tenant"):
+        raise typer.BadParameter("--by must be day, model or tenant")
+    if fmt not in ("table", "json", "csv"):
+        raise typer.BadParameter("--format must be table, json or csv")
+    try:
+        limit = Decimal(budget) if budget is not None else None
+    except InvalidOperation:
+        raise typer.BadParameter("--budget takes a number of dollars, e.g. 8000") from None
+    settings = settings_from(tenant)
+    scope = None if all_tenants or by == "tenant" else settings.tenant
+    with open_runtime(settings) as rt, rt.pool.connection() as conn:
+        if scope:
+            set_tenant(conn, scope)
+        report = cost_report(conn, tenant=scope, since=parse_period(since), by=by, budget=limit)
+    if plot_path:
+        plot(report, plot_path)
+        err_console.print(f"chart written to {plot_path}")
+    if fmt == "json":
+        print_json(report_json(report))
+    elif fmt == "csv":
+        sys.stdout.write(report_csv(report))
+    else:
+        _render_report(report)

@@ -1,0 +1,92 @@
+"""The ledger: every LLM request, every cache hit and every question, with tokens, dollars and time."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import psycopg
+
+from minutebook.core.llm import Attempt
+
+
+def record_llm_call(
+    conn: psycopg.Connection,
+    *,
+    tenant: str,
+    purpose: str,
+    attempt: Attempt,
+    cost_usd: Decimal | None,
+    question_hash: str | None = None,
+) -> int:
+    row = conn.execute(
+        """INSERT INTO llm_calls (tenant_id, purpose, model, prompt_tokens, completion_tokens, cached_tokens,
+                                  cost_usd, latency_ms, outcome, status_code, error, question_hash)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+        (
+            tenant,
+            purpose,
+            attempt.model,
+            attempt.usage.prompt_tokens,
+            attempt.usage.completion_tokens,
+            attempt.usage.cached_tokens,
+            cost_usd,
+            attempt.latency_ms,
+            attempt.outcome,
+            attempt.status_code,
+            attempt.error,
+            question_hash,
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def record_hit(
+    conn: psycopg.Connection,
+    *,
+    tenant: str,
+    entry_id: int,
+    question: str,
+    cached_question: str,
+    tier: str,
+    similarity: float,
+    tokens_saved: int,
+    cost_saved: Decimal | None,
+    original_latency_ms: int,
+    latency_ms: int,
+) -> None:
+    conn.execute(
+        """INSERT INTO cache_hits (tenant_id, entry_id, question, cached_question, tier, similarity,
+                                   tokens_saved, cost_saved_usd, latency_saved_ms, latency_ms)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (
+            tenant,
+            entry_id,
+            question,
+            cached_question,
+            tier,
+            similarity,
+            tokens_saved,
+            cost_saved,
+            max(0, original_latency_ms - latency_ms),
+            latency_ms,
+        ),
+    )
+
+
+def record_question(
+    conn: psycopg.Connection,
+    *,
+    tenant: str,
+    question: str,
+    question_norm: str,
+    outcome: str,
+    model: str | None,
+    cost_usd: Decimal | None,
+    latency_ms: int,
+) -> None:
+    conn.execute(
+        """INSERT INTO questions (tenant_id, question, question_norm, outcome, model, cost_usd, latency_ms)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        (tenant, question, question_norm, outcome, model, cost_usd, latency_ms),
+    )

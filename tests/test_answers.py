@@ -1,0 +1,280 @@
+"""The question path end to end: evidence, the LLM over real HTTP, the semantic cache, the ledger."""
+
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES, TPM_NOTE
+from llm_server import LLMServer
+from psycopg_pool import ConnectionPool
+
+from minutebook.cache import semantic_cache
+from minutebook.cache.prices import PriceTable
+from minutebook.cache.report import cost_report, plot, report_csv, report_json
+from minutebook.cache.semantic_cache import CacheSettings
+from minutebook.core.database import tenant_transaction
+from minutebook.core.embedder import Embedder
+from minutebook.core.errors import LLMError
+from minutebook.core.llm import LLMClient, Usage
+from minutebook.ingest.pipeline import IngestOptions, ingest_paths
+from minutebook.search.answer import NOT_IN_NOTES, AskOptions, ask
+
+AS_OF = date(2025, 10, 29)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LLMServer]:
+    with LLMServer() as s:
+        yield s
+
+
+@pytest.fixture
+def llm(server: LLMServer) -> LLMClient:
+    server.reset()
+    return LLMClient(model="gpt-4o-mini", base_url=server.base_url, timeout=1.0, max_retries=3, backoff=0.01)
+
+
+@pytest.fixture
+def notes(pool: ConnectionPool, embedder: Embedder, tmp_path: Path) -> tuple[str, Path]:
+    tenant = f"ask{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "notes"
+    shutil.copytree(SAMPLES, folder)
+    assert not ingest_paths(pool, embedder, [str(folder)], options=IngestOptions(tenant=tenant)).failed
+    return tenant, folder
+
+
+def options(tenant: str, **kw: object) -> AskOptions:
+    return AskOptions(tenant=tenant, as_of=kw.pop("as_of", AS_OF), **kw)  # type: ignore[arg-type]
+
+
+def rows(pool: ConnectionPool, tenant: str, sql: str) -> list[tuple]:
+    """Read as the restricted role, so row-level security shows this tenant's rows only."""
+    with tenant_transaction(pool, tenant) as conn:
+        conn.execute("SET LOCAL ROLE minutebook_reader")
+        return conn.execute(sql).fetchall()
+
+
+PRICES = PriceTable.load()
+
+
+def test_llm_answer_with_citations_then_exact_and_semantic_hits(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    tokens: list[str] = []
+    first = ask(
+        pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant), on_token=tokens.append
+    )
+    assert first.mode == "llm" and "".join(tokens) == first.text
+    assert "Okta pushed to Nov 15" in first.text
+    (citation,) = first.citations
+    assert citation.meeting_title == "Weekly TPM Status Meeting - Week of Oct 21-25, 2025"
+    assert citation.section == "Engineering Deep Dive (Oct 23) › SSO Integration Status"
+    assert citation.meeting_date == date(2025, 10, 23)
+    assert first.cache.stored and first.cost_usd and first.cost_usd > 0
+    assert server.request_count == 1
+
+    again = ask(pool, embedder, llm, PRICES, "when will okta SSO be ready", options=options(tenant))
+    assert (again.mode, again.cache.tier, again.text) == ("cached", "exact", first.text)
+    assert again.citations == first.citations and again.cost_usd == 0 and again.saved_usd == first.cost_usd
+
+    paraphrase = ask(pool, embedder, llm, PRICES, "When is Okta SSO going to be ready?", options=options(tenant))
+    assert paraphrase.cache.hit and paraphrase.cache.tier == "semantic"
+    assert paraphrase.cache.similarity is not None and paraphrase.cache.similarity >= 0.90
+    assert server.request_count == 1  # neither hit reached the LLM
+
+    hits = rows(pool, tenant, "SELECT tier, tokens_saved, cost_saved_usd FROM cache_hits ORDER BY id")
+    assert [h[0] for h in hits] == ["exact", "semantic"]
+    assert all(h[1] > 0 and h[2] == first.cost_usd for h in hits)
+
+
+def test_different_key_terms_never_share_an_answer(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    ask(pool, embedder, llm, PRICES, "Who owns the Okta SSO integration?", options=options(tenant))
+    other = ask(pool, embedder, llm, PRICES, "Who owns the Google SSO integration?", options=options(tenant))
+    assert not other.cache.hit and server.request_count == 2
+
+
+def test_reingesting_a_changed_note_makes_its_answers_unservable(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, folder = notes
+    before = ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    assert before.cache.stored
+    note = folder / TPM_NOTE.name
+    note.write_text(note.read_text().replace("Okta pushed to Nov 15", "Okta pushed to Dec 12"))
+    ingest_paths(pool, embedder, [str(note)], options=IngestOptions(tenant=tenant))
+    assert rows(pool, tenant, "SELECT count(*) FROM cache_entries") == [(0,)]  # ingest dropped it
+    after = ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    assert not after.cache.hit and "Dec 12" in after.text and server.request_count == 2
+
+
+def test_cached_evidence_must_be_what_the_new_question_retrieves(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    first = ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    from minutebook.cache.keyterms import key_terms, normalise_question
+    from minutebook.cache.semantic_cache import CachedAnswer, CacheKey, Miss
+
+    q = "When will Okta SSO be ready?"
+    key = CacheKey(
+        tenant,
+        "gpt-4o-mini",
+        "answer-v1",
+        q,
+        normalise_question(q),
+        "",
+        key_terms(q, embedder.word_pieces),
+        embedder.encode_one(q),
+    )
+    cited = {c.chunk_id for c in first.citations if c.chunk_id}
+    with tenant_transaction(pool, tenant) as conn:
+        assert isinstance(semantic_cache.lookup(conn, key, cited, CacheSettings()), CachedAnswer)
+        elsewhere = semantic_cache.lookup(conn, key, {-1}, CacheSettings())
+    assert isinstance(elsewhere, Miss) and elsewhere.reason == "its evidence is not what this question retrieves"
+
+
+def test_a_time_window_read_on_another_week_is_another_question(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    q = "What did we decide last week?"
+    first = ask(pool, embedder, llm, PRICES, q, options=options(tenant, as_of=date(2025, 10, 29)))
+    assert first.interpretation == '"last week" interpreted as 2025-10-20 .. 2025-10-26'
+    same_week = ask(pool, embedder, llm, PRICES, q, options=options(tenant, as_of=date(2025, 10, 30)))
+    assert same_week.cache.hit
+    later = ask(pool, embedder, llm, PRICES, q, options=options(tenant, as_of=date(2025, 11, 20)))
+    assert not later.cache.hit
+
+
+def test_expired_and_evicted_entries_are_not_served(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    small = CacheSettings(max_entries=2)
+    for q in ("When will Okta SSO be ready?", "Who owns the read replicas?", "What is the AWS bill doing?"):
+        ask(pool, embedder, llm, PRICES, q, options=options(tenant, cache=small))
+    kept = [r[0] for r in rows(pool, tenant, "SELECT question FROM cache_entries ORDER BY id")]
+    assert kept == ["Who owns the read replicas?", "What is the AWS bill doing?"]  # LRU beyond the cap
+    with tenant_transaction(pool, tenant) as conn:
+        conn.execute(
+            "UPDATE cache_entries SET expires_at = now() - interval '1 second' WHERE tenant_id = %s", (tenant,)
+        )
+    stale = ask(pool, embedder, llm, PRICES, "Who owns the read replicas?", options=options(tenant))
+    assert not stale.cache.hit and stale.cache.stored
+
+
+def test_concurrent_identical_misses_make_one_llm_call(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    server.delay = 0.4
+    answers: list[str] = []
+    errors: list[Exception] = []
+
+    def one() -> None:
+        try:
+            answers.append(
+                ask(pool, embedder, llm, PRICES, "Who owns the read replicas?", options=options(tenant)).mode
+            )
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert server.request_count == 1
+    assert sorted(answers) == ["cached"] * 19 + ["llm"]
+
+
+def test_failures_are_retried_recorded_and_never_cached(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    server.fail_next("500", "500", "500", "500")
+    with pytest.raises(LLMError, match="after 4 attempt"):
+        ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    assert rows(pool, tenant, "SELECT count(*) FROM cache_entries") == [(0,)]
+    assert rows(pool, tenant, "SELECT outcome, status_code FROM llm_calls") == [("server_error", 500)] * 4
+    assert rows(pool, tenant, "SELECT outcome FROM questions") == [("failed",)]
+
+    server.fail_next("429", "hang")
+    server.hang_seconds = 1.5
+    recovered = ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    assert recovered.mode == "llm" and recovered.llm_attempts == 3 and recovered.cache.stored
+    outcomes = [r[0] for r in rows(pool, tenant, "SELECT outcome FROM llm_calls ORDER BY id")][4:]
+    assert outcomes == ["rate_limited", "timeout", "ok"]
+
+    server.fail_next("truncate")
+    partial = ask(pool, embedder, llm, PRICES, "Who owns the read replicas?", options=options(tenant))
+    assert partial.mode == "llm" and not partial.cache.stored  # cut off by length: never cached
+
+
+def test_no_llm_gives_an_extractive_answer_and_irrelevant_questions_cost_nothing(
+    pool: ConnectionPool, embedder: Embedder, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    server.reset()
+    extractive = ask(pool, embedder, None, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    assert extractive.mode == "extractive" and "Okta" in extractive.text and extractive.citations
+    assert "[" in extractive.text and not extractive.cache.stored
+    assert rows(pool, tenant, "SELECT count(*) FROM cache_entries") == [(0,)]
+    llm = LLMClient(model="gpt-4o-mini", base_url=server.base_url, timeout=1.0)
+    off_topic = ask(pool, embedder, llm, PRICES, "What is the capital of France?", options=options(tenant))
+    assert (off_topic.mode, off_topic.text) == ("not_in_notes", NOT_IN_NOTES)
+    assert server.request_count == 0
+
+
+def test_prices_cost_arithmetic() -> None:
+    usage = Usage(prompt_tokens=10_000, completion_tokens=2_000, cached_tokens=4_000)
+    # gpt-4o-mini: 6,000 fresh x $0.15/M + 4,000 cached x $0.075/M + 2,000 out x $0.60/M
+    assert PRICES.cost("gpt-4o-mini", usage) == Decimal("0.0009") + Decimal("0.0003") + Decimal("0.0012")
+    assert PRICES.cost("gpt-4o-mini-2024-07-18", usage) == PRICES.cost("gpt-4o-mini", usage)
+    assert PRICES.cost("my-local-llama", usage) is None  # unknown, never 0
+
+
+def test_price_override_file(tmp_path: Path) -> None:
+    (tmp_path / "prices.json").write_text('{"my-local-llama": {"input": 0, "output": 0}}')
+    table = PriceTable.load(tmp_path / "prices.json")
+    assert table.cost("my-local-llama", Usage(100, 100)) == 0
+    assert table.cost("gpt-4o", Usage(1_000_000, 0)) == Decimal("2.5")
+
+
+def test_cost_report_adds_up(
+    pool: ConnectionPool,
+    embedder: Embedder,
+    llm: LLMClient,
+    server: LLMServer,
+    notes: tuple[str, Path],
+    tmp_path: Path,
+) -> None:
+    tenant, _ = notes
+    for q in ["When will Okta SSO be ready?"] * 3 + ["Who owns the read replicas?"] * 2:
+        ask(pool, embedder, llm, PRICES, q, options=options(tenant))
+    with tenant_transaction(pool, tenant) as conn:
+        report = cost_report(conn, tenant=tenant, since=timedelta(days=1), budget=Decimal("8000"))
+        spent = conn.execute("SELECT sum(cost_usd) FROM llm_calls WHERE tenant_id = %s", (tenant,)).fetchone()[0]
+        saved = conn.execute("SELECT sum(cost_saved_usd) FROM cache_hits WHERE tenant_id = %s", (tenant,)).fetchone()[0]
+    t = report.totals
+    assert (t["questions"], t["llm_calls"], t["exact_hits"], t["hit_rate"]) == (5, 2, 3, 0.6)
+    assert t["spend_usd"] == spent and t["saved_usd"] == saved
+    assert t["savings_pct"] == pytest.approx(float(saved / (spent + saved) * 100), abs=0.01)
+    assert report.top_questions[0] == {"question": "when will okta sso be ready", "asked": 3, "served_from_cache": 2}
+    assert "within budget" in (report.budget_status or "")
+    as_json = report_json(report)
+    assert as_json["totals"]["questions"] == 5
+    lines = report_csv(report).splitlines()
+    assert lines[0].startswith("day,questions") and lines[-1].startswith("total,5,2")
+    png = plot(report, tmp_path / "cost.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
