@@ -21,6 +21,10 @@ from psycopg.rows import dict_row
 from minutebook.search.people_match import PERSON_MATCH
 
 RRF_K = 60
+COMMON_SHARE = 0.05  # a word in more than this share of passages is left to the vector signal
+MAX_WORDS = 4  # full-text matches on the rarest words of the question only: fast at any corpus size
+SPELL_POOL = 8  # trigram re-scores this many leaders of each other signal
+RANK_CAP = 200  # passages ranked by full-text at most
 SIGNALS = ("vector", "fulltext", "trigram")
 WEIGHTS = {"vector": 1.0, "fulltext": 1.0, "trigram": 1.0}  # each signal's share of the fused score
 # Besides stop words, the scaffolding of questions about meetings ("summarize the discussion
@@ -99,17 +103,38 @@ WITH vec AS (
         SELECT c.id, c.embedding <=> %(q)s AS dist, 1 - (c.embedding <=> %(q)s) AS sim
         FROM chunks c WHERE c.tenant_id = %(tenant)s {filters}
         ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s) v
+), common_freq AS (
+    -- how many passages hold each frequent word, from the planner's statistics (ANALYZE)
+    SELECT e.lexeme, e.freq
+    FROM pg_stats s,
+         unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS e(lexeme, freq)
+    WHERE s.schemaname = current_schema() AND s.tablename = 'chunks' AND s.attname = 'tsv'
+      AND e.lexeme IS NOT NULL
+), words AS (
+    -- the rarest few content words, OR-ed: a passage with more of them ranks higher
+    SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS query FROM (
+        SELECT w.lexeme
+        FROM unnest(tsvector_to_array(to_tsvector('english', %(words)s))) AS w(lexeme)
+        LEFT JOIN common_freq f ON f.lexeme = w.lexeme
+        WHERE COALESCE(f.freq, 0) <= %(common_share)s
+        ORDER BY COALESCE(f.freq, 0), w.lexeme LIMIT %(max_words)s) rare
 ), fts AS (
     SELECT id, rank, row_number() OVER (ORDER BY rank DESC, id) AS r FROM (
-        SELECT c.id, ts_rank_cd(c.tsv, query, 32) AS rank
-        FROM chunks c, to_tsquery('english', %(words)s) AS query
-        WHERE %(words)s <> '' AND c.tenant_id = %(tenant)s AND c.tsv @@ query {filters}
+        SELECT m.id, ts_rank_cd(m.tsv, m.query, 32) AS rank FROM (
+            -- ranking reads every matching passage: bound the work when even the rarest words
+            -- are everywhere (the vector signal carries such questions)
+            SELECT c.id, c.tsv, words.query
+            FROM chunks c, words
+            WHERE words.query IS NOT NULL AND c.tenant_id = %(tenant)s AND c.tsv @@ words.query {filters}
+            LIMIT %(rank_cap)s) m
         ORDER BY rank DESC LIMIT %(pool)s) f
 ), candidates AS (
-    SELECT id FROM vec WHERE %(use_vector)s UNION SELECT id FROM fts WHERE %(use_fulltext)s
+    -- trigram similarity is costly on long passages: only the leaders of the other signals
+    SELECT id FROM vec WHERE %(use_vector)s AND r <= %(spell_pool)s
+    UNION SELECT id FROM fts WHERE %(use_fulltext)s AND r <= %(spell_pool)s
 ), spelled AS (
-    SELECT c.id, word_similarity(%(text)s, c.text) AS ws,
-           row_number() OVER (ORDER BY word_similarity(%(text)s, c.text) DESC, c.id) AS r
+    SELECT c.id, word_similarity(%(spell)s, c.text) AS ws,
+           row_number() OVER (ORDER BY word_similarity(%(spell)s, c.text) DESC, c.id) AS r
     FROM candidates JOIN chunks c ON c.id = candidates.id
 ), fused AS (
     SELECT id, sum(w / ({rrf_k} + r)) AS score FROM (
@@ -134,12 +159,6 @@ def query_words(text: str) -> list[str]:
     """The words worth matching: no stop words, no punctuation."""
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'._-]*", text.lower())
     return [w.strip("'._-") for w in words if w not in _STOP and len(w.strip("'._-")) > 1]
-
-
-def any_words_tsquery(text: str) -> str:
-    """OR of the words for to_tsquery: passages with more of them (and closer) rank higher."""
-    words = [re.sub(r"[^a-z0-9]", "", w) for w in query_words(text)]
-    return " | ".join(dict.fromkeys(w for w in words if w))
 
 
 def highlight(text: str, query: str, *, start: str = "«", end: str = "»") -> str:
@@ -175,7 +194,12 @@ def hybrid_search(
     params: dict[str, Any] = {
         "q": embedding,
         "text": text,
-        "words": any_words_tsquery(text),
+        "words": " ".join(query_words(text)),  # stop words and question scaffolding removed
+        "common_share": COMMON_SHARE,
+        "max_words": MAX_WORDS,
+        "spell_pool": SPELL_POOL,
+        "rank_cap": RANK_CAP,
+        "spell": " ".join(query_words(text)) or text,
         "tenant": tenant,
         "k": k,
         "pool": max(pool, k),
@@ -187,7 +211,8 @@ def hybrid_search(
     }
     sql = _SQL.format(filters=filters.sql(), rrf_k=RRF_K)
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        # custom plans: a generic plan cannot see how selective this query's filters and words are
+        rows = cur.execute(sql, params, prepare=False).fetchall()  # type: ignore[arg-type]
     return [
         SearchHit(
             rank=i,
