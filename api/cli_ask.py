@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import asdict
 from datetime import timedelta
@@ -16,8 +15,8 @@ from minutebook.api.cli_search import _as_of
 from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, settings_from
 from minutebook.api.runtime import open_runtime
 from minutebook.cache import semantic_cache
-from minutebook.cache.report import CostReport, cost_report, plot, report_csv, report_json
-from minutebook.core.database import set_tenant, tenant_transaction
+from minutebook.cache.report import CostReport, cost_report, period, plot, report_csv, report_json
+from minutebook.core.database import connect, tenant_transaction
 from minutebook.search.answer import Answer, AskOptions, ask
 
 cache_app = typer.Typer(help="The semantic cache: stats, inspect, clear.", no_args_is_help=True)
@@ -49,7 +48,9 @@ def _render_answer(answer: Answer, streamed: bool) -> None:
     elif answer.mode == "llm":
         facts.append(f"cache: miss ({answer.cache.miss_reason})" + (", stored" if answer.cache.stored else ""))
         facts.append(f"{answer.usage.prompt_tokens}+{answer.usage.completion_tokens} tokens, {_money(answer.cost_usd)}")
-    if answer.mode == "extractive":
+    if answer.notice:
+        facts.append(answer.notice)
+    elif answer.mode == "extractive":
         facts.append("no LLM configured (set OPENAI_API_KEY or OPENAI_BASE_URL): best lines from the notes")
     facts.append(f"{answer.latency_ms} ms")
     if answer.interpretation:
@@ -154,11 +155,10 @@ def cache_clear(
 
 
 def parse_period(text: str) -> timedelta:
-    m = re.fullmatch(r"\s*(\d+)\s*([hdwm])\s*", text.lower())
-    if not m:
-        raise typer.BadParameter("--since takes a period like 24h, 30d, 4w or 3m")
-    n, unit = int(m[1]), m[2]
-    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n), "m": timedelta(days=30 * n)}[unit]
+    try:
+        return period(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--since {exc}") from None
 
 
 def _render_report(report: CostReport) -> None:
@@ -226,10 +226,13 @@ def cost_report_cmd(
         raise typer.BadParameter("--budget takes a number of dollars, e.g. 8000") from None
     settings = settings_from(tenant)
     scope = None if all_tenants or by == "tenant" else settings.tenant
-    with open_runtime(settings) as rt, rt.pool.connection() as conn:
+    with open_runtime(settings) as rt:
         if scope:
-            set_tenant(conn, scope)
-        report = cost_report(conn, tenant=scope, since=parse_period(since), by=by, budget=limit)
+            with tenant_transaction(rt.pool, scope) as conn:
+                report = cost_report(conn, tenant=scope, since=parse_period(since), by=by, budget=limit)
+        else:  # across tenants: the app role sees one tenant at a time, so this needs the owner
+            with connect(rt.database_url) as conn:
+                report = cost_report(conn, tenant=None, since=parse_period(since), by=by, budget=limit)
     if plot_path:
         plot(report, plot_path)
         err_console.print(f"chart written to {plot_path}")

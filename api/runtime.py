@@ -9,7 +9,7 @@ from psycopg_pool import ConnectionPool
 
 from minutebook.cache.prices import PriceTable
 from minutebook.cache.semantic_cache import CacheSettings
-from minutebook.core.database import make_pool, resolve_database_url
+from minutebook.core.database import open_app_pool, resolve_database_url
 from minutebook.core.embedder import Embedder
 from minutebook.core.llm import LLMClient
 from minutebook.core.migrations import migrate
@@ -60,6 +60,8 @@ def open_runtime(settings: Settings) -> Runtime:
     url = resolve_database_url(settings)
     if settings.auto_migrate:
         migrate(url)
-    pool = make_pool(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+    pool = open_app_pool(
+        url, settings.app_database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
+    )
     embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
     return Runtime(settings, url, pool, embedder)

@@ -56,11 +56,12 @@ def record_hit(
     latency_ms: int,
 ) -> None:
     conn.execute(
-        """INSERT INTO cache_hits (tenant_id, entry_id, question, cached_question, tier, similarity,
+        """INSERT INTO cache_hits (tenant_id, entry_id, model, question, cached_question, tier, similarity,
                                    tokens_saved, cost_saved_usd, latency_saved_ms, latency_ms)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+           VALUES (%s, %s, (SELECT model FROM cache_entries WHERE id = %s), %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
             tenant,
+            entry_id,
             entry_id,
             question,
             cached_question,
@@ -90,3 +91,13 @@ def record_question(
            VALUES (%s, %s, %s, %s, %s, %s, %s)""",
         (tenant, question, question_norm, outcome, model, cost_usd, latency_ms),
     )
+
+
+def spent_this_month(conn: psycopg.Connection, tenant: str) -> Decimal:
+    """LLM dollars the tenant spent since the first of this month (UTC), failed calls included."""
+    row = conn.execute(
+        """SELECT COALESCE(sum(cost_usd), 0) FROM llm_calls
+           WHERE tenant_id = %s AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'""",
+        (tenant,),
+    ).fetchone()
+    return Decimal(row[0]) if row else Decimal(0)

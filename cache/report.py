@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -109,6 +110,15 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
         "p50_miss_ms": row.get("p50_miss_ms"),
     }
     return out
+
+
+def period(text: str) -> timedelta:
+    """ "24h", "30d", "4w", "3m" (a month is 30 days)."""
+    m = re.fullmatch(r"\s*(\d{1,4})\s*([hdwm])\s*", text.lower())
+    if not m:
+        raise ValueError("takes a period like 24h, 30d, 4w or 3m")
+    n, unit = int(m[1]), m[2]
+    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n), "m": timedelta(days=30 * n)}[unit]
 
 
 def cost_report(

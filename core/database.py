@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg import sql as psql
 from psycopg_pool import ConnectionPool
 
 from minutebook.core.embedded import start_embedded
@@ -14,6 +16,7 @@ from minutebook.core.errors import DatabaseError
 from minutebook.core.settings import Settings
 
 EMBEDDING_DIM = 384  # must match sql/001 `vector(384)`
+APP_ROLE = "minutebook_app"  # sql/006: no BYPASSRLS, so row-level security always applies
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -32,14 +35,57 @@ def configure_connection(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-def make_pool(url: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 10.0) -> ConnectionPool:
+def app_role_url(owner_url: str, explicit: str | None = None) -> str:
+    """Where the application logs in as `minutebook_app`: the explicit URL when given (a server
+    that wants a password), else the owner's URL with the user swapped (the embedded server trusts
+    local connections)."""
+    if explicit:
+        return explicit
+    params = psycopg.conninfo.conninfo_to_dict(owner_url)
+    params.pop("password", None)
+    params["user"] = APP_ROLE
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def open_app_pool(owner_url: str, explicit_app_url: str | None = None, **kwargs: Any) -> ConnectionPool:
+    """The pool the product runs on, as a role under row-level security.
+
+    It logs in as `minutebook_app`; when the server will not let it (a password is required and
+    none was configured), it connects as the owner and switches role for the whole session, which
+    still drops superuser and BYPASSRLS for every statement.
+    """
+    url = app_role_url(owner_url, explicit_app_url)
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            pass
+    except psycopg.OperationalError:
+        if explicit_app_url:
+            raise DatabaseError(f"cannot connect as {APP_ROLE} with MINUTEBOOK_APP_DATABASE_URL") from None
+        return make_pool(owner_url, assume_role=APP_ROLE, **kwargs)
+    return make_pool(url, **kwargs)
+
+
+def make_pool(
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 8,
+    timeout: float = 10.0,
+    assume_role: str | None = None,
+) -> ConnectionPool:
     """A pool whose connections know the `vector` type; broken connections are replaced on checkout."""
+
+    def configure(conn: psycopg.Connection) -> None:
+        if assume_role:
+            conn.execute(psql.SQL("SET ROLE {}").format(psql.Identifier(assume_role)))
+        configure_connection(conn)
+
     pool = ConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
         timeout=timeout,
-        configure=configure_connection,
+        configure=configure,
         check=ConnectionPool.check_connection,
         open=False,
         name="minutebook",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from minutebook.core.errors import ConfigError
+
+QUERY_MEMORY = 2048  # recent query vectors kept per process (1.5 KB each)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -31,6 +34,12 @@ class Embedder:
         self._lock = threading.Lock()
         # HF fast tokenizers fail ("Already borrowed") when two threads use one at once
         self._use_lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
     @property
     def model(self) -> SentenceTransformer:
@@ -88,7 +97,20 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_one(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        """One query's vector; repeated queries (the same question asked again, a dashboard's
+        searches) are served from a small in-process memory instead of the model."""
+        with self._recent_lock:
+            found = self._recent.get(text)
+            if found is not None:
+                self._recent.move_to_end(text)
+                return found
+        vector = self.encode([text])[0]
+        vector.setflags(write=False)  # shared between callers
+        with self._recent_lock:
+            self._recent[text] = vector
+            if len(self._recent) > QUERY_MEMORY:
+                self._recent.popitem(last=False)
+        return vector
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word-piece counts without special tokens, as the model would see them."""

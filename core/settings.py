@@ -30,6 +30,10 @@ class Settings(BaseSettings):
         default_factory=default_home,
         description="Where the embedded database and local state live.",
     )
+    app_database_url: str | None = Field(
+        default=None,
+        description="How the app logs in as minutebook_app (row-level security applies); unset derives it.",
+    )
     auto_migrate: bool = Field(default=True, description="Apply pending migrations when a command starts.")
     pool_min_size: int = Field(default=1, ge=0, description="Connections kept open by the pool.")
     pool_max_size: int = Field(default=8, ge=1, description="Upper bound on pooled connections.")
@@ -76,6 +80,14 @@ class Settings(BaseSettings):
     )
     cache_ttl_days: float = Field(default=7.0, gt=0, description="Days a cached answer may be served.")
     cache_max_entries: int = Field(default=10_000, ge=1, description="Cached answers kept per tenant (LRU).")
+
+    # -- API
+    rate_per_second: float = Field(default=20.0, gt=0, description="Requests per second allowed per tenant.")
+    rate_burst: int = Field(default=40, ge=1, description="Requests a tenant may make at once before the rate applies.")
+    monthly_budget_usd: float | None = Field(
+        default=None, ge=0, description="LLM spend per tenant per month; when spent, answers are cached or extractive."
+    )
+    max_request_bytes: int = Field(default=10_000_000, ge=1_000, description="Largest request body the API accepts.")
 
     @property
     def llm_configured(self) -> bool:

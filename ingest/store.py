@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import psycopg
+from psycopg import Copy
 from psycopg.types.json import Jsonb
 
 from minutebook.ingest.chunk import Chunk
@@ -158,14 +161,9 @@ def store_items(
     # full names first, so a bare "Sarah" in the same note resolves to the "Sarah Chen" beside it
     refs = sorted({(o.name, o.kind, o.role) for it in items for o in it.owners}, key=lambda r: -len(r[0].split()))
     person_ids = {(name, kind): people.resolve(name, kind, role) for name, kind, role in refs}
-    with (
-        conn.cursor() as cur,
-        cur.copy(
-            """COPY items (tenant_id, meeting_id, chunk_id, ordinal, kind, text, detail, owner_text, status,
-                       status_text, due_start, due_date, due_text, source_line, evidence, embedding)
-           FROM STDIN WITH (FORMAT BINARY)"""
-        ) as copy,
-    ):
+    columns = """tenant_id, meeting_id, chunk_id, ordinal, kind, text, detail, owner_text, status,
+                 status_text, due_start, due_date, due_text, source_line, evidence, embedding"""
+    with staged_copy(conn, "items", columns) as copy:
         copy.set_types(
             [
                 "text",
@@ -223,17 +221,24 @@ def store_items(
             )
 
 
+@contextmanager
+def staged_copy(conn: psycopg.Connection, table: str, columns: str) -> Iterator[Copy]:
+    """Binary COPY into `table` through a temporary table: PostgreSQL refuses COPY FROM into a
+    table under row-level security, and INSERT … SELECT still has every row checked by it."""
+    stage = f"stage_{table}"
+    conn.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
+    conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA")
+    with conn.cursor() as cur, cur.copy(f"COPY {stage} ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+        yield copy
+    conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}")
+
+
 def copy_chunks(
     conn: psycopg.Connection, *, tenant: str, meeting_id: int, chunks: list[Chunk], embeddings: np.ndarray
 ) -> None:
-    with (
-        conn.cursor() as cur,
-        cur.copy(
-            """COPY chunks (tenant_id, meeting_id, ordinal, section_path, section_date, text, embed_text,
-                        token_count, line_start, line_end, content_hash, embedding)
-           FROM STDIN WITH (FORMAT BINARY)"""
-        ) as copy,
-    ):
+    columns = """tenant_id, meeting_id, ordinal, section_path, section_date, text, embed_text,
+                 token_count, line_start, line_end, content_hash, embedding"""
+    with staged_copy(conn, "chunks", columns) as copy:
         copy.set_types(
             [
                 "text",

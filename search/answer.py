@@ -83,6 +83,7 @@ class Answer:
     latency_ms: int = 0
     interpretation: str | None = None
     llm_attempts: int = 0
+    notice: str | None = None  # why the answer is not what the caller may expect (budget spent)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class AskOptions:
     cache: CacheSettings = field(default_factory=CacheSettings)
     k: int = 6
     items: int = 4
+    llm_allowed: bool = True  # False once the tenant's monthly LLM budget is spent
 
 
 @dataclass
@@ -266,7 +268,15 @@ def ask(
                 return Answer(
                     question, NOT_IN_NOTES, "not_in_notes", latency_ms=elapsed(), interpretation=interpretation
                 )
-            if llm is None:
+            if llm is None or not options.llm_allowed:
+                notice = None
+                if llm is not None:  # budget spent: a cached answer still costs nothing
+                    notice = "the monthly LLM budget is spent: cached or extractive answers only"
+                    found = semantic_cache.lookup(conn, key, evidence.chunk_ids(), options.cache)
+                    if isinstance(found, CachedAnswer):
+                        served = _serve_hit(conn, found, question, norm, tenant, elapsed, interpretation)
+                        served.notice = notice
+                        return served
                 text, used = extractive_answer(question, evidence)
                 record_question(
                     conn,
@@ -285,6 +295,7 @@ def ask(
                     [citations[n] for n in used],
                     latency_ms=elapsed(),
                     interpretation=interpretation,
+                    notice=notice,
                 )
             if options.use_cache:
                 found = semantic_cache.lookup(conn, key, evidence.chunk_ids(), options.cache)

@@ -18,7 +18,7 @@ import pytest
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from minutebook.core.database import make_pool
+from minutebook.core.database import open_app_pool
 from minutebook.core.embedded import start_embedded
 from minutebook.core.embedder import Embedder
 from minutebook.core.migrations import migrate
@@ -50,7 +50,8 @@ def pg_url(pg_root: Path) -> str:
 
 @pytest.fixture(scope="session")
 def pool(pg_url: str) -> Iterator[ConnectionPool]:
-    pool = make_pool(pg_url, min_size=1, max_size=8)
+    # the role the product runs as: row-level security applies to every test
+    pool = open_app_pool(pg_url, min_size=1, max_size=8)
     yield pool
     pool.close()
 

@@ -1,0 +1,122 @@
+"""The HTTP API: `create_app(runtime)` builds a FastAPI app over the same search, cache and ingest
+code the CLI uses. Tenants come from API keys; row-level security enforces them in PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from minutebook import __version__
+from minutebook.api import problems, routes_ask, routes_notes, routes_search
+from minutebook.api.deps import AppState
+from minutebook.api.keys import KeyResolver
+from minutebook.api.metrics import Metrics
+from minutebook.api.ratelimit import TokenBuckets
+from minutebook.api.runtime import Runtime
+from minutebook.core.migrations import pending_count
+
+DESCRIPTION = """Semantic search over meeting notes: what was decided, who owns what, what it costs.
+
+Authenticate with `Authorization: Bearer <key>` (or `X-API-Key`); keys come from
+`minutebook keys create --tenant NAME`. A server on 127.0.0.1 with no keys configured serves one
+local tenant without keys. Errors are `application/problem+json`."""
+
+
+class BodyLimit:
+    """413 for bodies over the limit, whether announced (Content-Length) or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise problems.ApiProblem(413, f"request body over {self.max_bytes:,} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problems.problem(413, f"request body over {self.max_bytes:,} bytes")
+        await response(scope, receive, send)
+
+
+def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
+    """`keyless_tenant`: serve requests without a key as this tenant while no key exists
+    (only ever passed for loopback servers). The caller owns `rt` and closes it."""
+    s = rt.settings
+
+    app = FastAPI(
+        title="minutebook",
+        version=__version__,
+        description=DESCRIPTION,
+        responses=problems.PROBLEM_RESPONSES,
+    )
+    metrics = Metrics()
+    app.state.minutebook = AppState(
+        rt=rt,
+        keys=KeyResolver(rt.pool),
+        buckets=TokenBuckets(s.rate_per_second, s.rate_burst),
+        metrics=metrics,
+        keyless_tenant=keyless_tenant,
+    )
+    problems.install(app)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.observe_request(
+            request.method, getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started
+        )
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=s.max_request_bytes)
+
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Database reachable, migrations current, model loaded")
+    def readyz() -> JSONResponse:
+        checks: dict[str, Any] = {}
+        try:
+            with rt.pool.connection(timeout=2) as conn:
+                conn.execute("SELECT 1")
+                checks["database"] = "ok"
+                pending = pending_count(conn)
+                checks["migrations"] = "ok" if pending == 0 else f"{pending} pending"
+        except Exception as exc:  # readiness reports, it never raises
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["model"] = "ok" if rt.embedder.loaded else "not loaded"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app.include_router(routes_notes.router, prefix="/v1")
+    app.include_router(routes_search.router, prefix="/v1")
+    app.include_router(routes_ask.router, prefix="/v1")
+    return app

@@ -1,0 +1,112 @@
+"""`minutebook serve` and `minutebook keys …`."""
+
+from __future__ import annotations
+
+import psycopg
+import typer
+from rich.table import Table
+
+from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, settings_from
+from minutebook.api.keys import KeyResolver, create_key, is_loopback, list_keys, require_keys_off_loopback, revoke_key
+from minutebook.core.database import connect, resolve_database_url
+from minutebook.core.migrations import migrate
+from minutebook.core.settings import TENANT_PATTERN
+
+keys_app = typer.Typer(help="API keys: each maps to one tenant. Stored hashed; shown once.", no_args_is_help=True)
+
+
+@friendly_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; beyond loopback, keys are required."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant for keyless requests on loopback."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs). Keyless requests are allowed only on loopback
+    while no API key exists; they act as the default tenant."""
+    import uvicorn
+
+    from minutebook.api.app import create_app
+    from minutebook.api.runtime import open_runtime
+
+    settings = settings_from(tenant)
+    rt = open_runtime(settings)
+    try:
+        require_keys_off_loopback(host, KeyResolver(rt.pool))
+        rt.embedder.encode_one("warm up")  # load the model before the first request, not during it
+    except BaseException:
+        rt.close()
+        raise
+    app = create_app(rt, keyless_tenant=settings.tenant if is_loopback(host) else None)
+    err_console.print(f"minutebook API on http://{host}:{port} (docs: /docs)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
+    finally:
+        rt.close()
+
+
+def _owner_connection() -> psycopg.Connection:
+    """Keys are an operator's business: the owner role, not the app role (which cannot read them)."""
+    settings = settings_from()
+    url = resolve_database_url(settings)
+    if settings.auto_migrate:
+        migrate(url)
+    return connect(url)
+
+
+@keys_app.command("create")
+@friendly_errors
+def keys_create(
+    tenant: str = typer.Option(..., "--tenant", "-t", help="The tenant this key acts for."),
+    label: str | None = typer.Option(None, "--label", help="A note to tell keys apart."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create a key; it is printed once and cannot be shown again."""
+    import re
+
+    if not re.fullmatch(TENANT_PATTERN, tenant):
+        raise typer.BadParameter("tenant names are letters, digits, '.', '_' and '-' (up to 63)")
+    with _owner_connection() as conn:
+        key_id, key = create_key(conn, tenant, label)
+    if json_out:
+        print_json({"id": key_id, "tenant": tenant, "key": key})
+        return
+    console.print(f"key {key_id} for tenant {tenant!r} (shown once, keep it safe):")
+    print(key)
+
+
+@keys_app.command("list")
+@friendly_errors
+def keys_list(
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="Only this tenant's keys."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Keys by id, tenant and prefix (never the key itself)."""
+    with _owner_connection() as conn:
+        found = list_keys(conn, tenant)
+    if json_out:
+        print_json([k.__dict__ for k in found])
+        return
+    table = Table("id", "tenant", "prefix", "label", "created", "last used", "revoked")
+    for k in found:
+        table.add_row(
+            str(k.id),
+            k.tenant,
+            k.prefix + "…",
+            k.label or "",
+            f"{k.created_at:%Y-%m-%d}",
+            f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "-",
+            f"{k.revoked_at:%Y-%m-%d}" if k.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+@friendly_errors
+def keys_revoke(key_id: int = typer.Argument(..., help="The key's id (see `minutebook keys list`).")) -> None:
+    """Revoke a key; running servers stop accepting it within 30 seconds."""
+    with _owner_connection() as conn:
+        if not revoke_key(conn, key_id):
+            err_console.print(f"no live key {key_id}")
+            raise typer.Exit(1)
+    console.print(f"key {key_id} revoked")

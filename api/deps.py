@@ -1,0 +1,57 @@
+"""What every /v1 request needs: who is asking (API key → tenant) and whether they may ask now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from minutebook.api.keys import KeyResolver
+from minutebook.api.metrics import Metrics
+from minutebook.api.problems import ApiProblem
+from minutebook.api.ratelimit import TokenBuckets
+from minutebook.api.runtime import Runtime
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `minutebook keys create`.")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, as a header.")
+
+
+@dataclass
+class AppState:
+    rt: Runtime
+    keys: KeyResolver
+    buckets: TokenBuckets
+    metrics: Metrics
+    keyless_tenant: str | None  # loopback without keys: the one local tenant
+
+
+def state(request: Request) -> AppState:
+    return request.app.state.minutebook  # type: ignore[no-any-return]
+
+
+def tenant(
+    request: Request,
+    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    header_key: str | None = Depends(_header),
+) -> str:
+    s = state(request)
+    key = (bearer.credentials if bearer else None) or header_key
+    if key:
+        found = s.keys.tenant_for(key)
+        if found is None:
+            raise ApiProblem(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    elif s.keyless_tenant and not s.keys.keys_configured():
+        found = s.keyless_tenant
+    else:
+        raise ApiProblem(
+            401, "an API key is required: Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"}
+        )
+    wait = s.buckets.take(found)
+    if wait > 0:
+        raise ApiProblem(
+            429,
+            f"rate limit of {s.buckets.rate:g} requests/s (burst {s.buckets.burst:g}) reached for this tenant",
+            headers={"Retry-After": TokenBuckets.retry_after(wait)},
+        )
+    return found

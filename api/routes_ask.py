@@ -1,0 +1,174 @@
+"""/v1/ask (JSON or a token stream), /v1/cost/report and /v1/cache."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from minutebook.api.deps import AppState, state, tenant
+from minutebook.api.problems import ApiProblem
+from minutebook.cache import semantic_cache
+from minutebook.cache.ledger import spent_this_month
+from minutebook.cache.report import cost_report, period, report_json
+from minutebook.core.database import tenant_transaction
+from minutebook.core.errors import MinutebookError
+from minutebook.search.answer import Answer, AskOptions, ask
+
+router = APIRouter()
+
+
+class AskIn(BaseModel):
+    question: str = Field(..., min_length=1, max_length=2000)
+    as_of: date | None = Field(None, description="Read 'last week' etc. as of this day (default today).")
+    use_cache: bool = Field(True, description="False asks the LLM even when a cached answer would do.")
+
+    model_config = {"json_schema_extra": {"examples": [{"question": "When will Okta SSO be ready?"}]}}
+
+
+_ASK_EXAMPLE = {
+    "question": "When will Okta SSO be ready?",
+    "text": "Okta SSO moved to Nov 15 after the SAML metadata issue [1]; Sarah owns it [2].",
+    "mode": "llm",
+    "citations": [
+        {
+            "n": 1,
+            "meeting_title": "Weekly TPM Status Meeting - Week of Oct 21-25, 2025",
+            "meeting_date": "2025-10-23",
+            "section": "Engineering Deep Dive (Oct 23) › SSO Integration Status",
+            "line_start": 41,
+            "line_end": 47,
+        }
+    ],
+    "cache": {"hit": False, "miss_reason": "no similar question yet", "stored": True},
+    "cost_usd": 0.000142,
+    "latency_ms": 812,
+}
+
+
+def _options(s: AppState, tenant_id: str, body: AskIn) -> AskOptions:
+    budget = s.rt.settings.monthly_budget_usd
+    allowed = True
+    if budget is not None:
+        with tenant_transaction(s.rt.pool, tenant_id) as conn:
+            allowed = spent_this_month(conn, tenant_id) < Decimal(str(budget))
+    return AskOptions(
+        tenant=tenant_id,
+        as_of=body.as_of or date.today(),
+        use_cache=body.use_cache,
+        cache=s.rt.cache_settings(),
+        llm_allowed=allowed,
+    )
+
+
+@router.post(
+    "/ask",
+    tags=["ask"],
+    summary="Answer a question with citations (cached answers cost nothing)",
+    responses={
+        200: {
+            "content": {
+                "application/json": {"example": _ASK_EXAMPLE},
+                "text/event-stream": {
+                    "example": 'event: token\ndata: "Okta"\n\nevent: answer\ndata: {"mode": "llm", ...}\n\n'
+                },
+            }
+        },
+        502: {"description": "The LLM failed after retries; nothing was cached"},
+    },
+)
+def ask_route(request: Request, body: AskIn, tenant_id: str = Depends(tenant)) -> Any:
+    """With `Accept: text/event-stream` the answer streams: `token` events, then one `answer`
+    event holding the full answer (as in the JSON response), or an `error` event."""
+    s = state(request)
+    options = _options(s, tenant_id, body)
+    llm = s.rt.llm()
+    prices = s.rt.prices()
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return StreamingResponse(
+            _stream(s, llm, prices, body.question, options),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    answer = ask(s.rt.pool, s.rt.embedder, llm, prices, body.question, options=options)
+    s.metrics.observe_answer(answer)
+    return jsonable_encoder(answer)
+
+
+def _event(kind: str, data: Any) -> str:
+    return f"event: {kind}\ndata: {json.dumps(jsonable_encoder(data), ensure_ascii=False)}\n\n"
+
+
+def _stream(s: AppState, llm: Any, prices: Any, question: str, options: AskOptions) -> Iterator[str]:
+    events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+
+    def run() -> None:
+        streamed = False
+
+        def on_token(token: str) -> None:
+            nonlocal streamed
+            streamed = True
+            events.put(("token", token))
+
+        try:
+            answer: Answer = ask(s.rt.pool, s.rt.embedder, llm, prices, question, options=options, on_token=on_token)
+            s.metrics.observe_answer(answer)
+            if not streamed:  # cached and extractive answers arrive whole
+                events.put(("token", answer.text))
+            events.put(("answer", answer))
+        except MinutebookError as exc:
+            events.put(("error", {"title": type(exc).__name__, "detail": str(exc)}))
+        except Exception:  # the stream has started: an error event is the only way to say so
+            events.put(("error", {"title": "internal error", "detail": "the answer failed; it has been logged"}))
+        finally:
+            events.put(None)
+
+    threading.Thread(target=run, name="minutebook-ask-stream", daemon=True).start()
+    while (event := events.get()) is not None:
+        yield _event(*event)
+
+
+@router.get("/cost/report", tags=["cost"], summary="LLM spend, cache savings and the month's projection")
+def cost(
+    request: Request,
+    since: str = Query("30d", pattern=r"^\d{1,4}[hdwm]$", description="Period: 24h, 30d, 4w, 3m."),
+    by: Literal["day", "model"] = Query("day"),
+    budget: float | None = Query(None, ge=0, le=1e12, description="Monthly budget in dollars, for the projection."),
+    tenant_id: str = Depends(tenant),
+) -> dict[str, Any]:
+    s = state(request)
+    try:
+        window = period(since)
+    except ValueError as exc:
+        raise ApiProblem(422, f"since {exc}") from None
+    limit = Decimal(str(budget)) if budget is not None else s.rt.settings.monthly_budget_usd
+    with tenant_transaction(s.rt.pool, tenant_id) as conn:
+        report = cost_report(
+            conn,
+            tenant=tenant_id,
+            since=window,
+            by=by,
+            budget=Decimal(str(limit)) if limit is not None else None,
+        )
+    return jsonable_encoder(report_json(report))
+
+
+@router.get("/cache/stats", tags=["cache"], summary="Cached answers, hits and savings")
+def cache_stats(request: Request, tenant_id: str = Depends(tenant)) -> dict[str, Any]:
+    with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
+        return jsonable_encoder(semantic_cache.stats(conn, tenant_id))
+
+
+@router.delete("/cache", tags=["cache"], summary="Drop every cached answer of your tenant")
+def cache_clear(request: Request, tenant_id: str = Depends(tenant)) -> dict[str, int]:
+    with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
+        return {"cleared": semantic_cache.clear(conn, tenant_id)}

@@ -1,0 +1,162 @@
+"""/v1/ingest and /v1/meetings."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+
+from minutebook.api.deps import state, tenant
+from minutebook.api.problems import ApiProblem
+from minutebook.core.database import tenant_transaction
+from minutebook.core.errors import IngestError
+from minutebook.ingest.pipeline import FileOutcome, IngestOptions, ingest_notes
+from minutebook.ingest.reader import NoteText, note_from_bytes
+from minutebook.search.meetings import get_meeting, list_meetings
+
+router = APIRouter(tags=["notes"])
+
+MAX_FILES = 200
+
+
+class NoteIn(BaseModel):
+    name: str = Field(
+        ..., min_length=1, max_length=300, description="The note's identity; its extension picks the format."
+    )
+    text: str = Field(..., description="The note's text.")
+
+
+class IngestJSON(BaseModel):
+    notes: list[NoteIn] = Field(..., min_length=1, max_length=MAX_FILES)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "notes": [
+                        {
+                            "name": "2025-11-03-platform-sync.md",
+                            "text": "# Platform sync - Nov 3, 2025\nAttendees: Sarah, Mike\n\n## Action Items\n"
+                            "- [ ] Okta SSO rollout (Sarah, Nov 15)\n",
+                        }
+                    ]
+                }
+            ]
+        }
+    }
+
+
+_INGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                    "required": ["files"],
+                }
+            },
+            "application/json": {"schema": IngestJSON.model_json_schema(ref_template="#/components/schemas/{model}")},
+        },
+    }
+}
+
+
+@router.post(
+    "/ingest",
+    summary="Ingest notes (multipart files, or JSON text)",
+    openapi_extra=_INGEST_BODY,
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "files": [
+                            {"source": "2025-11-03-platform-sync.md", "status": "new", "chunks": 2, "meeting_id": 7}
+                        ],
+                        "counts": {"new": 1, "updated": 0, "unchanged": 0, "failed": 0},
+                    }
+                }
+            }
+        }
+    },
+)
+async def ingest(request: Request, tenant_id: str = Depends(tenant)) -> dict[str, Any]:
+    """Each note is new, updated (replacing its earlier version), unchanged, or failed with a reason;
+    one note failing never stops the others."""
+    s = state(request)
+    settings = s.rt.settings
+    notes: list[NoteText | FileOutcome] = []
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        try:
+            form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+        except Exception as exc:  # malformed multipart bodies raise parser-specific errors
+            raise ApiProblem(400, f"cannot read the multipart body: {exc}") from None
+        uploads = [v for v in form.getlist("files") if isinstance(v, UploadFile)]
+        if not uploads:
+            raise ApiProblem(422, "send one or more notes as multipart field 'files'")
+        for upload in uploads:
+            data = await upload.read()
+            notes.append(_note(data, upload.filename or "", settings.max_note_bytes))
+    elif content_type == "application/json":
+        try:
+            body = IngestJSON.model_validate_json(await request.body())
+        except ValueError as exc:
+            raise ApiProblem(422, f"invalid JSON body: {exc}".splitlines()[0]) from None
+        for n in body.notes:
+            notes.append(_note(n.text.encode("utf-8", "surrogatepass"), n.name, settings.max_note_bytes))
+    else:
+        raise ApiProblem(415, "send multipart/form-data (field 'files') or application/json")
+    options = IngestOptions(
+        tenant=tenant_id,
+        max_note_bytes=settings.max_note_bytes,
+        max_tokens=settings.chunk_max_tokens,
+        today=date.today(),
+    )
+    outcomes = await run_in_threadpool(ingest_notes, s.rt.pool, s.rt.embedder, notes, options=options)
+    counts = {k: sum(1 for o in outcomes if o.status == k) for k in ("new", "updated", "unchanged", "failed")}
+    return {"files": jsonable_encoder(outcomes), "counts": counts}
+
+
+def _note(data: bytes, name: str, max_bytes: int) -> NoteText | FileOutcome:
+    name = name.strip()
+    if not name:
+        return FileOutcome("(unnamed)", "failed", error="every note needs a file name (its identity)")
+    try:
+        return note_from_bytes(data, name, max_bytes=max_bytes)
+    except IngestError as exc:
+        return FileOutcome(name, "failed", error=str(exc))
+
+
+@router.get("/meetings", summary="Meetings, newest first")
+def meetings(
+    request: Request,
+    since: date | None = Query(None, description="Meetings on or after this day.", examples=["2025-10-01"]),
+    until: date | None = Query(None, description="Meetings on or before this day.", examples=["2025-10-31"]),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    tenant_id: str = Depends(tenant),
+) -> dict[str, Any]:
+    with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
+        found = list_meetings(conn, since=since, until=until, limit=limit, offset=offset)
+    return {"meetings": jsonable_encoder(found)}
+
+
+@router.get("/meetings/{meeting_id}", summary="One meeting with its attendees and items")
+def meeting(
+    request: Request,
+    meeting_id: int = Path(..., ge=1, le=2**62),
+    tenant_id: str = Depends(tenant),
+) -> dict[str, Any]:
+    with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
+        found = get_meeting(conn, meeting_id, tenant=tenant_id)
+    if found is None:
+        raise ApiProblem(404, f"no meeting {meeting_id} in this tenant")
+    return jsonable_encoder(found)
