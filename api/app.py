@@ -120,3 +120,19 @@ def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
     app.include_router(routes_search.router, prefix="/v1")
     app.include_router(routes_ask.router, prefix="/v1")
     return app
+
+
+KEYLESS_ENV = "MINUTEBOOK_SERVE_KEYLESS_TENANT"
+
+
+def app_from_environment() -> FastAPI:
+    """The factory each `minutebook serve --workers N` process calls: its own runtime (pool,
+    model) from the environment; the parent has already checked keys and migrations."""
+    import os
+
+    from minutebook.api.runtime import open_runtime
+    from minutebook.core.settings import load_settings
+
+    rt = open_runtime(load_settings(auto_migrate=False))
+    rt.embedder.encode_one("warm up")
+    return create_app(rt, keyless_tenant=os.environ.get(KEYLESS_ENV) or None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import psycopg
 import typer
 from rich.table import Table
@@ -21,28 +24,40 @@ def serve(
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant for keyless requests on loopback."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64, help="Processes; rate limits and /metrics are per process."
+    ),
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs). Keyless requests are allowed only on loopback
     while no API key exists; they act as the default tenant."""
     import uvicorn
 
-    from minutebook.api.app import create_app
+    from minutebook.api.app import KEYLESS_ENV, create_app
     from minutebook.api.runtime import open_runtime
 
     settings = settings_from(tenant)
     rt = open_runtime(settings)
     try:
         require_keys_off_loopback(host, KeyResolver(rt.pool))
-        rt.embedder.encode_one("warm up")  # load the model before the first request, not during it
+        if workers == 1:
+            rt.embedder.encode_one("warm up")  # load the model before the first request, not during it
     except BaseException:
         rt.close()
         raise
-    app = create_app(rt, keyless_tenant=settings.tenant if is_loopback(host) else None)
-    err_console.print(f"minutebook API on http://{host}:{port} (docs: /docs)")
-    try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
-    finally:
-        rt.close()
+    keyless = settings.tenant if is_loopback(host) else None
+    err_console.print(f"minutebook API on http://{host}:{port} (docs: /docs), {workers} worker(s)")
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": log_level, "server_header": False}
+    if workers == 1:
+        try:
+            uvicorn.run(create_app(rt, keyless_tenant=keyless), **options)
+        finally:
+            rt.close()
+        return
+    rt.close()  # each worker process opens its own pool and loads its own model
+    os.environ[KEYLESS_ENV] = keyless or ""
+    if settings.tenant:
+        os.environ["MINUTEBOOK_TENANT"] = settings.tenant
+    uvicorn.run("minutebook.api.app:app_from_environment", factory=True, workers=workers, **options)
 
 
 def _owner_connection() -> psycopg.Connection:

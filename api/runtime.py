@@ -23,11 +23,21 @@ class Runtime:
     pool: ConnectionPool
     embedder: Embedder = field(repr=False)
 
+    _llm: LLMClient | None = field(default=None, init=False, repr=False)
+    _prices: PriceTable | None = field(default=None, init=False, repr=False)
+
     def llm(self) -> LLMClient | None:
-        """The configured LLM, or None: answers are then extractive."""
+        """The configured LLM, or None: answers are then extractive. Built once: its HTTP client
+        keeps connections open and is safe to share between threads."""
         s = self.settings
         if not s.llm_configured:
             return None
+        if self._llm is None:
+            self._llm = self._make_llm()
+        return self._llm
+
+    def _make_llm(self) -> LLMClient:
+        s = self.settings
         return LLMClient(
             model=s.llm_model,
             api_key=s.openai_api_key,
@@ -37,7 +47,9 @@ class Runtime:
         )
 
     def prices(self) -> PriceTable:
-        return PriceTable.load(self.settings.prices_file)
+        if self._prices is None:
+            self._prices = PriceTable.load(self.settings.prices_file)
+        return self._prices
 
     def cache_settings(self) -> CacheSettings:
         s = self.settings

