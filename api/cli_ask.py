@@ -36,7 +36,8 @@ def _render_answer(answer: Answer, streamed: bool) -> None:
         for c in answer.citations:
             when = f" ({c.meeting_date})" if c.meeting_date else ""
             console.print(
-                f"  [{c.n}] {c.meeting_title}{when} › {c.section}  (lines {c.line_start + 1}-{c.line_end + 1})",
+                f"  [{c.n}] {c.meeting_title}{when} › {c.section}  "
+                + (f"({c.spoken})" if c.spoken else f"(lines {c.line_start + 1}-{c.line_end + 1})"),
                 highlight=False,
                 markup=False,
             )

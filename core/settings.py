@@ -76,7 +76,7 @@ class Settings(BaseSettings):
 
     # -- semantic cache
     cache_threshold: float = Field(
-        default=0.90, gt=0, le=1, description="Cosine similarity at which two questions may share an answer."
+        default=0.955, gt=0, le=1, description="Cosine similarity at which two questions may share an answer."
     )
     cache_ttl_days: float = Field(default=7.0, gt=0, description="Days a cached answer may be served.")
     cache_max_entries: int = Field(default=10_000, ge=1, description="Cached answers kept per tenant (LRU).")

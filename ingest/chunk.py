@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from minutebook.ingest.parse import Line, ParsedNote, Section, indent_of, is_list_item
+from minutebook.ingest.transcript import Turn, clock
 
 TokenCounter = Callable[[list[str]], list[int]]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -27,6 +28,9 @@ class Chunk:
     token_count: int
     line_start: int
     line_end: int
+    speakers: tuple[str, ...] = ()  # transcripts: who speaks in this chunk
+    time_start: float | None = None  # transcripts: seconds into the recording
+    time_end: float | None = None
 
     @property
     def content_hash(self) -> str:
@@ -141,7 +145,81 @@ def _pack(units: list[_Unit], budget: int) -> list[list[_Unit]]:
     return groups
 
 
+_SHORT_TURN_WORDS = 4  # "yes", "okay, sounds good": context for a neighbour, never a passage alone
+
+
+def _turn_pieces(turn: Turn, budget: int, count: TokenCounter) -> list[tuple[Turn, str, int]]:
+    """A turn as whole as the budget allows; a monologue is cut between sentences."""
+    head = f"{turn.speaker or 'Unknown'} ({clock(turn.start)}): " if turn.start is not None else f"{turn.speaker}: "
+    text = head + turn.text
+    tokens = count([text])[0]
+    if tokens <= budget:
+        return [(turn, text, tokens)]
+    pieces: list[tuple[Turn, str, int]] = []
+    current = head
+    for sentence in _SENTENCE_END.split(turn.text):
+        candidate = f"{current} {sentence}".strip() if current != head else head + sentence
+        if current != head and count([candidate])[0] > budget:
+            pieces.append((turn, current, count([current])[0]))
+            current = head + sentence
+        else:
+            current = candidate
+    pieces.append((turn, current, count([current])[0]))
+    return pieces
+
+
+def chunk_transcript(note: ParsedNote, count: TokenCounter = approx_tokens, *, max_tokens: int = 230) -> list[Chunk]:
+    """Chunks of whole speaker turns, each with its time range and speakers."""
+    speakers_line = "Speakers: " + ", ".join(dict.fromkeys(t.speaker or "" for t in note.turns))
+    widest = embed_prefix(note.title, note.date_start, ("00:00:00–00:00:00",)) + speakers_line
+    budget = max(_MIN_BODY_TOKENS, max_tokens - count([widest])[0])
+    groups: list[list[tuple[Turn, str, int]]] = [[]]
+    used = 0
+    for turn in note.turns:
+        for piece in _turn_pieces(turn, budget, count):
+            if groups[-1] and used + piece[2] > budget:
+                groups.append([])
+                used = 0
+            groups[-1].append(piece)
+            used += piece[2]
+    groups = [g for g in groups if g]
+    # a chunk of nothing but short replies joins the chunk before it
+    merged: list[list[tuple[Turn, str, int]]] = []
+    for group in groups:
+        if merged and all(len(t.text.split()) < _SHORT_TURN_WORDS for t, _, _ in group):
+            merged[-1].extend(group)
+        else:
+            merged.append(group)
+    chunks: list[Chunk] = []
+    for group in merged:
+        turns = [t for t, _, _ in group]
+        speakers = tuple(dict.fromkeys(t.speaker for t in turns if t.speaker))
+        start, end = turns[0].start, max((t.end or t.start or 0.0) for t in turns)
+        span = f"{clock(start)}–{clock(end)}" if start is not None else ""
+        prefix = embed_prefix(note.title, note.date_start, (span,) if span else ())
+        text = "\n".join(body for _, body, _ in group)
+        said_by = f"Speakers: {', '.join(speakers)}\n" if speakers else ""
+        chunks.append(
+            Chunk(
+                ordinal=len(chunks),
+                section_path=(span,) if span else (),
+                section_date=note.date_start,
+                text=text,
+                embed_text=prefix + said_by + text,
+                token_count=sum(n for _, _, n in group) + count([prefix + said_by])[0],
+                line_start=min(t.line_start for t in turns),
+                line_end=max(t.line_end for t in turns),
+                speakers=speakers,
+                time_start=start,
+                time_end=end if start is not None else None,
+            )
+        )
+    return chunks
+
+
 def chunk_note(note: ParsedNote, count: TokenCounter = approx_tokens, *, max_tokens: int = 230) -> list[Chunk]:
+    if note.turns:
+        return chunk_transcript(note, count, max_tokens=max_tokens)
     chunks: list[Chunk] = []
     for section in note.sections:
         content = [ln for ln in section.lines if ln.text.strip()]

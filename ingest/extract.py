@@ -90,6 +90,7 @@ class ExtractedItem:
     due_date: date | None = None
     due_text: str | None = None
     detail: str = ""
+    spoken_at: float | None = None  # transcripts: seconds into the recording
 
     @property
     def embed_text(self) -> str:

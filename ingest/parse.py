@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import PurePath
 
 from minutebook.core.dates import date_from_filename, find_dates, first_date
+from minutebook.ingest.transcript import TRANSCRIPT_EXTENSIONS, Turn, detect_format, parse_transcript
 
 LIST_MARKER = re.compile(r"^(?P<indent>\s*)(?P<marker>[-*+•◦▪‣○●✓✔☐☑✅❌]|\d{1,3}[.)]|[a-z][.)]|\[[ xX✓]\])\s+")
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -58,6 +59,9 @@ class ParsedNote:
     sections: list[Section]
     lines: list[str]
     title_line: int | None = None
+    turns: list[Turn] = field(default_factory=list)  # transcripts: speaker turns, chunked on
+    reference: date | None = None  # resolves yearless dates when the note itself has no date
+    warnings: list[str] = field(default_factory=list)
 
 
 def is_list_item(text: str) -> bool:
@@ -290,8 +294,46 @@ def _parse_speaker_transcript(lines: list[str], filename: str | None, reference:
     )
 
 
-def parse_note(text: str, filename: str | None = None, reference: date | None = None) -> ParsedNote:
-    """Parse one note. `reference` (e.g. today) resolves yearless dates when the note has none."""
+def _parse_timed_transcript(
+    text: str, filename: str | None, reference: date | None, modified: date | None
+) -> ParsedNote:
+    name = filename or "transcript"
+    transcript = parse_transcript(text, name)
+    lines = text.lstrip("\ufeff").splitlines()
+    stem = PurePath(name).stem
+    header = " ".join(transcript.header).strip()
+    # a date in the file name, else in the header or NOTE lines, else the file's own time
+    when, warnings = date_from_filename(PurePath(name).name), []
+    if when is None and header and (mention := first_date(header, reference)):
+        when = mention.start
+    if when is None and modified is not None:
+        when = modified
+        warnings.append(f"{name}: no meeting date in the name or header; using the file's date {modified}")
+    if when is None:
+        warnings.append(f"{name}: no meeting date found (file name, header or file time); stored undated")
+    label = re.sub(r"^\d{4}[-_.]?\d{2}[-_.]?\d{2}[-_ ]*", "", stem).replace("-", " ").replace("_", " ").strip()
+    title = transcript.header[0] if transcript.header and transcript.header[0] else (label or stem)
+    section = Section(path=(), date=when, lines=[Line(i, t) for i, t in enumerate(lines)])
+    return ParsedNote(
+        title=title,
+        date_start=when,
+        date_end=when,
+        attendees=[Attendee(s) for s in transcript.speakers],
+        sections=[section],
+        lines=lines,
+        turns=transcript.turns,
+        reference=when or reference,
+        warnings=warnings,
+    )
+
+
+def parse_note(
+    text: str, filename: str | None = None, reference: date | None = None, modified: date | None = None
+) -> ParsedNote:
+    """Parse one note. `reference` (e.g. today) resolves yearless dates when the note has none;
+    `modified` (the file's time) dates a transcript that says nothing else."""
+    if (filename and PurePath(filename).suffix.lower() in TRANSCRIPT_EXTENSIONS) or detect_format(text):
+        return _parse_timed_transcript(text, filename, reference, modified)
     lines = text.splitlines()
     if is_speaker_transcript(lines):
         return _parse_speaker_transcript(lines, filename, reference)

@@ -20,6 +20,7 @@ from minutebook.ingest.chunk import Chunk, chunk_note
 from minutebook.ingest.extract import ExtractedItem, extract_items
 from minutebook.ingest.parse import ParsedNote, parse_note
 from minutebook.ingest.reader import NoteText, expand_paths, read_note
+from minutebook.ingest.spoken import extract_spoken
 from minutebook.ingest.store import EXTRACTOR_VERSION, schema_embedding_dim, store_note
 
 Progress = Callable[[str], None]
@@ -186,11 +187,13 @@ def _already_stored(pool: ConnectionPool, tenant: str, notes: list[NoteText]) ->
 
 
 def prepare_note(note: NoteText, embedder: Embedder, options: IngestOptions) -> _Prepared:
-    parsed = parse_note(note.text, note.name, reference=options.today)
+    parsed = parse_note(note.text, note.name, reference=options.today, modified=note.modified)
+    note.warnings.extend(w for w in parsed.warnings if w not in note.warnings)
     chunks = chunk_note(parsed, embedder.count_tokens, max_tokens=options.max_tokens)
     if not chunks:
         raise IngestError(f"{note.source}: has no text to index besides its title")
-    return _Prepared(note, parsed, chunks, extract_items(parsed))
+    items = extract_spoken(parsed) if parsed.turns else extract_items(parsed)
+    return _Prepared(note, parsed, chunks, items)
 
 
 def _embed_batch(

@@ -6,11 +6,12 @@ import glob
 import hashlib
 import os
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 from minutebook.core.errors import IngestError
 
-NOTE_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".txt", ".text", ".notes"})
+NOTE_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".txt", ".text", ".notes", ".vtt", ".srt"})
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class NoteText:
     text: str
     encoding: str
     warnings: list[str] = field(default_factory=list)
+    modified: date | None = None  # the file's own time: a transcript's date of last resort
 
     @property
     def content_hash(self) -> str:
@@ -86,7 +88,11 @@ def read_note(path: Path, *, max_bytes: int) -> NoteText:
         raise IngestError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
     text, encoding, warnings = decode_note(data, name, max_bytes=max_bytes)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return NoteText(str(path.resolve()), path.name, text, encoding, warnings)
+    try:
+        modified = datetime.fromtimestamp(path.stat().st_mtime).date()
+    except OSError:
+        modified = None
+    return NoteText(str(path.resolve()), path.name, text, encoding, warnings, modified)
 
 
 def note_from_bytes(data: bytes, name: str, *, max_bytes: int) -> NoteText:

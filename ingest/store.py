@@ -19,7 +19,7 @@ from minutebook.ingest.people import PeopleDirectory
 from minutebook.ingest.reader import NoteText
 
 # Bump when parsing, chunking or extraction changes what a note turns into.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2  # 2: transcripts (speaker turns, spoken commitments)
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def store_items(
     refs = sorted({(o.name, o.kind, o.role) for it in items for o in it.owners}, key=lambda r: -len(r[0].split()))
     person_ids = {(name, kind): people.resolve(name, kind, role) for name, kind, role in refs}
     columns = """tenant_id, meeting_id, chunk_id, ordinal, kind, text, detail, owner_text, status,
-                 status_text, due_start, due_date, due_text, source_line, evidence, embedding"""
+                 status_text, due_start, due_date, due_text, source_line, evidence, embedding, spoken_at"""
     with staged_copy(conn, "items", columns) as copy:
         copy.set_types(
             [
@@ -182,6 +182,7 @@ def store_items(
                 "int4",
                 "text",
                 "vector",
+                "float4",
             ]
         )
         for ordinal, (item, vector) in enumerate(zip(items, embeddings, strict=True)):
@@ -204,6 +205,7 @@ def store_items(
                     item.line,
                     item.evidence,
                     vector,
+                    item.spoken_at,
                 )
             )
     item_ids = dict(conn.execute("SELECT ordinal, id FROM items WHERE meeting_id = %s", (meeting_id,)).fetchall())
@@ -237,7 +239,7 @@ def copy_chunks(
     conn: psycopg.Connection, *, tenant: str, meeting_id: int, chunks: list[Chunk], embeddings: np.ndarray
 ) -> None:
     columns = """tenant_id, meeting_id, ordinal, section_path, section_date, text, embed_text,
-                 token_count, line_start, line_end, content_hash, embedding"""
+                 token_count, line_start, line_end, content_hash, embedding, speakers, time_start, time_end"""
     with staged_copy(conn, "chunks", columns) as copy:
         copy.set_types(
             [
@@ -253,6 +255,9 @@ def copy_chunks(
                 "int4",
                 "text",
                 "vector",
+                "text[]",
+                "float4",
+                "float4",
             ]
         )
         for chunk, vector in zip(chunks, embeddings, strict=True):
@@ -270,6 +275,9 @@ def copy_chunks(
                     chunk.line_end,
                     chunk.content_hash,
                     vector,
+                    list(chunk.speakers),
+                    chunk.time_start,
+                    chunk.time_end,
                 )
             )
 

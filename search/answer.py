@@ -26,6 +26,7 @@ from minutebook.core.database import set_tenant
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import LLMError, QueryError
 from minutebook.core.llm import Attempt, LLMClient, Usage
+from minutebook.ingest.transcript import clock
 from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search, query_words
 from minutebook.search.notes_search import resolve_window
 from minutebook.search.owners import ItemView, match_items
@@ -56,6 +57,7 @@ class Citation:
     line_start: int
     line_end: int
     kind: str = "passage"  # passage | item
+    spoken: str | None = None  # transcripts: "Kenji Mori, 00:01:12"
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ def _citation(n: int, ev: SearchHit | ItemView, hashes: dict[int, str]) -> Citat
             ev.source,
             ev.line_start,
             ev.line_end,
+            spoken=f"{ev.speakers[0]}, {clock(ev.time_start)}" if ev.speakers and ev.time_start is not None else None,
         )
     return Citation(
         n,
@@ -141,6 +144,7 @@ def _citation(n: int, ev: SearchHit | ItemView, hashes: dict[int, str]) -> Citat
         ev.source_line,
         ev.source_line,
         "item",
+        spoken=f"{ev.evidence.split(':', 1)[0]}, {clock(ev.spoken_at)}" if ev.spoken_at is not None else None,
     )
 
 

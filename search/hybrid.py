@@ -93,6 +93,8 @@ class SearchHit:
     line_end: int
     content_hash: str
     fused: float
+    speakers: list[str] = field(default_factory=list)  # transcripts: who speaks in the passage
+    time_start: float | None = None  # transcripts: seconds into the recording
     scores: dict[str, float | None] = field(default_factory=dict)  # similarity, text rank, spelling
     ranks: dict[str, int | None] = field(default_factory=dict)  # per-signal rank (1 = best)
 
@@ -146,6 +148,7 @@ WITH vec AS (
 )
 SELECT c.id AS chunk_id, c.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
        c.section_path, c.section_date, c.text, c.line_start, c.line_end, c.content_hash, f.score AS fused,
+       c.speakers, c.time_start,
        COALESCE(vec.sim, 1 - (c.embedding <=> %(q)s)) AS vector_score, vec.r AS vector_rank,
        fts.rank AS fulltext_score, fts.r AS fulltext_rank,
        spelled.ws AS trigram_score, spelled.r AS trigram_rank
@@ -229,6 +232,8 @@ def hybrid_search(
             line_end=r["line_end"],
             content_hash=r["content_hash"],
             fused=float(r["fused"]),
+            speakers=list(r["speakers"] or []),
+            time_start=r["time_start"],
             scores={
                 "vector": _f(r["vector_score"]),
                 "fulltext": _f(r["fulltext_score"]),

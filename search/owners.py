@@ -54,6 +54,7 @@ class ItemView:
     source_line: int
     evidence: str
     chunk_id: int | None
+    spoken_at: float | None = None  # transcripts: seconds into the recording
     score: float = 0.0
     similarity: float = 0.0
 
@@ -77,7 +78,7 @@ class OwnerAnswer:
 _ITEM_COLUMNS = """
     i.id, i.kind, i.text, i.detail, i.owner_text, i.status, i.status_text, i.due_start, i.due_date,
     i.due_text, i.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
-    i.source_line, i.evidence, i.chunk_id,
+    i.source_line, i.evidence, i.chunk_id, i.spoken_at,
     COALESCE((SELECT json_agg(json_build_object('name', p.name, 'kind', p.kind, 'role', p.role,
                                                 'written_as', o.written_as, 'aliases', p.aliases)
                               ORDER BY o.position)
@@ -154,6 +155,7 @@ def _view(row: dict[str, Any]) -> ItemView:
         source_line=row["source_line"],
         evidence=row["evidence"],
         chunk_id=row["chunk_id"],
+        spoken_at=row["spoken_at"],
         score=float(row["score"]),
         similarity=float(row["similarity"]),
     )
