@@ -135,9 +135,10 @@ WITH vec AS (
     SELECT id FROM vec WHERE %(use_vector)s AND r <= %(spell_pool)s
     UNION SELECT id FROM fts WHERE %(use_fulltext)s AND r <= %(spell_pool)s
 ), spelled AS (
-    SELECT c.id, word_similarity(%(spell)s, c.text) AS ws,
-           row_number() OVER (ORDER BY word_similarity(%(spell)s, c.text) DESC, c.id) AS r
-    FROM candidates JOIN chunks c ON c.id = candidates.id
+    SELECT id, ws, row_number() OVER (ORDER BY ws DESC, id) AS r FROM (
+        -- computed once per passage: on long passages it is the costliest call of the query
+        SELECT c.id, word_similarity(%(spell)s, c.text) AS ws
+        FROM candidates JOIN chunks c ON c.id = candidates.id) s
 ), fused AS (
     SELECT id, sum(w / ({rrf_k} + r)) AS score FROM (
         SELECT id, r, %(w_vector)s::float8 AS w FROM vec WHERE %(use_vector)s
@@ -169,13 +170,10 @@ def highlight(text: str, query: str, *, start: str = "«", end: str = "»") -> s
     stems = {w[: max(4, len(w) - 3)] if len(w) > 4 else w for w in query_words(query)}
     if not stems:
         return text
-
-    def mark(m: re.Match[str]) -> str:
-        word = m.group(0)
-        low = word.lower()
-        return f"{start}{word}{end}" if any(low.startswith(s) for s in stems) else word
-
-    return re.sub(r"[A-Za-z0-9][A-Za-z0-9'-]*", mark, text)
+    # one pass with one pattern: a callback per word cost more than the database query
+    alternatives = "|".join(re.escape(s) for s in sorted(stems, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![A-Za-z0-9'-])(?:{alternatives})[A-Za-z0-9'-]*", re.IGNORECASE)
+    return pattern.sub(lambda m: f"{start}{m.group(0)}{end}", text)
 
 
 def hybrid_search(

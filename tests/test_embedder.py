@@ -1,0 +1,22 @@
+"""The query memory: a repeated question skips the model and gets the very same vector."""
+
+import numpy as np
+import pytest
+
+from minutebook.core.embedder import Embedder
+
+
+def test_repeated_queries_are_remembered_and_read_only(embedder: Embedder) -> None:
+    first = embedder.encode_one("who owns the read replicas?")
+    again = embedder.encode_one("who owns the read replicas?")
+    assert again is first and np.isclose(np.linalg.norm(first), 1.0, atol=1e-3)
+    with pytest.raises(ValueError):
+        first[0] = 0.0  # shared between callers: nobody may change it
+    assert embedder.encode_one("who owns Okta SSO?") is not first
+
+
+def test_memory_can_be_switched_off(embedder: Embedder) -> None:
+    fresh = Embedder(embedder.model_path, query_memory=0)
+    fresh._model = embedder.model  # same weights, no second load
+    a, b = fresh.encode_one("code freeze"), fresh.encode_one("code freeze")
+    assert a is not b and np.allclose(a, b)
