@@ -102,20 +102,30 @@ class Embedder:
     def encode_one(self, text: str) -> np.ndarray:
         """One query's vector; repeated queries (the same question asked again, a dashboard's
         searches) are served from a small in-process memory instead of the model."""
+        return self.encode_queries([text])[0]
+
+    def encode_queries(self, texts: list[str]) -> list[np.ndarray]:
+        """Query vectors, remembered like `encode_one`; the ones not remembered go through the
+        model in one batch (two short texts cost little more than one)."""
         if self.query_memory <= 0:
-            return self.encode([text])[0]
+            return list(self.encode(texts))
+        found: dict[str, np.ndarray] = {}
         with self._recent_lock:
-            found = self._recent.get(text)
-            if found is not None:
-                self._recent.move_to_end(text)
-                return found
-        vector = self.encode([text])[0]
-        vector.setflags(write=False)  # shared between callers
-        with self._recent_lock:
-            self._recent[text] = vector
-            if len(self._recent) > self.query_memory:
-                self._recent.popitem(last=False)
-        return vector
+            for text in texts:
+                if (vector := self._recent.get(text)) is not None:
+                    self._recent.move_to_end(text)
+                    found[text] = vector
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            for text, vector in zip(missing, self.encode(missing), strict=True):
+                vector.setflags(write=False)  # shared between callers
+                found[text] = vector
+            with self._recent_lock:
+                for text in missing:
+                    self._recent[text] = found[text]
+                while len(self._recent) > self.query_memory:
+                    self._recent.popitem(last=False)
+        return [found[t] for t in texts]
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word-piece counts without special tokens, as the model would see them."""

@@ -193,20 +193,23 @@ def extractive_answer(question: str, evidence: _Evidence) -> tuple[str, list[int
     return text, [n for _, n, _ in best]
 
 
+def question_topic(searched: str) -> str:
+    """What items are matched on: "who owns the read replicas" → "read replicas"."""
+    return " ".join(w for w in query_words(searched) if w not in _ASKING) or searched
+
+
 def _retrieve(
     conn: psycopg.Connection,
-    embedder: Embedder,
     searched: str,
     embedding: Any,
+    topic_embedding_pair: tuple[str, Any],
     options: AskOptions,
     since: date | None,
     until: date | None,
 ) -> _Evidence:
     filters = SearchFilters(since=since, until=until)
     hits = hybrid_search(conn, embedding, searched, tenant=options.tenant, filters=filters, k=options.k)
-    # items are matched on what the question is about: "who owns the read replicas" → "read replicas"
-    topic = " ".join(w for w in query_words(searched) if w not in _ASKING) or searched
-    topic_embedding = embedding if topic == searched else embedder.encode_one(topic)
+    topic, topic_embedding = topic_embedding_pair
     items = match_items(conn, topic_embedding, topic, tenant=options.tenant, k=options.items)
     if since or until:  # items outside the window are not evidence for it
         items = [
@@ -233,7 +236,8 @@ def ask(
     if len(question) > 2000:
         raise QueryError("questions are limited to 2,000 characters")
     searched, window, since, until = resolve_window(question, since=None, until=None, as_of=options.as_of)
-    embedding = embedder.encode_one(searched)
+    topic = question_topic(searched)
+    embedding, topic_embedding = embedder.encode_queries([searched, topic])
     norm = normalise_question(question)
     tenant = options.tenant
     model = llm.model if llm else None
@@ -255,7 +259,7 @@ def ask(
     with pool.connection() as conn:
         with conn.transaction():
             set_tenant(conn, tenant)
-            evidence = _retrieve(conn, embedder, searched, embedding, options, since, until)
+            evidence = _retrieve(conn, searched, embedding, (topic, topic_embedding), options, since, until)
             hashes = _chunk_hashes(conn, evidence)
             citations = {n: _citation(n, ev, hashes) for n, ev in evidence.numbered()}
             if not evidence.relevant(windowed=window is not None):
