@@ -51,6 +51,24 @@ class IngestJSON(BaseModel):
     }
 
 
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with nested models written in place: a `$ref` inside a hand-made
+    request body would point at nothing in the OpenAPI document."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return resolve(schema)  # type: ignore[no-any-return]
+
+
 _INGEST_BODY = {
     "requestBody": {
         "required": True,
@@ -62,7 +80,7 @@ _INGEST_BODY = {
                     "required": ["files"],
                 }
             },
-            "application/json": {"schema": IngestJSON.model_json_schema(ref_template="#/components/schemas/{model}")},
+            "application/json": {"schema": _inline_schema(IngestJSON)},
         },
     }
 }

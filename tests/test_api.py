@@ -4,6 +4,7 @@ security) and the loopback LLM server."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,19 +35,12 @@ def llm_server() -> Iterator[LLMServer]:
         yield s
 
 
-@pytest.fixture(scope="module")
-def app_pool(pg_url: str) -> Iterator[ConnectionPool]:
-    pool = open_app_pool(pg_url, min_size=1, max_size=6)
-    yield pool
-    pool.close()
-
-
 AppFactory = Callable[..., FastAPI]
 
 
 @pytest.fixture
 def make_app(
-    pg_url: str, app_pool: ConnectionPool, embedder: Embedder, llm_server: LLMServer, tmp_path: Path
+    pg_url: str, pool: ConnectionPool, embedder: Embedder, llm_server: LLMServer, tmp_path: Path
 ) -> AppFactory:
     llm_server.reset()
 
@@ -61,7 +55,7 @@ def make_app(
             "rate_burst": 1000,
         }
         settings = Settings(**{**defaults, **overrides})  # type: ignore[arg-type]
-        return create_app(Runtime(settings, pg_url, app_pool, embedder), keyless_tenant=keyless_tenant)
+        return create_app(Runtime(settings, pg_url, pool, embedder), keyless_tenant=keyless_tenant)
 
     return build
 
@@ -306,6 +300,10 @@ def test_health_and_readiness(client: TestClient, embedder: Embedder) -> None:
     schema = client.get("/openapi.json").json()
     for path in ("/v1/ingest", "/v1/ask", "/v1/owners", "/v1/action-items", "/v1/cost/report", "/v1/cache"):
         assert path in schema["paths"]
+    refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(schema)))
+    assert refs and refs <= set(schema["components"]["schemas"]), "a $ref points at nothing"
+    examples = json.dumps(schema["paths"]["/v1/ingest"]["post"]["requestBody"])
+    assert "multipart/form-data" in examples and "2025-11-03-platform-sync.md" in examples
 
 
 def test_keyless_only_on_loopback_and_only_until_a_key_exists(
@@ -328,8 +326,8 @@ def test_keyless_only_on_loopback_and_only_until_a_key_exists(
         require_keys_off_loopback("0.0.0.0", resolver)
 
 
-def test_app_role_cannot_bypass_row_level_security(app_pool: ConnectionPool) -> None:
-    with app_pool.connection() as conn:
+def test_app_role_cannot_bypass_row_level_security(pool: ConnectionPool) -> None:
+    with pool.connection() as conn:
         super_, bypass = conn.execute(
             "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
         ).fetchone()  # type: ignore[misc]

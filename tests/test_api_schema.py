@@ -4,7 +4,6 @@ invalid requests alike must never produce a 5xx."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -20,21 +19,13 @@ from schemathesis import GenerationMode
 from minutebook.api.app import create_app
 from minutebook.api.keys import create_key
 from minutebook.api.runtime import Runtime
-from minutebook.core.database import open_app_pool
 from minutebook.core.embedder import Embedder
 from minutebook.core.settings import Settings
 
 
-@pytest.fixture(scope="module")
-def app_pool(pg_url: str) -> Iterator[ConnectionPool]:
-    pool = open_app_pool(pg_url, min_size=1, max_size=4)
-    yield pool
-    pool.close()
-
-
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_no_request_makes_a_server_error(
-    mode: GenerationMode, pg_url: str, app_pool: ConnectionPool, embedder: Embedder, tmp_path: Path
+    mode: GenerationMode, pg_url: str, pool: ConnectionPool, embedder: Embedder, tmp_path: Path
 ) -> None:
     tenant = f"fuzz{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_url) as conn:
@@ -50,7 +41,7 @@ def test_no_request_makes_a_server_error(
             rate_burst=10_000,
             max_request_bytes=200_000,
         )
-        app = create_app(Runtime(config, pg_url, app_pool, embedder))
+        app = create_app(Runtime(config, pg_url, pool, embedder))
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         seeded = TestClient(app).post(
             "/v1/ingest", files=[("files", (TPM_NOTE.name, TPM_NOTE.read_bytes()))], headers=headers
