@@ -70,7 +70,7 @@ def _clock_seconds(text: str) -> float:
     return parts[0] * 3600 + parts[1] * 60 + parts[2]
 
 
-def detect_format(text: str, name: str = "") -> str | None:
+def detect_format(text: str) -> str | None:
     """vtt, srt or stamped when `text` is a transcript; None for ordinary notes."""
     lines = [ln.strip() for ln in text.lstrip("\ufeff").splitlines()]
     content = [ln for ln in lines if ln]
@@ -90,7 +90,7 @@ def detect_format(text: str, name: str = "") -> str | None:
 def parse_transcript(text: str, name: str) -> Transcript:
     """Turns of a transcript; IngestError naming the file and line when it is malformed."""
     suffix = PurePath(name).suffix.lower()
-    found = detect_format(text, name)
+    found = detect_format(text)
     if suffix == ".vtt" and not text.lstrip("\ufeff").lstrip().startswith("WEBVTT"):
         raise IngestError(f"{name}: not a WebVTT file (missing the WEBVTT header on the first line)")
     if suffix == ".srt" and found != "srt":

@@ -262,17 +262,22 @@ def ask(
             evidence = _retrieve(conn, searched, embedding, (topic, topic_embedding), options, since, until)
             hashes = _chunk_hashes(conn, evidence)
             citations = {n: _citation(n, ev, hashes) for n, ev in evidence.numbered()}
-            if not evidence.relevant(windowed=window is not None):
+
+            def record_free(outcome: str, answered_by: str | None) -> None:
+                """A question answered without the LLM: it is in the ledger, at no cost."""
                 record_question(
                     conn,
                     tenant=tenant,
                     question=question,
                     question_norm=norm,
-                    outcome="not_in_notes",
-                    model=model,
+                    outcome=outcome,
+                    model=answered_by,
                     cost_usd=Decimal(0),
                     latency_ms=elapsed(),
                 )
+
+            if not evidence.relevant(windowed=window is not None):
+                record_free("not_in_notes", model)
                 return Answer(
                     question, NOT_IN_NOTES, "not_in_notes", latency_ms=elapsed(), interpretation=interpretation
                 )
@@ -286,16 +291,7 @@ def ask(
                         served.notice = notice
                         return served
                 text, used = extractive_answer(question, evidence)
-                record_question(
-                    conn,
-                    tenant=tenant,
-                    question=question,
-                    question_norm=norm,
-                    outcome="extractive",
-                    model=None,
-                    cost_usd=Decimal(0),
-                    latency_ms=elapsed(),
-                )
+                record_free("extractive", None)
                 return Answer(
                     question,
                     text,
