@@ -3,6 +3,7 @@ code the CLI uses. Tenants come from API keys; row-level security enforces them 
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from minutebook import __version__
 from minutebook.api import problems, routes_ask, routes_notes, routes_search
 from minutebook.api.deps import AppState
+from minutebook.api.fairness import TenantSlots, default_request_limit, default_sql_limit
 from minutebook.api.keys import KeyResolver
 from minutebook.api.metrics import Metrics
 from minutebook.api.ratelimit import TokenBuckets
@@ -28,7 +30,7 @@ local tenant without keys. Errors are `application/problem+json`."""
 
 
 class BodyLimit:
-    """413 for bodies over the limit, whether announced (Content-Length) or streamed."""
+    """413 for bodies over the limit, whether announced (Content-Length) or streamed (chunked)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -39,21 +41,39 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._too_large(scope, receive, send)
+        if declared is not None:
+            # the server holds the client to the length it announced
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
             return
+        # no length announced (chunked): read it whole, up to the limit, before the app sees any
+        # of it, so that a body over the limit is a 413 whatever the route would have done
+        parts: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise problems.ApiProblem(413, f"request body over {self.max_bytes:,} bytes")
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            parts.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(parts)
+        replayed = False
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # then only the disconnect, for streaming responses
+
+        await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problems.problem(413, f"request body over {self.max_bytes:,} bytes")
@@ -78,6 +98,8 @@ def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
         buckets=TokenBuckets(s.rate_per_second, s.rate_burst),
         metrics=metrics,
         keyless_tenant=keyless_tenant,
+        requests=TenantSlots(s.tenant_max_concurrent or default_request_limit(s.pool_max_size)),
+        sql=TenantSlots(s.sql_max_concurrent or default_sql_limit(s.pool_max_size)),
     )
     problems.install(app)
 
@@ -100,6 +122,10 @@ def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
     @app.get("/readyz", tags=["health"], summary="Database reachable, migrations current, model loaded")
     def readyz() -> JSONResponse:
         checks: dict[str, Any] = {}
+        if rt.supervisor is not None and rt.supervisor.status() != "ok":
+            checks["database"] = rt.supervisor.status()
+            checks["model"] = "ok" if rt.embedder.loaded else "not loaded"
+            return JSONResponse({"ready": False, "checks": checks}, status_code=503, headers={"Retry-After": "1"})
         try:
             with rt.pool.connection(timeout=2) as conn:
                 conn.execute("SELECT 1")
@@ -110,10 +136,24 @@ def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         checks["model"] = "ok" if rt.embedder.loaded else "not loaded"
         ready = all(v == "ok" for v in checks.values())
+        if rt.supervisor is not None and rt.supervisor.restarts:
+            checks["database_restarts"] = rt.supervisor.restarts
+            checks["last_outage_seconds"] = round(rt.supervisor.last_outage_seconds or 0, 2)
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
-    def prometheus() -> Response:
+    def prometheus(request: Request) -> Response:
+        """Open while the server is keyless on loopback; once keys exist the figures (which span
+        every tenant) need `Authorization: Bearer $MINUTEBOOK_METRICS_TOKEN`."""
+        state: AppState = app.state.minutebook
+        if state.keys.keys_configured():
+            if not s.metrics_token:
+                raise problems.ApiProblem(403, "metrics span every tenant: set MINUTEBOOK_METRICS_TOKEN to read them")
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), s.metrics_token.encode()):
+                raise problems.ApiProblem(
+                    401, "metrics need the operator's token: Authorization: Bearer <MINUTEBOOK_METRICS_TOKEN>"
+                )
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     app.include_router(routes_notes.router, prefix="/v1")
@@ -133,6 +173,6 @@ def app_from_environment() -> FastAPI:
     from minutebook.api.runtime import open_runtime
     from minutebook.core.settings import load_settings
 
-    rt = open_runtime(load_settings(auto_migrate=False))
+    rt = open_runtime(load_settings(auto_migrate=False), supervise=True)
     rt.embedder.encode_one("warm up")
     return create_app(rt, keyless_tenant=os.environ.get(KEYLESS_ENV) or None)

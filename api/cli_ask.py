@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from minutebook.api.cli_search import _as_of
-from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, settings_from
+from minutebook.api.cli_support import clean, console, err_console, friendly_errors, print_json, safe, settings_from
 from minutebook.api.runtime import open_runtime
 from minutebook.cache import semantic_cache
 from minutebook.cache.report import CostReport, cost_report, period, plot, report_csv, report_json
@@ -28,7 +28,7 @@ def _money(value: Decimal | None) -> str:
 
 def _render_answer(answer: Answer, streamed: bool) -> None:
     if not streamed:
-        console.print(answer.text, highlight=False, markup=False)
+        console.print(clean(answer.text), highlight=False, markup=False)
     else:
         console.print()
     if answer.citations:
@@ -36,8 +36,10 @@ def _render_answer(answer: Answer, streamed: bool) -> None:
         for c in answer.citations:
             when = f" ({c.meeting_date})" if c.meeting_date else ""
             console.print(
-                f"  [{c.n}] {c.meeting_title}{when} › {c.section}  "
-                + (f"({c.spoken})" if c.spoken else f"(lines {c.line_start + 1}-{c.line_end + 1})"),
+                clean(
+                    f"  [{c.n}] {c.meeting_title}{when} › {c.section}  "
+                    + (f"({c.spoken})" if c.spoken else f"(lines {c.line_start + 1}-{c.line_end + 1})")
+                ),
                 highlight=False,
                 markup=False,
             )
@@ -56,7 +58,7 @@ def _render_answer(answer: Answer, streamed: bool) -> None:
     facts.append(f"{answer.latency_ms} ms")
     if answer.interpretation:
         facts.insert(0, answer.interpretation)
-    console.print("[dim]" + " · ".join(facts).replace("[", r"\[") + "[/dim]")
+    console.print("[dim]" + safe(" · ".join(facts)) + "[/dim]")
 
 
 @friendly_errors
@@ -78,7 +80,7 @@ def ask_cmd(
         def on_token(token: str) -> None:
             nonlocal streamed
             streamed = True
-            sys.stdout.write(token)
+            sys.stdout.write(clean(token))
             sys.stdout.flush()
 
         answer = ask(
@@ -131,7 +133,7 @@ def cache_inspect(
     for e in entries:
         table.add_row(
             str(e["id"]),
-            e["question"],
+            safe(e["question"]),
             str(e["hit_count"]),
             _money(e["cost_usd"]),
             e["window_key"] or "-",
@@ -179,7 +181,7 @@ def _render_report(report: CostReport) -> None:
     )
     for row in [*report.groups, {**t, "key": "total"}]:
         table.add_row(
-            str(row["key"]),
+            safe(row["key"]),
             str(row["questions"]),
             f"{row['llm_calls']} ({row['failed_calls']} failed)",
             f"{row['hit_rate']:.0%}",
@@ -203,7 +205,9 @@ def _render_report(report: CostReport) -> None:
     if report.top_questions:
         console.print("most repeated questions:")
         for q in report.top_questions:
-            console.print(f"  {q['asked']}× {q['question']} ({q['served_from_cache']} from cache)", highlight=False)
+            console.print(
+                f"  {q['asked']}× {safe(q['question'])} ({q['served_from_cache']} from cache)", highlight=False
+            )
 
 
 @friendly_errors
@@ -224,7 +228,9 @@ def cost_report_cmd(
     try:
         limit = Decimal(budget) if budget is not None else None
     except InvalidOperation:
-        raise typer.BadParameter("--budget takes a number of dollars, e.g. 8000") from None
+        limit = Decimal("NaN")
+    if limit is not None and (not limit.is_finite() or limit < 0):
+        raise typer.BadParameter("--budget takes a number of dollars, 0 or more, e.g. 8000")
     settings = settings_from(tenant)
     scope = None if all_tenants or by == "tenant" else settings.tenant
     with open_runtime(settings) as rt:

@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, settings_from
+from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, safe, settings_from
 from minutebook.api.runtime import open_runtime
 from minutebook.ingest.pipeline import IngestOptions, IngestReport, ingest_paths
 
@@ -66,9 +66,9 @@ def ingest(
 def _render(report: IngestReport) -> None:
     for o in report.outcomes:
         for w in o.warnings:
-            err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+            err_console.print(f"[yellow]warning:[/yellow] {safe(w)}", highlight=False)
         if o.error:
-            err_console.print(f"[red]failed:[/red] {o.error}", highlight=False)
+            err_console.print(f"[red]failed:[/red] {safe(o.error)}", highlight=False)
     table = Table("new", "updated", "unchanged", "failed", "chunks", "seconds", "chunks/s", title="ingest")
     table.add_row(
         str(report.count("new")),

@@ -8,7 +8,7 @@ from datetime import date
 import typer
 from rich.table import Table
 
-from minutebook.api.cli_support import console, friendly_errors, print_json, settings_from
+from minutebook.api.cli_support import clean, console, friendly_errors, print_json, safe, settings_from
 from minutebook.api.runtime import open_runtime
 from minutebook.core.database import tenant_transaction
 from minutebook.search.owners import ItemView, OwnerAnswer, list_items, who_owns
@@ -27,7 +27,7 @@ def _owner_line(item: ItemView) -> str:
             extra.append(f'written "{o.written_as}"')
         if o.kind == "team":
             extra.append("team")
-        parts.append(f"[bold]{o.name}[/bold]" + (f" ({', '.join(extra)})" if extra else ""))
+        parts.append(f"[bold]{safe(o.name)}[/bold]" + (f" ({safe(', '.join(extra))})" if extra else ""))
     return " + ".join(parts)
 
 
@@ -35,30 +35,35 @@ def _when(item: ItemView) -> str:
     if item.due_date is None:
         return ""
     if item.due_start and item.due_start != item.due_date:
-        return f'due {item.due_start} .. {item.due_date} ("{item.due_text}")'
-    return f'due {item.due_date} ("{item.due_text}")'
+        return f'due {item.due_start} .. {item.due_date} ("{safe(item.due_text)}")'
+    return f'due {item.due_date} ("{safe(item.due_text)}")'
 
 
 def _render_answer(answer: OwnerAnswer) -> None:
     item = answer.item
     if item is None:
-        console.print(f'Nothing in the notes matches "{answer.topic}" well enough to name an owner.')
+        console.print(f'Nothing in the notes matches "{safe(answer.topic)}" well enough to name an owner.')
         return
     console.print(f"{_owner_line(item)}")
-    console.print(f"  {item.kind}: {item.text}", highlight=False)
-    facts = [f"status {item.status_text or item.status.replace('_', ' ')}", _when(item)]
+    console.print(f"  {item.kind}: {safe(item.text)}", highlight=False)
+    facts = [f"status {safe(item.status_text or item.status.replace('_', ' '))}", _when(item)]
     console.print("  " + " · ".join(f for f in facts if f), highlight=False)
     when = f" ({item.meeting_date})" if item.meeting_date else ""
-    console.print(f"  from: {item.meeting_title}{when}, line {item.source_line + 1}", highlight=False)
-    console.print(f"  evidence: {item.evidence}", highlight=False, markup=False)
+    console.print(f"  from: {safe(item.meeting_title)}{when}, line {item.source_line + 1}", highlight=False)
+    console.print(f"  evidence: {clean(item.evidence)}", highlight=False, markup=False)
     if answer.history:
         console.print("  earlier assignments:")
         for h in answer.history:
-            console.print(f"    {h.meeting_date}: {h.owner_names} — {h.text} ({h.meeting_title})", highlight=False)
+            console.print(
+                f"    {h.meeting_date}: {safe(h.owner_names)} — {safe(h.text)} ({safe(h.meeting_title)})",
+                highlight=False,
+            )
     if answer.alternatives:
         console.print("  also matching:")
         for a in answer.alternatives:
-            console.print(f"    {a.owner_names}: {a.text} ({a.kind}, {a.meeting_title})", highlight=False)
+            console.print(
+                f"    {safe(a.owner_names)}: {safe(a.text)} ({a.kind}, {safe(a.meeting_title)})", highlight=False
+            )
 
 
 @friendly_errors
@@ -122,10 +127,10 @@ def items_cmd(
     for i in found:
         table.add_row(
             i.kind,
-            i.text,
-            i.owner_names,
+            safe(i.text),
+            safe(i.owner_names),
             str(i.due_date or ""),
-            i.status_text or i.status,
-            f"{i.meeting_title} ({i.meeting_date})" if i.meeting_date else i.meeting_title,
+            safe(i.status_text or i.status),
+            safe(f"{i.meeting_title} ({i.meeting_date})" if i.meeting_date else i.meeting_title),
         )
     console.print(table)

@@ -7,7 +7,7 @@ from datetime import date
 
 import typer
 
-from minutebook.api.cli_support import console, friendly_errors, print_json, settings_from
+from minutebook.api.cli_support import clean, console, friendly_errors, print_json, safe, settings_from
 from minutebook.api.runtime import open_runtime
 from minutebook.search.notes_search import search_notes
 from minutebook.search.query import run_query
@@ -84,17 +84,17 @@ def search(
         )
         return
     if result.interpretation:
-        console.print(f"[dim]{result.interpretation}[/dim]")
+        console.print(f"[dim]{safe(result.interpretation)}[/dim]")
     if not result.hits:
         console.print("no passage matches (run `minutebook ingest PATH` first if you have not)")
         return
     for h in result.hits:
         when = f" ({h.section_date or h.meeting_date})" if (h.section_date or h.meeting_date) else ""
-        path = " › ".join(h.section_path)
+        path = safe(" › ".join(h.section_path))
         console.print(
-            f"[bold]{h.rank}. {h.meeting_title}{when}[/bold]" + (f" › {path}" if path else ""), highlight=False
+            f"[bold]{h.rank}. {safe(h.meeting_title)}{when}[/bold]" + (f" › {path}" if path else ""), highlight=False
         )
-        body = h.highlighted.replace("[", r"\[").replace("«", "[bold yellow]").replace("»", "[/bold yellow]")
+        body = safe(h.highlighted).replace("«", "[bold yellow]").replace("»", "[/bold yellow]")
         console.print("   " + body.replace("\n", "\n   "), highlight=False)
         scores = ", ".join(f"{name} {value:.2f}" for name, value in h.scores.items() if value is not None)
         console.print(f"   [dim]fused {h.fused:.4f} · {scores} · lines {h.line_start + 1}-{h.line_end + 1}[/dim]")
@@ -109,7 +109,7 @@ def query(
     """Run a REM query: LOOKUP, SEARCH, FUZZY, TRAVERSE or SQL (read-only, confined to your tenant)."""
     settings = settings_from(tenant)
     with open_runtime(settings) as rt:
-        result = run_query(rt.pool, rt.embedder, statement, tenant=settings.tenant)
+        result = run_query(rt.pool, rt.embedder, statement, tenant=settings.tenant, sql_limits=rt.sql_limits())
     if json_out:
         print_json(result)
         return
@@ -124,19 +124,24 @@ def _render_query(result: dict) -> None:
     if mode == "SQL":
         from rich.table import Table
 
-        table = Table(*result["columns"])
+        table = Table(*(safe(c) for c in result["columns"]))
         for row in result["rows"]:
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*("" if v is None else safe(v) for v in row))
         console.print(table)
         if result["truncated"]:
-            console.print("[yellow]more rows than shown; add a LIMIT[/yellow]")
+            why = "bytes" if result.get("truncated_reason") == "bytes" else "rows"
+            console.print(f"[yellow]result cut at the {why} limit; add a LIMIT or select fewer columns[/yellow]")
+        for note in result.get("notes", []):
+            console.print(f"[dim]{safe(note)}[/dim]")
         return
     if mode == "TRAVERSE":
         labels = {f"{'person' if n['type'] == 'team' else n['type']}:{n['id']}": n["label"] for n in result["nodes"]}
         if not result["nodes"]:
             console.print("nothing by that name")
         for e in result["edges"]:
-            console.print(f"{labels[e['from']]} —{e['relation']}→ {labels[e['to']]}", highlight=False)
+            console.print(
+                f"{clean(labels[e['from']])} —{e['relation']}→ {clean(labels[e['to']])}", highlight=False, markup=False
+            )
         return
     rows = result.get("results", [])
     if not rows:
@@ -146,7 +151,7 @@ def _render_query(result: dict) -> None:
         kind = r.get("type") or r.get("kind") or "passage"
         score = r.get("score") if r.get("score") is not None else r.get("fused")
         console.print(
-            f"{i}. [{kind}] {label}" + (f"  ({score:.3f})" if isinstance(score, float) else ""),
+            clean(f"{i}. [{kind}] {label}" + (f"  ({score:.3f})" if isinstance(score, float) else "")),
             highlight=False,
             markup=False,
         )

@@ -36,7 +36,7 @@ def serve(
     from minutebook.api.runtime import open_runtime
 
     settings = settings_from(tenant)
-    rt = open_runtime(settings)
+    rt = open_runtime(settings, supervise=workers == 1)
     try:
         require_keys_off_loopback(host, KeyResolver(rt.pool))
         if workers == 1:

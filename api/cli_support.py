@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -13,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from minutebook.core.errors import MinutebookError
 from minutebook.core.settings import Settings, load_settings
@@ -22,6 +24,20 @@ R = TypeVar("R")
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+# C0 controls but tab and newline, DEL and C1: ESC[2J in a note must not clear the user's screen
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: object) -> str:
+    """Text from notes (or an LLM) made inert for a terminal: control characters removed."""
+    return _CONTROL.sub("", str(text))
+
+
+def safe(text: object) -> str:
+    """Text from notes for a Rich string that also holds markup: inert, and `[...]` shown as written."""
+    return escape(clean(text))
 
 
 def settings_from(tenant: str | None = None) -> Settings:
@@ -40,7 +56,7 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except MinutebookError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+            err_console.print(f"[red]error:[/red] {safe(exc)}", highlight=False, markup=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("interrupted; every finished note is saved, the one in progress is not")

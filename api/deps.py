@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import NoReturn
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from minutebook.api.fairness import TenantSlots
 from minutebook.api.keys import KeyResolver
 from minutebook.api.metrics import Metrics
 from minutebook.api.problems import ApiProblem
@@ -24,6 +27,8 @@ class AppState:
     buckets: TokenBuckets
     metrics: Metrics
     keyless_tenant: str | None  # loopback without keys: the one local tenant
+    requests: TenantSlots  # requests in flight per tenant
+    sql: TenantSlots  # SQL-mode statements running per tenant
 
 
 def state(request: Request) -> AppState:
@@ -40,13 +45,11 @@ def tenant(
     if key:
         found = s.keys.tenant_for(key)
         if found is None:
-            raise ApiProblem(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+            _refuse(request, s, "unknown or revoked API key")
     elif s.keyless_tenant and not s.keys.keys_configured():
         found = s.keyless_tenant
     else:
-        raise ApiProblem(
-            401, "an API key is required: Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"}
-        )
+        _refuse(request, s, "an API key is required: Authorization: Bearer <key>")
     wait = s.buckets.take(found)
     if wait > 0:
         raise ApiProblem(
@@ -55,3 +58,23 @@ def tenant(
             headers={"Retry-After": TokenBuckets.retry_after(wait)},
         )
     return found
+
+
+def _refuse(request: Request, s: AppState, why: str) -> NoReturn:
+    """401, or 429 once one address keeps knocking without a valid key (key guessing costs a
+    database round trip each time)."""
+    address = request.client.host if request.client else "unknown"
+    wait = s.buckets.take(f"address\x1f{address}")
+    if wait > 0:
+        raise ApiProblem(
+            429,
+            "too many unauthenticated requests from this address",
+            headers={"Retry-After": TokenBuckets.retry_after(wait)},
+        )
+    raise ApiProblem(401, why, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def tenant_slot(request: Request, found: str = Depends(tenant)) -> AsyncIterator[str]:
+    """The caller's tenant, holding one of its request slots for the request's lifetime."""
+    async with state(request).requests.waiting(found, "requests"):
+        yield found

@@ -93,13 +93,15 @@ class KeyResolver:
         return tenant
 
     def keys_configured(self) -> bool:
+        """Whether any live key exists. Only "yes" is remembered: the first key must close
+        keyless access at once, not `ttl` seconds later."""
         now = time.monotonic()
         if self._configured and self._configured[1] > now:
             return self._configured[0]
         with self.pool.connection() as conn:
             row = conn.execute("SELECT minutebook_keys_configured()").fetchone()
         configured = bool(row and row[0])
-        self._configured = (configured, now + self.ttl)
+        self._configured = (True, now + self.ttl) if configured else None
         return configured
 
 

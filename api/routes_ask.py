@@ -15,7 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from minutebook.api.deps import AppState, state, tenant
+from minutebook.api.deps import AppState, state, tenant_slot
 from minutebook.api.problems import ApiProblem
 from minutebook.cache import semantic_cache
 from minutebook.cache.ledger import spent_this_month
@@ -86,7 +86,7 @@ def _options(s: AppState, tenant_id: str, body: AskIn) -> AskOptions:
         502: {"description": "The LLM failed after retries; nothing was cached"},
     },
 )
-def ask_route(request: Request, body: AskIn, tenant_id: str = Depends(tenant)) -> Any:
+def ask_route(request: Request, body: AskIn, tenant_id: str = Depends(tenant_slot)) -> Any:
     """With `Accept: text/event-stream` the answer streams: `token` events, then one `answer`
     event holding the full answer (as in the JSON response), or an `error` event."""
     s = state(request)
@@ -143,7 +143,7 @@ def cost(
     since: str = Query("30d", pattern=r"^\d{1,4}[hdwm]$", description="Period: 24h, 30d, 4w, 3m."),
     by: Literal["day", "model"] = Query("day"),
     budget: float | None = Query(None, ge=0, le=1e12, description="Monthly budget in dollars, for the projection."),
-    tenant_id: str = Depends(tenant),
+    tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
     s = state(request)
     try:
@@ -163,12 +163,12 @@ def cost(
 
 
 @router.get("/cache/stats", tags=["cache"], summary="Cached answers, hits and savings")
-def cache_stats(request: Request, tenant_id: str = Depends(tenant)) -> dict[str, Any]:
+def cache_stats(request: Request, tenant_id: str = Depends(tenant_slot)) -> dict[str, Any]:
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
         return jsonable_encoder(semantic_cache.stats(conn, tenant_id))
 
 
 @router.delete("/cache", tags=["cache"], summary="Drop every cached answer of your tenant")
-def cache_clear(request: Request, tenant_id: str = Depends(tenant)) -> dict[str, int]:
+def cache_clear(request: Request, tenant_id: str = Depends(tenant_slot)) -> dict[str, int]:
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
         return {"cleared": semantic_cache.clear(conn, tenant_id)}

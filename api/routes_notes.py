@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from minutebook.api.deps import state, tenant
+from minutebook.api.deps import state, tenant_slot
 from minutebook.api.problems import ApiProblem
 from minutebook.core.database import tenant_transaction
 from minutebook.core.errors import IngestError
@@ -105,7 +105,7 @@ _INGEST_BODY = {
         }
     },
 )
-async def ingest(request: Request, tenant_id: str = Depends(tenant)) -> dict[str, Any]:
+async def ingest(request: Request, tenant_id: str = Depends(tenant_slot)) -> dict[str, Any]:
     """Each note is new, updated (replacing its earlier version), unchanged, or failed with a reason;
     one note failing never stops the others."""
     s = state(request)
@@ -126,8 +126,8 @@ async def ingest(request: Request, tenant_id: str = Depends(tenant)) -> dict[str
     elif content_type == "application/json":
         try:
             body = IngestJSON.model_validate_json(await request.body())
-        except ValueError as exc:
-            raise ApiProblem(422, f"invalid JSON body: {exc}".splitlines()[0]) from None
+        except ValidationError as exc:
+            raise ApiProblem(422, f"invalid JSON body: {_validation_detail(exc)}") from None
         for n in body.notes:
             notes.append(_note(n.text.encode("utf-8", "surrogatepass"), n.name, settings.max_note_bytes))
     else:
@@ -141,6 +141,15 @@ async def ingest(request: Request, tenant_id: str = Depends(tenant)) -> dict[str
     outcomes = await run_in_threadpool(ingest_notes, s.rt.pool, s.rt.embedder, notes, options=options)
     counts = {k: sum(1 for o in outcomes if o.status == k) for k in ("new", "updated", "unchanged", "failed")}
     return {"files": jsonable_encoder(outcomes), "counts": counts}
+
+
+def _validation_detail(exc: ValidationError) -> str:
+    """Each problem with where it is: "notes.0.text: Field required"."""
+    problems = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors(include_url=False)[:5]
+    ]
+    more = exc.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
 
 
 def _note(data: bytes, name: str, max_bytes: int) -> NoteText | FileOutcome:
@@ -160,7 +169,7 @@ def meetings(
     until: date | None = Query(None, description="Meetings on or before this day.", examples=["2025-10-31"]),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=1_000_000),
-    tenant_id: str = Depends(tenant),
+    tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
         found = list_meetings(conn, since=since, until=until, limit=limit, offset=offset)
@@ -171,7 +180,7 @@ def meetings(
 def meeting(
     request: Request,
     meeting_id: int = Path(..., ge=1, le=2**62),
-    tenant_id: str = Depends(tenant),
+    tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
         found = get_meeting(conn, meeting_id, tenant=tenant_id)

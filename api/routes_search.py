@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import asdict
 from datetime import date
 from typing import Any, Literal
@@ -10,11 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
-from minutebook.api.deps import state, tenant
+from minutebook.api.deps import state, tenant_slot
 from minutebook.core.database import tenant_transaction
 from minutebook.search.notes_search import search_notes
 from minutebook.search.owners import list_items, who_owns
 from minutebook.search.query import run_query
+from minutebook.search.query_language import parse_query
 
 router = APIRouter()
 
@@ -37,7 +39,7 @@ def search(
     person: str | None = Query(None, max_length=200, description="Only meetings this person attended or spoke in."),
     k: int = Query(10, ge=1, le=100),
     as_of: date | None = Query(None, description="Read 'last week' as of this day (default today)."),
-    tenant_id: str = Depends(tenant),
+    tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
     """Passages ranked by meaning, words and spelling together, with their meeting, section and lines."""
     rt = state(request).rt
@@ -68,9 +70,16 @@ class QueryIn(BaseModel):
 
 
 @router.post("/query", tags=["search"], summary="A REM query; SQL runs read-only inside your tenant")
-def query(request: Request, body: QueryIn, tenant_id: str = Depends(tenant)) -> dict[str, Any]:
-    rt = state(request).rt
-    return jsonable_encoder(run_query(rt.pool, rt.embedder, body.query, tenant=tenant_id))
+def query(request: Request, body: QueryIn, tenant_id: str = Depends(tenant_slot)) -> dict[str, Any]:
+    """SQL statements are limited in time, rows and bytes (`truncated`), and a tenant may run
+    only a few at once (429 past that)."""
+    s = state(request)
+    rt = s.rt
+    parsed = parse_query(body.query)
+    slot = s.sql.at_once(tenant_id, "SQL statements") if parsed.mode == "SQL" else nullcontext()
+    with slot:
+        result = run_query(rt.pool, rt.embedder, parsed, tenant=tenant_id, sql_limits=rt.sql_limits())
+    return jsonable_encoder(result)
 
 
 @router.get("/owners", tags=["owners"], summary="Who owns a piece of work")
@@ -78,7 +87,7 @@ def owners(
     request: Request,
     topic: str = Query(..., min_length=1, max_length=500, examples=["Okta SSO"]),
     k: int = Query(5, ge=1, le=50),
-    tenant_id: str = Depends(tenant),
+    tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
     """The owner(s), due date, status and evidence line of the best matching item; earlier
     assignments of the same work as history; `found: false` when nothing matches well."""
@@ -97,7 +106,7 @@ def action_items(
     kind: Kind | None = Query(None),
     due_before: date | None = Query(None, examples=["2025-11-30"]),
     limit: int = Query(200, ge=1, le=10_000),
-    tenant_id: str = Depends(tenant),
+    tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
         found = list_items(

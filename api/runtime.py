@@ -10,10 +10,12 @@ from psycopg_pool import ConnectionPool
 from minutebook.cache.prices import PriceTable
 from minutebook.cache.semantic_cache import CacheSettings
 from minutebook.core.database import open_app_pool, resolve_database_url
+from minutebook.core.embedded import EmbeddedSupervisor
 from minutebook.core.embedder import Embedder
 from minutebook.core.llm import LLMClient
 from minutebook.core.migrations import migrate
 from minutebook.core.settings import Settings
+from minutebook.search.sql_mode import SqlLimits
 
 
 @dataclass
@@ -22,6 +24,7 @@ class Runtime:
     database_url: str
     pool: ConnectionPool
     embedder: Embedder = field(repr=False)
+    supervisor: EmbeddedSupervisor | None = field(default=None, repr=False)  # serve, embedded server only
 
     _llm: LLMClient | None = field(default=None, init=False, repr=False)
     _prices: PriceTable | None = field(default=None, init=False, repr=False)
@@ -57,7 +60,13 @@ class Runtime:
             threshold=s.cache_threshold, ttl=timedelta(days=s.cache_ttl_days), max_entries=s.cache_max_entries
         )
 
+    def sql_limits(self) -> SqlLimits:
+        s = self.settings
+        return SqlLimits(timeout_ms=s.sql_timeout_ms, max_rows=s.sql_max_rows, max_bytes=s.sql_max_bytes)
+
     def close(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()
         self.pool.close()
 
     def __enter__(self) -> Runtime:
@@ -67,8 +76,9 @@ class Runtime:
         self.close()
 
 
-def open_runtime(settings: Settings) -> Runtime:
-    """Start or reach the database, bring its schema up to date, and open the pool."""
+def open_runtime(settings: Settings, *, supervise: bool = False) -> Runtime:
+    """Start or reach the database, bring its schema up to date, and open the pool. `supervise`
+    (long-running servers): restart the embedded server whenever it dies."""
     url = resolve_database_url(settings)
     if settings.auto_migrate:
         migrate(url)
@@ -76,4 +86,7 @@ def open_runtime(settings: Settings) -> Runtime:
         url, settings.app_database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
     )
     embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
-    return Runtime(settings, url, pool, embedder)
+    supervisor = None
+    if supervise and not settings.database_url:
+        supervisor = EmbeddedSupervisor(settings.home / "pgdata").start()
+    return Runtime(settings, url, pool, embedder, supervisor)

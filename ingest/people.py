@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from minutebook.core.database import LOCK_WAIT_SECONDS, transaction_lock
 from minutebook.ingest.owners import owner_key
 
 
@@ -30,7 +31,9 @@ class PeopleDirectory:
         self.conn = conn
         self.tenant = tenant
         # people are shared by every note of the tenant: one writer at a time
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{tenant}\x1fpeople",))
+        transaction_lock(
+            conn, f"{tenant}\x1fpeople", seconds=LOCK_WAIT_SECONDS, busy="another ingest is updating people; retry"
+        )
         rows = conn.execute(
             "SELECT id, kind, name, key, aliases FROM people WHERE tenant_id = %s", (tenant,)
         ).fetchall()

@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
-from minutebook.core.errors import ConfigError, IngestError
+from minutebook.core.errors import ConfigError, DatabaseError, IngestError
 from minutebook.ingest.chunk import Chunk, chunk_note
 from minutebook.ingest.extract import ExtractedItem, extract_items
 from minutebook.ingest.parse import ParsedNote, parse_note
@@ -251,7 +251,7 @@ def _store_one(pool: ConnectionPool, tenant: str, p: _Prepared, vectors: np.ndar
                 items=p.items,
                 item_embeddings=vectors[n:],
             )
-    except psycopg.Error as exc:
+    except (psycopg.Error, DatabaseError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return FileOutcome(
             p.note.source, "failed", error=f"{p.note.source}: database error, nothing written ({reason})"

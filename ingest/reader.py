@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -39,10 +40,7 @@ def _looks_binary(data: bytes) -> bool:
 def decode_note(data: bytes, name: str, *, max_bytes: int) -> tuple[str, str, list[str]]:
     """Text, encoding used and warnings; IngestError for empty, oversized or binary input."""
     if len(data) > max_bytes:
-        raise IngestError(
-            f"{name}: {len(data) / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit "
-            "(raise MINUTEBOOK_MAX_NOTE_BYTES to allow it)"
-        )
+        raise IngestError(_too_large(name, len(data), max_bytes))
     if not data.strip():
         raise IngestError(f"{name}: the file is empty")
     warnings: list[str] = []
@@ -67,6 +65,45 @@ def decode_note(data: bytes, name: str, *, max_bytes: int) -> tuple[str, str, li
     return text, "cp1252", warnings
 
 
+def _kind_of(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _read_bounded(path: Path, max_bytes: int) -> tuple[bytes, date | None]:
+    """The file's bytes, never more than `max_bytes` + 1 of them, and only from a regular file:
+    a FIFO would block the batch forever and a link to /dev/zero would never end."""
+    name = str(path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)  # of what was opened, not of the name: no swap between check and read
+        if not stat.S_ISREG(info.st_mode):
+            raise IngestError(f"{name}: skipped, {_kind_of(info.st_mode)} is not a note file")
+        if info.st_size > max_bytes:  # refuse before reading a huge file into memory
+            raise IngestError(_too_large(name, info.st_size, max_bytes))
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(max_bytes + 1)
+        modified = datetime.fromtimestamp(info.st_mtime).date()
+    finally:
+        os.close(fd)
+    return data, modified
+
+
+def _too_large(name: str, size: int, max_bytes: int) -> str:
+    return (
+        f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit "
+        "(raise MINUTEBOOK_MAX_NOTE_BYTES to allow it)"
+    )
+
+
 def read_note(path: Path, *, max_bytes: int) -> NoteText:
     name = str(path)
     if path.suffix.lower() not in NOTE_EXTENSIONS:
@@ -75,23 +112,13 @@ def read_note(path: Path, *, max_bytes: int) -> NoteText:
             f"(supported: {', '.join(sorted(NOTE_EXTENSIONS))})"
         )
     try:
-        size = path.stat().st_size
-        if size > max_bytes:  # refuse before reading a huge file into memory
-            raise IngestError(
-                f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit "
-                "(raise MINUTEBOOK_MAX_NOTE_BYTES to allow it)"
-            )
-        data = path.read_bytes()
+        data, modified = _read_bounded(path, max_bytes)
     except IngestError:
         raise
     except OSError as exc:
         raise IngestError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
     text, encoding, warnings = decode_note(data, name, max_bytes=max_bytes)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    try:
-        modified = datetime.fromtimestamp(path.stat().st_mtime).date()
-    except OSError:
-        modified = None
     return NoteText(str(path.resolve()), path.name, text, encoding, warnings, modified)
 
 

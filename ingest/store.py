@@ -11,6 +11,7 @@ import psycopg
 from psycopg import Copy
 from psycopg.types.json import Jsonb
 
+from minutebook.core.database import LOCK_WAIT_SECONDS, transaction_lock
 from minutebook.ingest.chunk import Chunk
 from minutebook.ingest.extract import ExtractedItem
 from minutebook.ingest.owners import parse_owners
@@ -31,7 +32,12 @@ class StoreResult:
 
 def lock_source(conn: psycopg.Connection, tenant: str, source: str) -> None:
     """Serialise writers of the same note (two concurrent ingests must make one meeting)."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{tenant}\x1f{source}",))
+    transaction_lock(
+        conn,
+        f"{tenant}\x1f{source}",
+        seconds=LOCK_WAIT_SECONDS,
+        busy=f"{source} is being ingested by another writer; retry",
+    )
 
 
 def find_unchanged(conn: psycopg.Connection, tenant: str, note: NoteText) -> StoreResult | None:

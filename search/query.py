@@ -13,15 +13,28 @@ from minutebook.search.hybrid import hybrid_search
 from minutebook.search.modes import fuzzy, lookup, traverse
 from minutebook.search.owners import match_items
 from minutebook.search.query_language import Query, parse_query
-from minutebook.search.sql_mode import run_sql
+from minutebook.search.sql_mode import SqlLimits, run_sql
 
 
-def run_query(pool: ConnectionPool, embedder: Embedder, source: str | Query, *, tenant: str) -> dict[str, Any]:
+def run_query(
+    pool: ConnectionPool,
+    embedder: Embedder,
+    source: str | Query,
+    *,
+    tenant: str,
+    sql_limits: SqlLimits | None = None,
+) -> dict[str, Any]:
     query = parse_query(source) if isinstance(source, str) else source
     result: dict[str, Any] = {"mode": query.mode, "query": query.text}
     if query.mode == "SQL":
-        sql = run_sql(pool, query.text, tenant=tenant)
-        result.update(columns=sql.columns, rows=sql.rows, truncated=sql.truncated)
+        sql = run_sql(pool, query.text, tenant=tenant, limits=sql_limits)
+        result.update(
+            columns=sql.columns,
+            rows=sql.rows,
+            truncated=sql.truncated,
+            truncated_reason=sql.truncated_reason,
+            notes=sql.notes,
+        )
         return result
     with tenant_transaction(pool, tenant) as conn:
         if query.mode == "LOOKUP":

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from minutebook.core.dates import find_dates, month_number
+from minutebook.core.errors import QueryError
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -165,7 +166,12 @@ def parse_time_window(question: str, today: date) -> TimeWindow | None:
         m = pattern.search(question)
         if not m:
             continue
-        window = _resolve(kind, m, today)
+        try:
+            window = _resolve(kind, m, today)
+        except (OverflowError, ValueError):  # "next year" as of 9999-12-31 is past the calendar's end
+            raise QueryError(
+                f'"{m.group(0).strip()}" as of {today.isoformat()} falls outside the years 1..9999'
+            ) from None
         if window is not None:
             start, end = window
             return TimeWindow(start, end, m.group(0).strip())

@@ -22,7 +22,7 @@ from minutebook.core.embedder import Embedder
 from minutebook.core.errors import LLMError
 from minutebook.core.llm import LLMClient, Usage
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
-from minutebook.search.answer import NOT_IN_NOTES, AskOptions, ask
+from minutebook.search.answer import NOT_IN_NOTES, PROMPT_VERSION, AskOptions, ask
 
 AS_OF = date(2025, 10, 29)
 
@@ -128,7 +128,7 @@ def test_cached_evidence_must_be_what_the_new_question_retrieves(
     key = CacheKey(
         tenant,
         "gpt-4o-mini",
-        "answer-v1",
+        PROMPT_VERSION,
         q,
         normalise_question(q),
         "",

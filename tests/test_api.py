@@ -53,6 +53,7 @@ def make_app(
             "llm_max_retries": 0,
             "rate_per_second": 1000.0,
             "rate_burst": 1000,
+            "metrics_token": "operator-token",
         }
         settings = Settings(**{**defaults, **overrides})  # type: ignore[arg-type]
         return create_app(Runtime(settings, pg_url, pool, embedder), keyless_tenant=keyless_tenant)
@@ -233,7 +234,7 @@ def test_ask_json_then_cached_then_streamed(client: TestClient, acme: tuple[str,
     assert client.delete("/v1/cache", headers=headers).json()["cleared"] >= 1
     assert client.get("/v1/cache/stats", headers=headers).json()["entries"] == 0
 
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers={"Authorization": "Bearer operator-token"}).text
     assert 'minutebook_cache_hits_total{tier="exact"}' in metrics
     assert "minutebook_llm_cost_usd_total" in metrics and "minutebook_request_seconds_bucket" in metrics
 

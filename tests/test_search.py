@@ -15,7 +15,7 @@ from minutebook.ingest.pipeline import IngestOptions, ingest_paths
 from minutebook.search.hybrid import SearchFilters, hybrid_search
 from minutebook.search.notes_search import search_notes
 from minutebook.search.query import run_query
-from minutebook.search.sql_mode import run_sql
+from minutebook.search.sql_mode import SqlLimits, run_sql
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +164,6 @@ def test_sql_mode_sees_only_its_tenant(pool: ConnectionPool, embedder: Embedder,
 
 def test_sql_mode_cuts_off_long_queries_and_caps_rows(pool: ConnectionPool, corpus: str) -> None:
     with pytest.raises(QueryError, match="ran past the 200 ms limit"):
-        run_sql(pool, "SELECT pg_sleep(5)", tenant=corpus, timeout_ms=200)
-    capped = run_sql(pool, "SELECT generate_series(1, 50)", tenant=corpus, max_rows=10)
+        run_sql(pool, "SELECT pg_sleep(5)", tenant=corpus, limits=SqlLimits(timeout_ms=200))
+    capped = run_sql(pool, "SELECT generate_series(1, 50)", tenant=corpus, limits=SqlLimits(max_rows=10))
     assert len(capped.rows) == 10 and capped.truncated
