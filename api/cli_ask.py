@@ -11,13 +11,21 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from minutebook.api.cli_search import _as_of
-from minutebook.api.cli_support import clean, console, err_console, friendly_errors, print_json, safe, settings_from
+from minutebook.api.cli_support import (
+    clean,
+    console,
+    err_console,
+    friendly_errors,
+    parse_as_of,
+    print_json,
+    safe,
+    settings_from,
+)
 from minutebook.api.runtime import open_runtime
 from minutebook.cache import semantic_cache
 from minutebook.cache.report import CostReport, cost_report, period, plot, report_csv, report_json
 from minutebook.core.database import connect, tenant_transaction
-from minutebook.search.answer import Answer, AskOptions, ask
+from minutebook.search.answer import Answer, ask
 
 cache_app = typer.Typer(help="The semantic cache: stats, inspect, clear.", no_args_is_help=True)
 
@@ -72,9 +80,7 @@ def ask_cmd(
     """Answer a question from your notes, with citations; cached answers cost nothing."""
     settings = settings_from(tenant)
     with open_runtime(settings) as rt:
-        options = AskOptions(
-            tenant=settings.tenant, as_of=_as_of(as_of), use_cache=not no_cache, cache=rt.cache_settings()
-        )
+        options = rt.ask_options(settings.tenant, as_of=parse_as_of(as_of), use_cache=not no_cache)
         streamed = False
 
         def on_token(token: str) -> None:

@@ -11,10 +11,8 @@ from rich.table import Table
 from minutebook.api.cli_support import clean, console, friendly_errors, print_json, safe, settings_from
 from minutebook.api.runtime import open_runtime
 from minutebook.core.database import tenant_transaction
-from minutebook.search.owners import ItemView, OwnerAnswer, list_items, who_owns
-
-STATUSES = ("open", "in_progress", "done", "approved", "deferred", "rejected")
-KINDS = ("action", "risk", "decision", "priority", "milestone")
+from minutebook.ingest.extract import ITEM_KINDS, ITEM_STATUSES
+from minutebook.search.owners import ItemView, OwnerAnswer, list_items, owner_of
 
 
 def _owner_line(item: ItemView) -> str:
@@ -78,9 +76,7 @@ def who_owns_cmd(
         raise typer.BadParameter('give a topic, e.g. minutebook who-owns "Okta SSO"')
     settings = settings_from(tenant)
     with open_runtime(settings) as rt:
-        query = rt.embedder.encode_one(topic)
-        with tenant_transaction(rt.pool, settings.tenant) as conn:
-            answer = who_owns(conn, query, topic, tenant=settings.tenant, k=k)
+        answer = owner_of(rt.pool, rt.embedder, topic, tenant=settings.tenant, k=k)
     if json_out:
         print_json({"found": answer.found, **asdict(answer)})
     else:
@@ -90,18 +86,18 @@ def who_owns_cmd(
 @friendly_errors
 def items_cmd(
     owner: str | None = typer.Option(None, "--owner", help="Person or team (full name, first name or alias)."),
-    status: str | None = typer.Option(None, "--status", help=f"One of: {', '.join(STATUSES)}."),
-    kind: str | None = typer.Option(None, "--kind", help=f"One of: {', '.join(KINDS)}."),
+    status: str | None = typer.Option(None, "--status", help=f"One of: {', '.join(ITEM_STATUSES)}."),
+    kind: str | None = typer.Option(None, "--kind", help=f"One of: {', '.join(ITEM_KINDS)}."),
     due_before: str | None = typer.Option(None, "--due-before", help="Only items due on or before YYYY-MM-DD."),
     limit: int = typer.Option(200, "--limit", min=1, max=10_000),
     tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to search."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List action items, risks, decisions, priorities and milestones extracted from the notes."""
-    if status and status not in STATUSES:
-        raise typer.BadParameter(f"--status must be one of {', '.join(STATUSES)}")
-    if kind and kind not in KINDS:
-        raise typer.BadParameter(f"--kind must be one of {', '.join(KINDS)}")
+    if status and status not in ITEM_STATUSES:
+        raise typer.BadParameter(f"--status must be one of {', '.join(ITEM_STATUSES)}")
+    if kind and kind not in ITEM_KINDS:
+        raise typer.BadParameter(f"--kind must be one of {', '.join(ITEM_KINDS)}")
     try:
         before = date.fromisoformat(due_before) if due_before else None
     except ValueError:

@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
 
 import typer
 
-from minutebook.api.cli_support import clean, console, friendly_errors, print_json, safe, settings_from
+from minutebook.api.cli_support import (
+    clean,
+    console,
+    friendly_errors,
+    parse_as_of,
+    parse_day,
+    print_json,
+    safe,
+    settings_from,
+)
 from minutebook.api.runtime import open_runtime
 from minutebook.search.notes_search import search_notes
 from minutebook.search.query import run_query
 from minutebook.search.query_language import FORMS
-from minutebook.search.timewords import parse_time_window
-
-
-def parse_day(value: str | None, option: str, as_of: date, *, end: bool = False) -> date | None:
-    """An ISO date, or time words ("last week", "Oct 21") read against --as-of."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        pass
-    window = parse_time_window(value if " " in value or not value[:1].isalpha() else f"in {value}", as_of)
-    window = window or parse_time_window(f"on {value}", as_of)
-    if window is None or (window.end if end else window.start) is None:
-        raise typer.BadParameter(f"{option} takes a date such as 2025-10-21, 'Oct 21' or 'last week'")
-    return window.end if end else window.start
-
-
-def _as_of(value: str | None) -> date:
-    if value is None:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter("--as-of takes a date like 2025-11-24") from None
 
 
 @friendly_errors
@@ -55,7 +38,7 @@ def search(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Find the passages of your notes that best match TEXT (by meaning, words and spelling)."""
-    reference = _as_of(as_of)
+    reference = parse_as_of(as_of)
     settings = settings_from(tenant)
     with open_runtime(settings) as rt:
         result = search_notes(

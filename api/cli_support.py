@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from minutebook.core.errors import MinutebookError
 from minutebook.core.settings import Settings, load_settings
+from minutebook.search.timewords import parse_time_window
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -77,3 +78,27 @@ def _default(value: Any) -> Any:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
+
+
+def parse_day(value: str | None, option: str, as_of: date, *, end: bool = False) -> date | None:
+    """An ISO date, or time words ("last week", "Oct 21") read against --as-of."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
+    window = parse_time_window(value if " " in value or not value[:1].isalpha() else f"in {value}", as_of)
+    window = window or parse_time_window(f"on {value}", as_of)
+    if window is None or (window.end if end else window.start) is None:
+        raise typer.BadParameter(f"{option} takes a date such as 2025-10-21, 'Oct 21' or 'last week'")
+    return window.end if end else window.start
+
+
+def parse_as_of(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter("--as-of takes a date like 2025-11-24") from None

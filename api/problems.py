@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from minutebook.core.errors import ConfigError, DatabaseError, IngestError, LLMError, MinutebookError, QueryError
+from minutebook.core.errors import MinutebookError
 
 log = logging.getLogger("minutebook.api")
 
@@ -75,20 +75,6 @@ def problem(status: int, detail: str, *, headers: dict[str, str] | None = None, 
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def _status_for(exc: MinutebookError) -> int:
-    if isinstance(exc, QueryError):
-        return 400
-    if isinstance(exc, IngestError):
-        return 422
-    if isinstance(exc, DatabaseError):
-        return 503
-    if isinstance(exc, LLMError):
-        return 502
-    if isinstance(exc, ConfigError):
-        return 500
-    return 400
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
@@ -108,7 +94,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(MinutebookError)
     async def _known(request: Request, exc: MinutebookError) -> JSONResponse:
-        status = _status_for(exc)
+        status = exc.status_code  # each error says whose fault it is (core/errors.py)
         headers = {"Retry-After": "2"} if status in (502, 503) else None
         return problem(status, str(exc), headers=headers)
 

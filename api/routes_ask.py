@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field
 from minutebook.api.deps import AppState, state, tenant_slot
 from minutebook.api.problems import ApiProblem
 from minutebook.cache import semantic_cache
-from minutebook.cache.ledger import spent_this_month
 from minutebook.cache.report import cost_report, period, report_json
 from minutebook.core.database import tenant_transaction
 from minutebook.core.errors import MinutebookError
@@ -56,18 +55,7 @@ _ASK_EXAMPLE = {
 
 
 def _options(s: AppState, tenant_id: str, body: AskIn) -> AskOptions:
-    budget = s.rt.settings.monthly_budget_usd
-    allowed = True
-    if budget is not None:
-        with tenant_transaction(s.rt.pool, tenant_id) as conn:
-            allowed = spent_this_month(conn, tenant_id) < Decimal(str(budget))
-    return AskOptions(
-        tenant=tenant_id,
-        as_of=body.as_of or date.today(),
-        use_cache=body.use_cache,
-        cache=s.rt.cache_settings(),
-        llm_allowed=allowed,
-    )
+    return s.rt.ask_options(tenant_id, as_of=body.as_of or date.today(), use_cache=body.use_cache)
 
 
 @router.post(

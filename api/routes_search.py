@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import asdict
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -13,15 +13,13 @@ from pydantic import BaseModel, Field
 
 from minutebook.api.deps import state, tenant_slot
 from minutebook.core.database import tenant_transaction
+from minutebook.ingest.extract import ItemKind, ItemStatus
 from minutebook.search.notes_search import search_notes
-from minutebook.search.owners import list_items, who_owns
+from minutebook.search.owners import list_items, owner_of
 from minutebook.search.query import run_query
 from minutebook.search.query_language import parse_query
 
 router = APIRouter()
-
-Status = Literal["open", "in_progress", "done", "approved", "deferred", "rejected"]
-Kind = Literal["action", "risk", "decision", "priority", "milestone"]
 
 
 @router.get("/search", tags=["search"], summary="Hybrid search over the notes")
@@ -92,9 +90,7 @@ def owners(
     """The owner(s), due date, status and evidence line of the best matching item; earlier
     assignments of the same work as history; `found: false` when nothing matches well."""
     rt = state(request).rt
-    embedding = rt.embedder.encode_one(topic)
-    with tenant_transaction(rt.pool, tenant_id) as conn:
-        answer = who_owns(conn, embedding, topic, tenant=tenant_id, k=k)
+    answer = owner_of(rt.pool, rt.embedder, topic, tenant=tenant_id, k=k)
     return {"found": answer.found, **jsonable_encoder(answer)}
 
 
@@ -102,8 +98,8 @@ def owners(
 def action_items(
     request: Request,
     owner: str | None = Query(None, max_length=200, examples=["Mike"]),
-    status: Status | None = Query(None),
-    kind: Kind | None = Query(None),
+    status: ItemStatus | None = Query(None),
+    kind: ItemKind | None = Query(None),
     due_before: date | None = Query(None, examples=["2025-11-30"]),
     limit: int = Query(200, ge=1, le=10_000),
     tenant_id: str = Depends(tenant_slot),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 from psycopg_pool import ConnectionPool
 
@@ -15,6 +16,7 @@ from minutebook.core.embedder import Embedder
 from minutebook.core.llm import LLMClient
 from minutebook.core.migrations import migrate
 from minutebook.core.settings import Settings
+from minutebook.search.answer import AskOptions
 from minutebook.search.sql_mode import SqlLimits
 
 
@@ -58,6 +60,17 @@ class Runtime:
         s = self.settings
         return CacheSettings(
             threshold=s.cache_threshold, ttl=timedelta(days=s.cache_ttl_days), max_entries=s.cache_max_entries
+        )
+
+    def ask_options(self, tenant: str, *, as_of: date, use_cache: bool = True) -> AskOptions:
+        """How every entry point asks: the cache's settings and the tenant's monthly budget."""
+        budget = self.settings.monthly_budget_usd
+        return AskOptions(
+            tenant=tenant,
+            as_of=as_of,
+            use_cache=use_cache,
+            cache=self.cache_settings(),
+            monthly_budget_usd=Decimal(str(budget)) if budget is not None else None,
         )
 
     def sql_limits(self) -> SqlLimits:

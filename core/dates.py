@@ -183,3 +183,11 @@ def first_date(text: str, reference: date | None = None) -> DateMention | None:
 def date_from_filename(name: str) -> date | None:
     m = _FILENAME_DATE.search(name)
     return _safe_date(int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def clock(seconds: float | None) -> str:
+    """Seconds into a recording as HH:MM:SS ("" when unknown)."""
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"

@@ -1,4 +1,5 @@
-"""The few named errors: the CLI turns them into one line and an exit code, the API into problem+json."""
+"""The few named errors: the CLI turns them into one line and an exit code, the API into
+problem+json with the error's `status_code` (the one place that says whose fault each is)."""
 
 from __future__ import annotations
 

@@ -88,12 +88,23 @@ class LLMClient:
         max_tokens: int = 600,
         temperature: float = 0.0,
     ) -> Completion:
-        """Stream a chat completion; retry what is worth retrying; raise LLMError when it keeps failing."""
+        """Stream a chat completion; retry what is worth retrying; raise LLMError when it keeps failing.
+
+        Once a token has reached `on_token` the attempt is never retried: the caller has shown
+        it, and a second attempt would show the answer again from its start."""
         last_error = "no attempt made"
+        emitted = False
+
+        def relay(token: str) -> None:
+            nonlocal emitted
+            emitted = True
+            if on_token:
+                on_token(token)
+
         for attempt in range(self.max_retries + 1):
             started = time.perf_counter()
             try:
-                text, usage, finish = self._stream(messages, on_token, max_tokens, temperature)
+                text, usage, finish = self._stream(messages, relay, max_tokens, temperature)
             except openai.APIStatusError as exc:
                 outcome = (
                     "rate_limited"
@@ -120,6 +131,8 @@ class LLMClient:
             if on_attempt:
                 on_attempt(record)
             last_error = f"{record.outcome}: {record.error}"
+            if emitted:
+                raise LLMError(f"the LLM stopped answering mid-stream ({last_error}); the partial answer was not kept")
             if not retry or attempt == self.max_retries:
                 break
             self._sleep(self._wait(attempt, wait))

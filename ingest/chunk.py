@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from minutebook.core.dates import clock
 from minutebook.ingest.parse import Line, ParsedNote, Section, indent_of, is_list_item
-from minutebook.ingest.transcript import Turn, clock
+from minutebook.ingest.transcript import Turn
 
 TokenCounter = Callable[[list[str]], list[int]]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal, get_args
 
 from minutebook.core.dates import DateMention, find_dates
 from minutebook.ingest.owners import OwnerRef, format_owners, parse_owners
@@ -76,15 +77,21 @@ _PROGRESS_WORDS = re.compile(
 _STRIKE = re.compile(r"^~~.+~~$")
 
 
+ItemKind = Literal["action", "risk", "decision", "priority", "milestone"]
+ItemStatus = Literal["open", "in_progress", "done", "approved", "deferred", "rejected"]
+ITEM_KINDS: tuple[ItemKind, ...] = get_args(ItemKind)
+ITEM_STATUSES: tuple[ItemStatus, ...] = get_args(ItemStatus)
+
+
 @dataclass
 class ExtractedItem:
-    kind: str
+    kind: str  # an ItemKind
     text: str
     line: int
     evidence: str
     owners: list[OwnerRef] = field(default_factory=list)
     owner_text: str | None = None
-    status: str = "open"
+    status: str = "open"  # an ItemStatus
     status_text: str | None = None
     due_start: date | None = None
     due_date: date | None = None
@@ -128,7 +135,7 @@ def _due_from_mention(item: ExtractedItem, mention: DateMention) -> None:
     item.due_start, item.due_date, item.due_text = mention.start, mention.end, mention.text
 
 
-def _take_due(text: str, ref: date | None, *, any_date: bool) -> tuple[str, DateMention | None]:
+def take_due(text: str, ref: date | None, *, any_date: bool) -> tuple[str, DateMention | None]:
     """Pull a due date out of `text` ("by Nov 25", "due 2025-11-17"); return the text without it."""
     mentions = find_dates(text, ref)
     for m in mentions:
@@ -223,7 +230,7 @@ def _parse_task(body: str, ref: date | None, *, owner_context: bool) -> Extracte
                 _due_from_mention(item, due)
     if not item.owners and owner_context and (m := _TRAILING_OWNER.search(text)):
         # "Alerting on pool saturation - Payments team, Dec 19"
-        tail, mention = _take_due(m["who"], ref, any_date=True)
+        tail, mention = take_due(m["who"], ref, any_date=True)
         if (owners := parse_owners(tail.strip(" ,;"))) and item.owner_text is None:
             item.owners, item.owner_text, text = owners, tail.strip(" ,;"), text[: m.start()]
             if mention and item.due_date is None:
@@ -237,13 +244,13 @@ def _parse_task(body: str, ref: date | None, *, owner_context: bool) -> Extracte
                 text = text[3:]
         elif (m := _LEADING_OWNER.match(text)) and ":" in text:
             # "Cost dashboard for the warehouse: Hana + Marco by 27 June"
-            tail, mention = _take_due(m["task"], ref, any_date=True)
+            tail, mention = take_due(m["task"], ref, any_date=True)
             if owners := parse_owners(tail.strip(" ,;")):
                 item.owners, item.owner_text, text = owners, tail.strip(" ,;"), m["who"]
                 if mention and item.due_date is None:
                     _due_from_mention(item, mention)
     if item.due_date is None:
-        text, mention = _take_due(text, ref, any_date=owner_context)
+        text, mention = take_due(text, ref, any_date=owner_context)
         if mention:
             _due_from_mention(item, mention)
     item.text = _clean(text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from minutebook.ingest.extract import ExtractedItem, _take_due
+from minutebook.ingest.extract import ExtractedItem, take_due
 from minutebook.ingest.owners import OwnerRef, parse_owners
 from minutebook.ingest.parse import ParsedNote
 from minutebook.ingest.transcript import Turn
@@ -91,7 +91,7 @@ def _agreeing_turn(name: str, turns: list[Turn], k: int) -> int | None:
 
 
 def _item(kind: str, task: str, turn: Turn, evidence: str, ref: date | None, *, owner: str | None) -> ExtractedItem:
-    text, due = _take_due(task, ref, any_date=True)
+    text, due = take_due(task, ref, any_date=True)
     item = ExtractedItem(
         kind=kind,
         text=_clean_task(text),

@@ -51,13 +51,6 @@ class Transcript:
         return list(dict.fromkeys(t.speaker for t in self.turns if t.speaker))
 
 
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
 def _seconds(groups: tuple[str | None, ...]) -> float:
     hours, minutes, secs, millis = groups
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + int(secs or 0) + int((millis or "0").ljust(3, "0")) / 1000

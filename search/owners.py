@@ -14,7 +14,10 @@ from typing import Any
 import numpy as np
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 
+from minutebook.core.database import tenant_transaction
+from minutebook.core.embedder import Embedder
 from minutebook.search.people_match import PERSON_MATCH
 
 # A match must be about the topic, not merely the nearest thing there is.
@@ -261,3 +264,10 @@ def list_items(
     }
     with conn.cursor(row_factory=dict_row) as cur:
         return [_view(r) for r in cur.execute(query, params).fetchall()]  # type: ignore[arg-type]
+
+
+def owner_of(pool: ConnectionPool, embedder: Embedder, topic: str, *, tenant: str, k: int = 5) -> OwnerAnswer:
+    """ "Who owns X" as every entry point asks it: the topic embedded once, one transaction."""
+    embedding = embedder.encode_one(topic)
+    with tenant_transaction(pool, tenant) as conn:
+        return who_owns(conn, embedding, topic, tenant=tenant, k=k)

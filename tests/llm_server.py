@@ -2,13 +2,15 @@
 
 It speaks the real protocol (plain JSON and server-sent-event streaming, with usage), answers
 deterministically from the numbered evidence in the prompt, and fails on demand: queue
-behaviours such as "429", "500", "hang" or "truncate" and the next requests get them.
+behaviours such as "429", "500", "hang", "truncate" or "drop" (stream a few tokens, then cut the
+connection) and the next requests get them.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -80,6 +82,7 @@ class LLMServer:
                         finish,
                         usage,
                         bool((body.get("stream_options") or {}).get("include_usage")),
+                        drop_after=3 if behaviour == "drop" else None,
                     )
                 return self._json(
                     200,
@@ -105,14 +108,28 @@ class LLMServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _stream(self, model: str, text: str, finish: str, usage: dict[str, Any], with_usage: bool) -> None:
+            def _stream(
+                self,
+                model: str,
+                text: str,
+                finish: str,
+                usage: dict[str, Any],
+                with_usage: bool,
+                drop_after: int | None = None,
+            ) -> None:
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("connection", "close")
+                chunked = drop_after is not None  # so that the cut is visibly an incomplete body
+                if chunked:
+                    self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
 
                 def send(chunk: dict[str, Any]) -> None:
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    data = f"data: {json.dumps(chunk)}\n\n".encode()
+                    if chunked:
+                        data = f"{len(data):x}\r\n".encode() + data + b"\r\n"
+                    self.wfile.write(data)
                     self.wfile.flush()
 
                 base = {
@@ -121,7 +138,11 @@ class LLMServer:
                     "created": int(time.time()),
                     "model": model,
                 }
-                for piece in re.findall(r"\S+\s*", text):
+                for n, piece in enumerate(re.findall(r"\S+\s*", text)):
+                    if drop_after is not None and n == drop_after:  # the connection dies mid-answer
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
                     send({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
                 send({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                 if with_usage:
