@@ -32,7 +32,7 @@ class AppState:
 
 
 def state(request: Request) -> AppState:
-    return request.app.state.minutebook  # type: ignore[no-any-return]
+    return request.app.state.minutebook
 
 
 def tenant(

@@ -31,16 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from llm_server import LLMServer
 
 from minutebook.cache import semantic_cache
-from minutebook.cache.keyterms import key_terms, normalise_question
+from minutebook.cache.keyterms import key_terms
 from minutebook.cache.prices import PriceTable
-from minutebook.cache.semantic_cache import CacheKey, CacheSettings
+from minutebook.cache.semantic_cache import CacheSettings
 from minutebook.core.database import make_pool, tenant_transaction
 from minutebook.core.embedded import start_embedded, stop_embedded
 from minutebook.core.embedder import Embedder
 from minutebook.core.llm import LLMClient
 from minutebook.core.migrations import migrate
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
-from minutebook.search.answer import PROMPT_VERSION, AskOptions, ask
+from minutebook.search.answer import AskOptions, ask, cache_key
 from minutebook.search.hybrid import hybrid_search
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,16 +149,7 @@ def latency(pool, embedder: Embedder, workdir: Path, n: int) -> tuple[float, flo
             started = time.perf_counter()
             hybrid_search(conn, emb, q, tenant=tenant, k=6)
             retrieval = time.perf_counter() - started
-            key = CacheKey(
-                tenant,
-                "gpt-4o-mini",
-                PROMPT_VERSION,
-                q,
-                normalise_question(q),
-                "",
-                key_terms(q, embedder.word_pieces),
-                emb,
-            )
+            key = cache_key(tenant, "gpt-4o-mini", q, q, None, emb, embedder)
             started = time.perf_counter()
             semantic_cache.lookup(conn, key, set(), settings)
             extra_ms.append((time.perf_counter() - started) * 1000)

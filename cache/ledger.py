@@ -21,21 +21,22 @@ def record_llm_call(
     row = conn.execute(
         """INSERT INTO llm_calls (tenant_id, purpose, model, prompt_tokens, completion_tokens, cached_tokens,
                                   cost_usd, latency_ms, outcome, status_code, error, question_hash)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-        (
-            tenant,
-            purpose,
-            attempt.model,
-            attempt.usage.prompt_tokens,
-            attempt.usage.completion_tokens,
-            attempt.usage.cached_tokens,
-            cost_usd,
-            attempt.latency_ms,
-            attempt.outcome,
-            attempt.status_code,
-            attempt.error,
-            question_hash,
-        ),
+           VALUES (%(tenant)s, %(purpose)s, %(model)s, %(prompt)s, %(completion)s, %(cached)s,
+                   %(cost)s, %(latency)s, %(outcome)s, %(status)s, %(error)s, %(question_hash)s) RETURNING id""",
+        {
+            "tenant": tenant,
+            "purpose": purpose,
+            "model": attempt.model,
+            "prompt": attempt.usage.prompt_tokens,
+            "completion": attempt.usage.completion_tokens,
+            "cached": attempt.usage.cached_tokens,
+            "cost": cost_usd,
+            "latency": attempt.latency_ms,
+            "outcome": attempt.outcome,
+            "status": attempt.status_code,
+            "error": attempt.error,
+            "question_hash": question_hash,
+        },
     ).fetchone()
     assert row is not None
     return int(row[0])
@@ -58,20 +59,21 @@ def record_hit(
     conn.execute(
         """INSERT INTO cache_hits (tenant_id, entry_id, model, question, cached_question, tier, similarity,
                                    tokens_saved, cost_saved_usd, latency_saved_ms, latency_ms)
-           VALUES (%s, %s, (SELECT model FROM cache_entries WHERE id = %s), %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (
-            tenant,
-            entry_id,
-            entry_id,
-            question,
-            cached_question,
-            tier,
-            similarity,
-            tokens_saved,
-            cost_saved,
-            max(0, original_latency_ms - latency_ms),
-            latency_ms,
-        ),
+           VALUES (%(tenant)s, %(entry)s, (SELECT model FROM cache_entries WHERE id = %(entry)s), %(question)s,
+                   %(cached_question)s, %(tier)s, %(similarity)s, %(tokens_saved)s, %(cost_saved)s,
+                   %(latency_saved)s, %(latency)s)""",
+        {
+            "tenant": tenant,
+            "entry": entry_id,
+            "question": question,
+            "cached_question": cached_question,
+            "tier": tier,
+            "similarity": similarity,
+            "tokens_saved": tokens_saved,
+            "cost_saved": cost_saved,
+            "latency_saved": max(0, original_latency_ms - latency_ms),
+            "latency": latency_ms,
+        },
     )
 
 
@@ -88,8 +90,16 @@ def record_question(
 ) -> None:
     conn.execute(
         """INSERT INTO questions (tenant_id, question, question_norm, outcome, model, cost_usd, latency_ms)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-        (tenant, question, question_norm, outcome, model, cost_usd, latency_ms),
+           VALUES (%(tenant)s, %(question)s, %(norm)s, %(outcome)s, %(model)s, %(cost)s, %(latency)s)""",
+        {
+            "tenant": tenant,
+            "question": question,
+            "norm": question_norm,
+            "outcome": outcome,
+            "model": model,
+            "cost": cost_usd,
+            "latency": latency_ms,
+        },
     )
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from minutebook.core.errors import ConfigError
+
 GROUPS = {"day": "date_trunc('day', created_at)::date::text", "model": "COALESCE(model, '-')", "tenant": "tenant_id"}
 
 
@@ -139,7 +141,7 @@ def cost_report(
 
     def run(sql: str, group: str) -> list[dict[str, Any]]:
         with conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(sql.format(group=group, tenant=tenant_sql), params).fetchall()  # type: ignore[arg-type]
+            return cur.execute(sql.format(group=group, tenant=tenant_sql), params).fetchall()
 
     totals_raw = _merge(run(_TOTALS, "'all'"), run(_CALLS, "'all'"), run(_SAVED, "'all'"))
     totals = _finish(totals_raw.get("all", {"key": "all"}))
@@ -151,7 +153,7 @@ def cost_report(
                        count(*) FILTER (WHERE outcome LIKE 'hit_%%') AS served_from_cache
                 FROM questions WHERE created_at >= %(since)s AND created_at < %(until)s {tenant_sql}
                 GROUP BY question_norm HAVING count(*) > 1 ORDER BY count(*) DESC, question_norm LIMIT 10""",
-            params,  # type: ignore[arg-type]
+            params,
         ).fetchall()
     return CostReport(
         start,
@@ -192,8 +194,11 @@ def report_csv(report: CostReport) -> str:
 
 
 def plot(report: CostReport, path: Path) -> Path:
-    """Daily spend against what the cache saved, as a PNG."""
-    import matplotlib
+    """Daily spend against what the cache saved, as a PNG (needs the `plot` extra)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ConfigError("--plot needs matplotlib: pip install 'minutebook[plot]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -16,7 +16,6 @@ from minutebook.core.embedded import start_embedded
 from minutebook.core.errors import DatabaseError
 from minutebook.core.settings import Settings
 
-EMBEDDING_DIM = 384  # must match sql/001 `vector(384)`
 LOCK_WAIT_SECONDS = 60.0  # longest any minutebook writer waits for another before saying "retry"
 APP_ROLE = "minutebook_app"  # sql/006: no BYPASSRLS, so row-level security always applies
 
@@ -132,7 +131,7 @@ def session_lock(conn: psycopg.Connection, key: str | int, *, seconds: float, bu
     deadline = time.monotonic() + seconds
     pause = 0.01
     while True:
-        row = conn.execute(f"SELECT pg_try_advisory_lock({expr})", (value,)).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(f"SELECT pg_try_advisory_lock({expr})", (value,)).fetchone()
         if not conn.autocommit:
             conn.commit()
         if row and row[0]:
@@ -147,7 +146,7 @@ def session_lock(conn: psycopg.Connection, key: str | int, *, seconds: float, bu
         if not conn.closed and not conn.broken:
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
                 conn.rollback()
-            conn.execute(f"SELECT pg_advisory_unlock({expr})", (value,))  # type: ignore[arg-type]
+            conn.execute(f"SELECT pg_advisory_unlock({expr})", (value,))
             if not conn.autocommit:
                 conn.commit()
 

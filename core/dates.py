@@ -150,8 +150,8 @@ def find_dates(text: str, reference: date | None = None) -> list[DateMention]:
     for m in _US.finditer(text):
         year = int(m["y1"])
         year = year + 2000 if year < 100 else year
-        day = _safe_date(year, int(m["m1"]), int(m["d1"]))
-        add(day, day, m, True)
+        us_date = _safe_date(year, int(m["m1"]), int(m["d1"]))
+        add(us_date, us_date, m, True)
 
     for m in _PART_OF_MONTH.finditer(text):
         month = month_number(m["m1"])

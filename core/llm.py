@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import openai
 
@@ -153,7 +154,7 @@ class LLMClient:
     ) -> tuple[str, Usage, str | None]:
         stream = self._client.chat.completions.create(
             model=self.model,
-            messages=messages,  # type: ignore[arg-type]
+            messages=cast(Any, messages),  # our plain dicts are what the typed params describe
             stream=True,
             stream_options={"include_usage": True},
             max_tokens=max_tokens,

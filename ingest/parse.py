@@ -384,9 +384,9 @@ def parse_note(
             open_section(i)
             i += 1
             continue
-        if (name := _item_heading(lines, i)) is not None:
+        if (item_name := _item_heading(lines, i)) is not None:
             parent_date = next((h[2] for h in reversed(stack) if h[2]), None)
-            pseudo = (name, heading_date(name, parent_date), indent_of(text))
+            pseudo = (item_name, heading_date(item_name, parent_date), indent_of(text))
             open_section(i)
             i += 1
             continue

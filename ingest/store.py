@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg import Copy
 from psycopg.types.json import Jsonb
 
 from minutebook.core.database import LOCK_WAIT_SECONDS, transaction_lock
@@ -163,58 +163,39 @@ def store_items(
     items: list[ExtractedItem],
     embeddings: np.ndarray,
 ) -> None:
-    chunk_ids = dict(conn.execute("SELECT ordinal, id FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall())
+    chunk_ids: dict[int, int] = dict(
+        conn.execute("SELECT ordinal, id FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
+    )
     # full names first, so a bare "Sarah" in the same note resolves to the "Sarah Chen" beside it
     refs = sorted({(o.name, o.kind, o.role) for it in items for o in it.owners}, key=lambda r: -len(r[0].split()))
     person_ids = {(name, kind): people.resolve(name, kind, role) for name, kind, role in refs}
-    columns = """tenant_id, meeting_id, chunk_id, ordinal, kind, text, detail, owner_text, status,
-                 status_text, due_start, due_date, due_text, source_line, evidence, embedding, spoken_at"""
-    with staged_copy(conn, "items", columns) as copy:
-        copy.set_types(
-            [
-                "text",
-                "int8",
-                "int8",
-                "int4",
-                "text",
-                "text",
-                "text",
-                "text",
-                "text",
-                "text",
-                "date",
-                "date",
-                "text",
-                "int4",
-                "text",
-                "vector",
-                "float4",
-            ]
-        )
+    with staged_copy(conn, "items", ITEM_COLUMNS) as write:
         for ordinal, (item, vector) in enumerate(zip(items, embeddings, strict=True)):
             chunk_ordinal = _chunk_for_line(chunks, item.line)
-            copy.write_row(
-                (
-                    tenant,
-                    meeting_id,
-                    chunk_ids.get(chunk_ordinal) if chunk_ordinal is not None else None,
-                    ordinal,
-                    item.kind,
-                    item.text,
-                    item.detail,
-                    item.owner_text,
-                    item.status,
-                    item.status_text,
-                    item.due_start,
-                    item.due_date,
-                    item.due_text,
-                    item.line,
-                    item.evidence,
-                    vector,
-                    item.spoken_at,
-                )
+            write(
+                {
+                    "tenant_id": tenant,
+                    "meeting_id": meeting_id,
+                    "chunk_id": chunk_ids.get(chunk_ordinal) if chunk_ordinal is not None else None,
+                    "ordinal": ordinal,
+                    "kind": item.kind,
+                    "text": item.text,
+                    "detail": item.detail,
+                    "owner_text": item.owner_text,
+                    "status": item.status,
+                    "status_text": item.status_text,
+                    "due_start": item.due_start,
+                    "due_date": item.due_date,
+                    "due_text": item.due_text,
+                    "source_line": item.line,
+                    "evidence": item.evidence,
+                    "embedding": vector,
+                    "spoken_at": item.spoken_at,
+                }
             )
-    item_ids = dict(conn.execute("SELECT ordinal, id FROM items WHERE meeting_id = %s", (meeting_id,)).fetchall())
+    item_ids: dict[int, int] = dict(
+        conn.execute("SELECT ordinal, id FROM items WHERE meeting_id = %s", (meeting_id,)).fetchall()
+    )
     owner_rows = [
         (tenant, item_ids[ordinal], person_ids[(o.name, o.kind)], position, o.written or o.name)
         for ordinal, item in enumerate(items)
@@ -229,62 +210,85 @@ def store_items(
             )
 
 
+# What each staged COPY writes: one (column, binary COPY type) table per target table.
+CHUNK_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tenant_id", "text"),
+    ("meeting_id", "int8"),
+    ("ordinal", "int4"),
+    ("section_path", "text[]"),
+    ("section_date", "date"),
+    ("text", "text"),
+    ("embed_text", "text"),
+    ("token_count", "int4"),
+    ("line_start", "int4"),
+    ("line_end", "int4"),
+    ("content_hash", "text"),
+    ("embedding", "vector"),
+    ("speakers", "text[]"),
+    ("time_start", "float4"),
+    ("time_end", "float4"),
+)
+ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tenant_id", "text"),
+    ("meeting_id", "int8"),
+    ("chunk_id", "int8"),
+    ("ordinal", "int4"),
+    ("kind", "text"),
+    ("text", "text"),
+    ("detail", "text"),
+    ("owner_text", "text"),
+    ("status", "text"),
+    ("status_text", "text"),
+    ("due_start", "date"),
+    ("due_date", "date"),
+    ("due_text", "text"),
+    ("source_line", "int4"),
+    ("evidence", "text"),
+    ("embedding", "vector"),
+    ("spoken_at", "float4"),
+)
+
+
 @contextmanager
-def staged_copy(conn: psycopg.Connection, table: str, columns: str) -> Iterator[Copy]:
+def staged_copy(
+    conn: psycopg.Connection, table: str, layout: tuple[tuple[str, str], ...]
+) -> Iterator[Callable[[dict[str, Any]], None]]:
     """Binary COPY into `table` through a temporary table: PostgreSQL refuses COPY FROM into a
-    table under row-level security, and INSERT … SELECT still has every row checked by it."""
+    table under row-level security, and INSERT … SELECT still has every row checked by it.
+    Yields a writer taking one row as {column: value}."""
     stage = f"stage_{table}"
+    columns = ", ".join(name for name, _ in layout)
     conn.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
     conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA")
     with conn.cursor() as cur, cur.copy(f"COPY {stage} ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
-        yield copy
+        copy.set_types([kind for _, kind in layout])
+        yield lambda row: copy.write_row([row[name] for name, _ in layout])
     conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}")
 
 
 def copy_chunks(
     conn: psycopg.Connection, *, tenant: str, meeting_id: int, chunks: list[Chunk], embeddings: np.ndarray
 ) -> None:
-    columns = """tenant_id, meeting_id, ordinal, section_path, section_date, text, embed_text,
-                 token_count, line_start, line_end, content_hash, embedding, speakers, time_start, time_end"""
-    with staged_copy(conn, "chunks", columns) as copy:
-        copy.set_types(
-            [
-                "text",
-                "int8",
-                "int4",
-                "text[]",
-                "date",
-                "text",
-                "text",
-                "int4",
-                "int4",
-                "int4",
-                "text",
-                "vector",
-                "text[]",
-                "float4",
-                "float4",
-            ]
-        )
+    with staged_copy(conn, "chunks", CHUNK_COLUMNS) as write:
         for chunk, vector in zip(chunks, embeddings, strict=True):
-            copy.write_row(
-                (
-                    tenant,
-                    meeting_id,
-                    chunk.ordinal,
-                    list(chunk.section_path),
-                    chunk.section_date,
-                    chunk.text,
-                    chunk.embed_text,
-                    chunk.token_count,
-                    chunk.line_start,
-                    chunk.line_end,
-                    chunk.content_hash,
-                    vector,
-                    list(chunk.speakers),
-                    chunk.time_start,
-                    chunk.time_end,
-                )
+            write(
+                {
+                    "tenant_id": tenant,
+                    "meeting_id": meeting_id,
+                    "ordinal": chunk.ordinal,
+                    "section_path": list(chunk.section_path),
+                    "section_date": chunk.section_date,
+                    "text": chunk.text,
+                    "embed_text": chunk.embed_text,
+                    "token_count": chunk.token_count,
+                    "line_start": chunk.line_start,
+                    "line_end": chunk.line_end,
+                    "content_hash": chunk.content_hash,
+                    "embedding": vector,
+                    "speakers": list(chunk.speakers),
+                    "time_start": chunk.time_start,
+                    "time_end": chunk.time_end,
+                }
             )
 
 

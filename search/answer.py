@@ -134,7 +134,7 @@ def ask(
     started = time.perf_counter()
     searched, window, since, until = _read_question(question, options.as_of)
     embeddings = embedder.encode_queries([searched, question_topic(searched)])
-    key = _cache_key(options.tenant, llm, question, searched, window, embeddings[0], embedder)
+    key = cache_key(options.tenant, llm.model if llm else "", question, searched, window, embeddings[0], embedder)
     with pool.connection() as conn:
         q = _Asking(conn, llm, prices, options, key, window, on_token, started)
         with conn.transaction():
@@ -161,12 +161,12 @@ def ask(
             return _ask_llm(q, llm, found.reason)
 
 
-def _cache_key(
-    tenant: str, llm: LLMClient | None, question: str, searched: str, window: TimeWindow | None,
+def cache_key(
+    tenant: str, model: str, question: str, searched: str, window: TimeWindow | None,
     embedding: np.ndarray, embedder: Embedder,
 ) -> CacheKey:  # fmt: skip
+    """What the cache knows a question by (`searched`: the question without its time words)."""
     terms = key_terms(searched, embedder.word_pieces)
-    model = llm.model if llm else ""
     return CacheKey(
         tenant, model, PROMPT_VERSION, question, normalise_question(question), window.key() if window else "",
         terms, embedding,

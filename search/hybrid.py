@@ -213,7 +213,7 @@ def hybrid_search(
     sql = _SQL.format(filters=filters.sql(), rrf_k=RRF_K)
     with conn.cursor(row_factory=dict_row) as cur:
         # custom plans: a generic plan cannot see how selective this query's filters and words are
-        rows = cur.execute(sql, params, prepare=False).fetchall()  # type: ignore[arg-type]
+        rows = cur.execute(sql, params, prepare=False).fetchall()
     return [
         SearchHit(
             rank=i,

@@ -263,7 +263,7 @@ def list_items(
         "limit": limit,
     }
     with conn.cursor(row_factory=dict_row) as cur:
-        return [_view(r) for r in cur.execute(query, params).fetchall()]  # type: ignore[arg-type]
+        return [_view(r) for r in cur.execute(query, params).fetchall()]
 
 
 def owner_of(pool: ConnectionPool, embedder: Embedder, topic: str, *, tenant: str, k: int = 5) -> OwnerAnswer:

@@ -53,7 +53,7 @@ def parse_query(source: str) -> Query:
     if not text:
         raise QueryError(f"{mode} needs a non-empty subject; {_usage(mode)}")
     tail = quoted["tail"].strip()
-    options = {"target": "chunks", "limit": 10, "threshold": 0.3, "depth": 2}
+    target, limit, threshold, depth = "chunks", 10, 0.3, 2
     allowed = {
         "SEARCH": ("IN", "LIMIT"),
         "FUZZY": ("THRESHOLD", "LIMIT"),
@@ -71,28 +71,21 @@ def parse_query(source: str) -> Query:
             if keyword == "IN":
                 if value.lower() not in ("chunks", "items"):
                     raise ValueError
-                options["target"] = value.lower()
+                target = value.lower()
             elif keyword == "LIMIT":
-                options["limit"] = int(value)
-                if not 1 <= options["limit"] <= 100:
+                limit = int(value)
+                if not 1 <= limit <= 100:
                     raise ValueError
             elif keyword == "THRESHOLD":
-                options["threshold"] = float(value)
-                if not 0 < options["threshold"] <= 1:
+                threshold = float(value)
+                if not 0 < threshold <= 1:
                     raise ValueError
             elif keyword == "DEPTH":
-                options["depth"] = int(value)
-                if not 1 <= options["depth"] <= 4:
+                depth = int(value)
+                if not 1 <= depth <= 4:
                     raise ValueError
         except ValueError:
             limits = {"IN": "chunks or items", "LIMIT": "1..100", "THRESHOLD": "0..1", "DEPTH": "1..4"}
             raise QueryError(f"bad {keyword} value {value!r} ({limits[keyword]}); {_usage(mode)}") from None
         i += 2
-    return Query(
-        mode,
-        text,
-        str(options["target"]),
-        int(options["limit"]),
-        float(options["threshold"]),
-        int(options["depth"]),
-    )
+    return Query(mode, text, target, limit, threshold, depth)

@@ -134,7 +134,7 @@ def run_sql(pool: ConnectionPool, statement: str, *, tenant: str, limits: SqlLim
                 # result costs this process a batch of rows, never the whole of it
                 with conn.cursor(name="minutebook_user_sql") as cur:
                     _limit_time(conn, deadline, limits)
-                    cur.execute(text)  # type: ignore[arg-type]  # DECLARE: one statement only
+                    cur.execute(text)  # DECLARE: one statement only
                     columns = [d.name for d in cur.description or []]
                     return _fetch_bounded(conn, cur, columns, deadline, limits)
         except psycopg.errors.QueryCanceled as exc:

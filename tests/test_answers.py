@@ -22,7 +22,7 @@ from minutebook.core.embedder import Embedder
 from minutebook.core.errors import LLMError
 from minutebook.core.llm import LLMClient, Usage
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
-from minutebook.search.answer import NOT_IN_NOTES, PROMPT_VERSION, AskOptions, ask
+from minutebook.search.answer import NOT_IN_NOTES, AskOptions, ask, cache_key
 
 AS_OF = date(2025, 10, 29)
 
@@ -121,20 +121,10 @@ def test_cached_evidence_must_be_what_the_new_question_retrieves(
 ) -> None:
     tenant, _ = notes
     first = ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
-    from minutebook.cache.keyterms import key_terms, normalise_question
-    from minutebook.cache.semantic_cache import CachedAnswer, CacheKey, Miss
+    from minutebook.cache.semantic_cache import CachedAnswer, Miss
 
     q = "When will Okta SSO be ready?"
-    key = CacheKey(
-        tenant,
-        "gpt-4o-mini",
-        PROMPT_VERSION,
-        q,
-        normalise_question(q),
-        "",
-        key_terms(q, embedder.word_pieces),
-        embedder.encode_one(q),
-    )
+    key = cache_key(tenant, "gpt-4o-mini", q, q, None, embedder.encode_one(q), embedder)
     cited = {c.chunk_id for c in first.citations if c.chunk_id}
     with tenant_transaction(pool, tenant) as conn:
         assert isinstance(semantic_cache.lookup(conn, key, cited, CacheSettings()), CachedAnswer)
