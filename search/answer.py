@@ -133,14 +133,15 @@ def ask(
 ) -> Answer:
     started = time.perf_counter()
     searched, window, since, until = _read_question(question, options.as_of)
-    embeddings = embedder.encode_queries([searched, question_topic(searched)])
+    topic = question_topic(searched)
+    embeddings = embedder.encode_queries([searched, topic])
     key = cache_key(options.tenant, llm.model if llm else "", question, searched, window, embeddings[0], embedder)
     with pool.connection() as conn:
         q = _Asking(conn, llm, prices, options, key, window, on_token, started)
         with conn.transaction():
             set_tenant(conn, options.tenant)
             q.evidence = retrieve(
-                conn, searched, (embeddings[0], embeddings[1]), tenant=options.tenant,
+                conn, searched, topic, (embeddings[0], embeddings[1]), tenant=options.tenant,
                 since=since, until=until, k=options.k, items=options.items,
             )  # fmt: skip
             if not q.evidence.relevant(windowed=window is not None):

@@ -83,6 +83,7 @@ def question_topic(searched: str) -> str:
 def retrieve_evidence(
     conn: psycopg.Connection,
     searched: str,
+    topic: str,
     embeddings: tuple[Any, Any],
     *,
     tenant: str,
@@ -91,11 +92,11 @@ def retrieve_evidence(
     k: int,
     items: int,
 ) -> Evidence:
-    """Passages for the question and items for its topic (one embedding each), in the window."""
+    """Passages for the question and items for its topic (`question_topic`; one embedding each), in the window."""
     embedding, topic_embedding = embeddings
     filters = SearchFilters(since=since, until=until)
     hits = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=k)
-    found = match_items(conn, topic_embedding, question_topic(searched), tenant=tenant, k=items)
+    found = match_items(conn, topic_embedding, topic, tenant=tenant, k=items)
     if since or until:  # items outside the window are not evidence for it
         found = [
             i
