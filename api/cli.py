@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from minutebook.api import cli_ask, cli_db, cli_ingest, cli_owners, cli_search, cli_serve
+from minutebook.api import cli_ask, cli_db, cli_ingest, cli_meetings, cli_owners, cli_search, cli_serve
 
 app = typer.Typer(
     name="minutebook",
@@ -21,6 +21,7 @@ app.command("cost-report")(cli_ask.cost_report_cmd)
 app.add_typer(cli_ask.cache_app, name="cache")
 app.command("who-owns")(cli_owners.who_owns_cmd)
 app.command("items")(cli_owners.items_cmd)
+app.add_typer(cli_meetings.meetings_app, name="meetings")
 app.command("serve")(cli_serve.serve)
 app.add_typer(cli_serve.keys_app, name="keys")
 app.add_typer(cli_db.db_app, name="db")

@@ -10,6 +10,8 @@ from rich.table import Table
 
 from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, safe, settings_from
 from minutebook.api.runtime import open_runtime
+from minutebook.core.dates import parse_given_date
+from minutebook.core.errors import QueryError
 from minutebook.ingest.pipeline import IngestOptions, IngestReport, ingest_paths
 
 
@@ -17,15 +19,26 @@ from minutebook.ingest.pipeline import IngestOptions, IngestReport, ingest_paths
 def ingest(
     paths: list[str] = typer.Argument(..., help="Files, directories (searched recursively) or globs."),
     tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to ingest into."),
+    when: str | None = typer.Option(
+        None,
+        "--date",
+        help="The meeting date of these notes, over what they say: 2022-11-07, 2013-01-30..2013-02-01, "
+        "2022-10 or 'Q3 2024'.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON report instead of a table."),
 ) -> None:
     """Ingest meeting notes (markdown or plain text). Unchanged notes are skipped, changed ones replaced."""
+    try:
+        given = parse_given_date(when) if when else None
+    except ValueError as exc:
+        raise QueryError(f"--date: {exc}") from None
     settings = settings_from(tenant)
     options = IngestOptions(
         tenant=settings.tenant,
         max_note_bytes=settings.max_note_bytes,
         max_tokens=settings.chunk_max_tokens,
         today=date.today(),
+        given_date=given,
     )
     with (
         open_runtime(settings) as rt,

@@ -72,7 +72,7 @@ def search(
         console.print("no passage matches (run `minutebook ingest PATH` first if you have not)")
         return
     for h in result.hits:
-        when = f" ({h.section_date or h.meeting_date})" if (h.section_date or h.meeting_date) else ""
+        when = f" ({h.when})" if h.when else ""
         path = safe(" › ".join(h.section_path))
         console.print(
             f"[bold]{h.rank}. {safe(h.meeting_title)}{when}[/bold]" + (f" › {path}" if path else ""), highlight=False

@@ -14,10 +14,11 @@ from starlette.datastructures import UploadFile
 from minutebook.api.deps import state, tenant_slot
 from minutebook.api.problems import ApiProblem
 from minutebook.core.database import tenant_transaction
+from minutebook.core.dates import parse_given_date
 from minutebook.core.errors import IngestError
 from minutebook.ingest.pipeline import FileOutcome, IngestOptions, ingest_notes
 from minutebook.ingest.reader import NoteText, note_from_bytes
-from minutebook.search.meetings import get_meeting, list_meetings
+from minutebook.search.meetings import date_meeting, get_meeting, list_meetings
 
 router = APIRouter(tags=["notes"])
 
@@ -105,9 +106,22 @@ _INGEST_BODY = {
         }
     },
 )
-async def ingest(request: Request, tenant_id: str = Depends(tenant_slot)) -> dict[str, Any]:
+async def ingest(
+    request: Request,
+    when: str | None = Query(
+        None,
+        alias="date",
+        max_length=40,
+        description="The meeting date of these notes when they do not say it (2022-11-07, October 2022, …).",
+    ),
+    tenant_id: str = Depends(tenant_slot),
+) -> dict[str, Any]:
     """Each note is new, updated (replacing its earlier version), unchanged, or failed with a reason;
     one note failing never stops the others."""
+    try:
+        given = parse_given_date(when) if when else None
+    except ValueError as exc:
+        raise ApiProblem(422, str(exc)) from None
     s = state(request)
     settings = s.rt.settings
     notes: list[NoteText | FileOutcome] = []
@@ -137,6 +151,7 @@ async def ingest(request: Request, tenant_id: str = Depends(tenant_slot)) -> dic
         max_note_bytes=settings.max_note_bytes,
         max_tokens=settings.chunk_max_tokens,
         today=date.today(),
+        given_date=given,
     )
     outcomes = await run_in_threadpool(ingest_notes, s.rt.pool, s.rt.embedder, notes, options=options)
     counts = {k: sum(1 for o in outcomes if o.status == k) for k in ("new", "updated", "unchanged", "failed")}
@@ -169,11 +184,44 @@ def meetings(
     until: date | None = Query(None, description="Meetings on or before this day.", examples=["2025-10-31"]),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=1_000_000),
+    undated: bool = Query(False, description="Only meetings that got no date (fix them with PATCH)."),
     tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
-        found = list_meetings(conn, since=since, until=until, limit=limit, offset=offset)
+        found = list_meetings(conn, since=since, until=until, undated=undated, limit=limit, offset=offset)
     return {"meetings": jsonable_encoder(found)}
+
+
+class MeetingPatch(BaseModel):
+    model_config = {"extra": "forbid"}
+    date: str = Field(
+        ...,
+        min_length=4,
+        max_length=40,
+        description="The meeting's date: a day (2022-11-07), a range (2013-01-30..2013-02-01), "
+        "a month (2022-10 or October 2022) or a quarter (Q3 2024).",
+        examples=["2022-11-07", "October 2022"],
+    )
+
+
+@router.patch("/meetings/{meeting_id}", summary="Give a meeting its date")
+def patch_meeting(
+    request: Request,
+    body: MeetingPatch,
+    meeting_id: int = Path(..., ge=1, le=2**62),
+    tenant_id: str = Depends(tenant_slot),
+) -> dict[str, Any]:
+    """Sets the meeting's date (and its sections' dates) in one transaction and drops cached
+    answers whose time window or citations depended on the old one."""
+    try:
+        given = parse_given_date(body.date)
+    except ValueError as exc:
+        raise ApiProblem(422, str(exc)) from None
+    with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
+        found = date_meeting(conn, meeting_id, given)
+    if found is None:
+        raise ApiProblem(404, f"no meeting {meeting_id} in this tenant")
+    return jsonable_encoder(found)
 
 
 @router.get("/meetings/{meeting_id}", summary="One meeting with its attendees and items")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Literal, get_args
 
 MONTHS: dict[str, int] = {}
 for _i, _name in enumerate(calendar.month_name):
@@ -37,17 +38,37 @@ _DAY_FIRST = re.compile(
     rf"\b(?P<d1>{_DAY})(?:{_DASH}(?P<d2>{_DAY}))?\s+(?:of\s+)?(?P<m1>{_MONTH})(?:,?\s+(?P<y1>{_YEAR}))?\b",
     re.IGNORECASE,
 )
+# "30 Jan - 1 Feb 2013", "28 December 2024 to 3 January 2025"
+_DAY_FIRST_SPAN = re.compile(
+    rf"\b(?P<d1>{_DAY})\s+(?:of\s+)?(?P<m1>{_MONTH})(?:,?\s+(?P<y1>{_YEAR}))?{_DASH}"
+    rf"(?P<d2>{_DAY})\s+(?:of\s+)?(?P<m2>{_MONTH})(?:,?\s+(?P<y2>{_YEAR}))?\b",
+    re.IGNORECASE,
+)
 _ISO = re.compile(
     r"(?<![\d-])(?P<y1>(?:19|20)\d{2})-(?P<m1>[01]\d)-(?P<d1>[0-3]\d)"
     r"(?:(?:\s*(?:–|—|to|through)\s*|\s+-\s+|/)(?P<y2>(?:19|20)\d{2})-(?P<m2>[01]\d)-(?P<d2>[0-3]\d))?(?![\d])"
 )
-_US = re.compile(r"(?<![\d/])(?P<m1>1[0-2]|0?[1-9])/(?P<d1>[12]\d|3[01]|0?[1-9])/(?P<y1>(?:19|20)?\d{2})(?![\d/])")
+# "11/15/2024", "30.01.2013", "(30/01/13 - 01/02/13)": which number is the day is decided later
+_NUM_DATE = r"(?P<a{n}>\d{{1,2}})(?P<s{n}>[/.])(?P<b{n}>\d{{1,2}})(?P=s{n})(?P<y{n}>(?:19|20)?\d{{2}})"
+_NUMERIC = re.compile(
+    rf"(?<![\d/.])(?:{_NUM_DATE.format(n=1)})(?:\s*(?:-|–|—|to)\s*(?:{_NUM_DATE.format(n=2)}))?(?![\d/]|\.\d)"
+)
+_MONTH_YEAR = re.compile(rf"\b(?P<m1>{_MONTH})(?:\s+of|,)?\s+(?P<y1>{_YEAR})\b", re.IGNORECASE)
+_QUARTER = re.compile(
+    rf"\b(?:Q(?P<q1>[1-4])\s*(?:of\s+)?['’]?(?P<y1>{_YEAR}|\d{{2}}(?!\d))|(?P<y2>{_YEAR})[\s-]*Q(?P<q2>[1-4]))\b",
+    re.IGNORECASE,
+)
 _PART_OF_MONTH = re.compile(
     rf"\b(?P<part>end\s+of|late|mid|middle\s+of|early|beginning\s+of|start\s+of)[\s-]+(?P<m1>{_MONTH})"
     rf"(?:,?\s+(?P<y1>{_YEAR}))?\b",
     re.IGNORECASE,
 )
 _FILENAME_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?([01]\d)[-_.]?([0-3]\d)(?!\d)")
+
+
+Precision = Literal["day", "range", "month", "quarter"]
+NumericOrder = Literal["dmy", "mdy"]
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 
 
 @dataclass(frozen=True)
@@ -57,6 +78,8 @@ class DateMention:
     text: str
     span: tuple[int, int]
     has_year: bool
+    precision: Precision = "day"  # "range" when a span of days, "month"/"quarter" for coarse forms
+    ambiguous: bool = False  # a numeric date whose day/month order nothing decided
 
     @property
     def is_range(self) -> bool:
@@ -105,19 +128,94 @@ def _end_after(start: date, month: int, day: int, year: str | None) -> date | No
     return end
 
 
-def find_dates(text: str, reference: date | None = None) -> list[DateMention]:
-    """Every date or date range in `text`, in order; yearless ones need a `reference`."""
+def _numeric_reading(m: re.Match[str], order: NumericOrder | None) -> tuple[date, date, bool] | None:
+    """(start, end, ambiguous) of a numeric date or range: the day/month order is the one under
+    which every part is a valid date and a range runs forward over at most two months; when both
+    orders fit, dots mean day first, then the tenant's `order`, else month first (marked ambiguous)."""
+
+    def read(n: str, first: str) -> date | None:
+        year = int(m[f"y{n}"])
+        year = year + 2000 if year < 100 else year
+        a, b = int(m[f"a{n}"]), int(m[f"b{n}"])
+        return _safe_date(year, a, b) if first == "m" else _safe_date(year, b, a)
+
+    fits: dict[NumericOrder, tuple[date, date]] = {}
+    for candidate, first in (("mdy", "m"), ("dmy", "d")):
+        start = read("1", first)
+        end = read("2", first) if m["a2"] else start
+        if start and end and start <= end <= start + timedelta(days=62):
+            fits[candidate] = (start, end)  # type: ignore[index]
+    if not fits:
+        return None
+    if len(fits) == 1 or len(set(fits.values())) == 1:
+        start, end = next(iter(fits.values()))
+        return start, end, False
+    if m["s1"] == ".":
+        return (*fits["dmy"], False)
+    if order is not None:
+        return (*fits[order], False)
+    return (*fits["mdy"], True)
+
+
+def numeric_order_votes(text: str) -> dict[NumericOrder, int]:
+    """How many numeric dates in `text` can only be read day-first or only month-first: the
+    evidence that decides a tenant's ambiguous ones."""
+    votes: dict[NumericOrder, int] = {"dmy": 0, "mdy": 0}
+    for m in _NUMERIC.finditer(text):
+        reading = _numeric_reading(m, None)
+        if reading is None or reading[2]:
+            continue
+        a, b = int(m["a1"]), int(m["b1"])
+        if a > 12 >= b or (m["a2"] and int(m["a2"]) > 12 >= int(m["b2"])):
+            votes["dmy"] += 1
+        elif b > 12 >= a or (m["a2"] and int(m["b2"]) > 12 >= int(m["a2"])):
+            votes["mdy"] += 1
+    return votes
+
+
+def prevailing_order(votes: dict[str, int]) -> NumericOrder | None:
+    """The order most of a tenant's decidable numeric dates use; None on a tie."""
+    dmy, mdy = votes.get("dmy", 0), votes.get("mdy", 0)
+    if dmy == mdy:
+        return None
+    return "dmy" if dmy > mdy else "mdy"
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def find_dates(
+    text: str,
+    reference: date | None = None,
+    *,
+    coarse: bool = False,
+    numeric_order: NumericOrder | None = None,
+) -> list[DateMention]:
+    """Every date or date range in `text`, in order; yearless ones need a `reference`.
+
+    `coarse` also finds months and quarters with a year ("October 2022", "Q3 2024"), which say
+    when a meeting was but are too vague for a due date. `numeric_order` is the tenant's day/month
+    order for numeric dates that fit both."""
     found: list[DateMention] = []
     taken: list[tuple[int, int]] = []
 
     def free(span: tuple[int, int]) -> bool:
         return all(span[1] <= a or span[0] >= b for a, b in taken)
 
-    def add(start: date | None, end: date | None, m: re.Match[str], has_year: bool) -> None:
+    def add(
+        start: date | None,
+        end: date | None,
+        m: re.Match[str],
+        has_year: bool,
+        precision: Precision | None = None,
+        ambiguous: bool = False,
+    ) -> None:
         if start is None or end is None or end < start or not free(m.span()):
             return
         taken.append(m.span())
-        found.append(DateMention(start, end, m.group(0), m.span(), has_year))
+        kind: Precision = precision or ("range" if end != start else "day")
+        found.append(DateMention(start, end, m.group(0), m.span(), has_year, kind, ambiguous))
 
     for m in _ISO.finditer(text):
         start = _safe_date(int(m["y1"]), int(m["m1"]), int(m["d1"]))
@@ -139,6 +237,17 @@ def find_dates(text: str, reference: date | None = None) -> list[DateMention]:
             end = _end_after(start, month2 or month1, _day(m["d2"]), m["y2"])
         add(start, end, m, bool(year1))
 
+    for m in _DAY_FIRST_SPAN.finditer(text):
+        month1, month2 = month_number(m["m1"]), month_number(m["m2"])
+        if month1 is None or month2 is None:
+            continue
+        year1 = m["y1"] or m["y2"]
+        start = _resolve(month1, _day(m["d1"]), year1, reference)
+        end = _end_after(start, month2, _day(m["d2"]), m["y2"]) if start else None
+        if start and end and m["y1"] is None and end < start:
+            start = _safe_date(start.year - 1, start.month, start.day)  # "28 Dec - 3 Jan 2025"
+        add(start, end, m, bool(year1))
+
     for m in _DAY_FIRST.finditer(text):
         month1 = month_number(m["m1"])
         if month1 is None:
@@ -147,11 +256,9 @@ def find_dates(text: str, reference: date | None = None) -> list[DateMention]:
         end = _end_after(start, month1, _day(m["d2"]), m["y1"]) if start and m["d2"] else start
         add(start, end, m, bool(m["y1"]))
 
-    for m in _US.finditer(text):
-        year = int(m["y1"])
-        year = year + 2000 if year < 100 else year
-        us_date = _safe_date(year, int(m["m1"]), int(m["d1"]))
-        add(us_date, us_date, m, True)
+    for m in _NUMERIC.finditer(text):
+        if (reading := _numeric_reading(m, numeric_order)) is not None:
+            add(reading[0], reading[1], m, True, ambiguous=reading[2])
 
     for m in _PART_OF_MONTH.finditer(text):
         month = month_number(m["m1"])
@@ -170,6 +277,18 @@ def find_dates(text: str, reference: date | None = None) -> list[DateMention]:
             day = 1
         point = date(anchor.year, month, day)
         add(point, point, m, bool(m["y1"]))
+
+    if coarse:
+        for m in _MONTH_YEAR.finditer(text):
+            if (month := month_number(m["m1"])) is not None:
+                year = int(m["y1"])
+                add(date(year, month, 1), _month_end(year, month), m, True, "month")
+        for m in _QUARTER.finditer(text):
+            quarter = int(m["q1"] or m["q2"])
+            raw = m["y1"] or m["y2"]
+            year = int(raw) + (2000 if len(raw) == 2 else 0)
+            first = 3 * quarter - 2
+            add(date(year, first, 1), _month_end(year, first + 2), m, True, "quarter")
 
     found.sort(key=lambda d: d.span[0])
     return found
@@ -191,3 +310,55 @@ def clock(seconds: float | None) -> str:
         return ""
     s = int(seconds)
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def span_precision(start: date, end: date) -> Precision:
+    """What a span of days most likely was when written: a whole month, a quarter, a range, a day."""
+    if start == end:
+        return "day"
+    if start.day == 1 and end == _month_end(end.year, end.month) and start.year == end.year:
+        if start.month == end.month:
+            return "month"
+        if start.month % 3 == 1 and end.month == start.month + 2:
+            return "quarter"
+    return "range"
+
+
+def describe_date(start: date | None, end: date | None, precision: str | None = None) -> str:
+    """A stored meeting date as people write it: "2022-11-07", "2013-01-30 – 2013-02-01",
+    "October 2022", "Q3 2024"; "" when undated. Without a stored precision the span decides."""
+    if start is None:
+        return ""
+    end = end or start
+    precision = precision or span_precision(start, end)
+    if precision == "month":
+        return f"{calendar.month_name[start.month]} {start.year}"
+    if precision == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    return start.isoformat() if end == start else f"{start.isoformat()} – {end.isoformat()}"
+
+
+def parse_given_date(text: str) -> DateMention:
+    """A date a user types to fix a meeting: "2022-11-07", "2013-01-30..2013-02-01", "2022-10",
+    "October 2022", "Q3 2024", "30 Jan - 1 Feb 2013". ValueError when it is not one date."""
+    cleaned = text.strip()
+    if m := re.fullmatch(r"((?:19|20)\d{2})-([01]\d)", cleaned):
+        year, month = int(m[1]), int(m[2])
+        if 1 <= month <= 12:
+            return DateMention(date(year, month, 1), _month_end(year, month), cleaned, (0, len(cleaned)), True, "month")
+    if ".." in cleaned:
+        parts = cleaned.split("..")
+        if len(parts) == 2:
+            a, b = parse_given_date(parts[0]), parse_given_date(parts[1])
+            if a.start <= b.end:
+                return DateMention(a.start, b.end, cleaned, (0, len(cleaned)), True, "range")
+        raise ValueError(f"{text!r} is not a date range: use START..END, e.g. 2013-01-30..2013-02-01")
+    mentions = find_dates(cleaned, coarse=True)
+    if len(mentions) == 1 and len(mentions[0].text) >= len(cleaned.strip("() ,.")) - 1:
+        if mentions[0].ambiguous:
+            raise ValueError(f"{text!r} could be read day-first or month-first: write it as YYYY-MM-DD")
+        return mentions[0]
+    raise ValueError(
+        f"{text!r} is not a date: write YYYY-MM-DD, a range START..END, a month (2022-10, October 2022) "
+        "or a quarter (Q3 2024)"
+    )

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from minutebook.core.dates import clock
+from minutebook.core.dates import clock, describe_date
 from minutebook.ingest.parse import Line, ParsedNote, Section, indent_of, is_list_item
 from minutebook.ingest.transcript import Turn
 
@@ -32,6 +32,7 @@ class Chunk:
     speakers: tuple[str, ...] = ()  # transcripts: who speaks in this chunk
     time_start: float | None = None  # transcripts: seconds into the recording
     time_end: float | None = None
+    section_date_end: date | None = None  # a section about a span of days (a range, a month)
 
     @property
     def content_hash(self) -> str:
@@ -50,10 +51,10 @@ def approx_tokens(texts: list[str]) -> list[int]:
     return [len(re.findall(r"\w{1,6}|[^\w\s]", t)) for t in texts]
 
 
-def embed_prefix(title: str, when: date | None, path: Sequence[str]) -> str:
+def embed_prefix(title: str, when: date | None, path: Sequence[str], until: date | None = None) -> str:
     parts = [title]
     if when:
-        parts.append(when.isoformat())
+        parts.append(describe_date(when, until or when, None))
     if path:
         parts.append(" › ".join(path))
     return " — ".join(parts) + "\n"
@@ -197,7 +198,7 @@ def chunk_transcript(note: ParsedNote, count: TokenCounter = approx_tokens, *, m
         speakers = tuple(dict.fromkeys(t.speaker for t in turns if t.speaker))
         start, end = turns[0].start, max((t.end or t.start or 0.0) for t in turns)
         span = f"{clock(start)}–{clock(end)}" if start is not None else ""
-        prefix = embed_prefix(note.title, note.date_start, (span,) if span else ())
+        prefix = embed_prefix(note.title, note.date_start, (span,) if span else (), note.date_end)
         text = "\n".join(body for _, body, _ in group)
         said_by = f"Speakers: {', '.join(speakers)}\n" if speakers else ""
         chunks.append(
@@ -205,6 +206,7 @@ def chunk_transcript(note: ParsedNote, count: TokenCounter = approx_tokens, *, m
                 ordinal=len(chunks),
                 section_path=(span,) if span else (),
                 section_date=note.date_start,
+                section_date_end=note.date_end,
                 text=text,
                 embed_text=prefix + said_by + text,
                 token_count=sum(n for _, _, n in group) + count([prefix + said_by])[0],
@@ -227,7 +229,7 @@ def chunk_note(note: ParsedNote, count: TokenCounter = approx_tokens, *, max_tok
         if not content:
             continue
         base = min(indent_of(ln.text) for ln in content)
-        prefix = embed_prefix(note.title, section.date, section.path)
+        prefix = embed_prefix(note.title, section.date, section.path, section.date_end)
         budget = max(_MIN_BODY_TOKENS, max_tokens - count([prefix])[0])
         units = [u for block in _blocks(section) for u in _units(block, base, budget, count)]
         for group in _pack(units, budget):
@@ -238,6 +240,7 @@ def chunk_note(note: ParsedNote, count: TokenCounter = approx_tokens, *, max_tok
                     ordinal=len(chunks),
                     section_path=section.path,
                     section_date=section.date,
+                    section_date_end=section.date_end,
                     text=text,
                     embed_text=prefix + text,
                     token_count=sum(u.tokens for u in group) + count([prefix])[0],

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePath
 
-from minutebook.core.dates import date_from_filename, find_dates, first_date
+from minutebook.core.dates import (
+    DateMention,
+    NumericOrder,
+    date_from_filename,
+    find_dates,
+    first_date,
+    numeric_order_votes,
+)
 from minutebook.ingest.transcript import TRANSCRIPT_EXTENSIONS, Turn, detect_format, parse_transcript
 
 LIST_MARKER = re.compile(r"^(?P<indent>\s*)(?P<marker>[-*+•◦▪‣○●✓✔☐☑✅❌]|\d{1,3}[.)]|[a-z][.)]|\[[ xX✓]\])\s+")
@@ -24,6 +31,9 @@ _ATTENDEE_KEYS = {"attendees", "attendee", "present", "participants", "attendanc
 _DATE_KEYS = {"date", "when", "meeting date", "day"}
 _ROLE = re.compile(r"^(?P<name>[^()]+?)\s*\((?P<role>[^)]+)\)\s*$")
 _MAX_PSEUDO_HEADING_WORDS = 7
+
+
+Day = date  # `Section.date` shadows the type inside the class
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class Section:
     date: date | None
     lines: list[Line] = field(default_factory=list)
     heading_line: int | None = None
+    date_end: Day | None = None  # a section about a span (a range, a month) ends here
 
     @property
     def body(self) -> list[Line]:
@@ -62,6 +73,10 @@ class ParsedNote:
     turns: list[Turn] = field(default_factory=list)  # transcripts: speaker turns, chunked on
     reference: date | None = None  # resolves yearless dates when the note itself has no date
     warnings: list[str] = field(default_factory=list)
+    date_precision: str | None = None  # a Precision: day | range | month | quarter
+    date_text: str | None = None  # the date as the note (or the user) wrote it
+    date_source: str | None = None  # where it was read: given | front matter | date line | title | …
+    date_order: NumericOrder | None = None  # the day/month order this note's numeric dates show
 
 
 def is_list_item(text: str) -> bool:
@@ -195,13 +210,53 @@ def _attendee(raw: str) -> list[Attendee]:
     return [Attendee(raw)]
 
 
-def _title(lines: list[str], filename: str | None) -> tuple[str, int | None]:
-    for i, text in enumerate(lines):
+_LINK_ONLY = re.compile(r"^(?:\[[^\]]*\]\([^)]*\)|<?https?://\S+>?|\[[^\]]*\]\[[^\]]*\])[\s.,;]*$")
+_URL_VALUE = re.compile(r"^\s*[A-Za-z][\w /-]{0,30}:\s*<?https?://\S+>?\s*$")
+_TOC_LABEL = re.compile(r"^(?:table of contents|contents|toc)$", re.I)
+
+
+def front_matter(lines: list[str]) -> tuple[dict[str, str], int]:
+    """YAML front matter's flat `key: value` fields and the first line after it ({} and 0 without)."""
+    if not lines or lines[0].strip() != "---":
+        return {}, 0
+    fields: dict[str, str] = {}
+    for i in range(1, min(len(lines), 80)):
+        text = lines[i]
+        if text.strip() in ("---", "..."):
+            return fields, i + 1
+        if (m := re.match(r"^([A-Za-z_][\w -]*):\s*(.*?)\s*$", text)) and not text.startswith(" "):
+            fields[m[1].strip().lower()] = m[2].strip().strip("\"'")
+    return {}, 0
+
+
+def _is_scaffolding(lines: list[str], i: int, in_comment: bool) -> bool:
+    """Lines that are not the note's words: comments, link-only lines, a table of contents,
+    `Agenda: <url>` pointers."""
+    text = lines[i].strip()
+    body = strip_marker(text) if is_list_item(text) else text
+    body = re.sub(r"^[*_]{1,3}(.+?)[*_]{1,3}$", r"\1", body).rstrip(":").strip()
+    return (
+        in_comment
+        or text.startswith("<!--")
+        or bool(_LINK_ONLY.match(body))
+        or bool(_URL_VALUE.match(body))
+        or bool(_TOC_LABEL.match(body))
+    )
+
+
+def _title(lines: list[str], filename: str | None, start: int = 0) -> tuple[str, int | None]:
+    in_comment = False
+    for i in range(start, len(lines)):
+        text = lines[i]
         if not text.strip():
+            continue
+        opens = "<!--" in text and "-->" not in text.split("<!--", 1)[1]
+        if _is_scaffolding(lines, i, in_comment):
+            in_comment = (in_comment or opens) and "-->" not in (text if in_comment else text.split("<!--", 1)[1])
             continue
         if m := _ATX.match(text):
             return _clean_heading(m[2]), i
-        if (m := _BANNER.match(text)) and i == 0:
+        if (m := _BANNER.match(text)) and i == start:
             return _clean_heading(m[2]), i
         kv = _KEY_VALUE.match(text)
         if kv and kv["key"].strip().lower() in (_ATTENDEE_KEYS | _DATE_KEYS | {"title", "subject", "meeting"}):
@@ -218,26 +273,84 @@ def _title(lines: list[str], filename: str | None) -> tuple[str, int | None]:
     return "Untitled meeting", None
 
 
-def _meeting_dates(
-    lines: list[str], title: str, filename: str | None, reference: date | None
-) -> tuple[date | None, date | None]:
-    from_name = date_from_filename(PurePath(filename).name) if filename else None
+_HEAD_LINES = 25  # the header a meeting date is looked for in
+_FIRST_HEADINGS = 3
+_UNDATED = (
+    "no meeting date in its front matter, title, first headings, header or file name; stored undated "
+    "(give one with `ingest --date` or `minutebook meetings set-date`)"
+)
+
+
+@dataclass(frozen=True)
+class MeetingDate:
+    mention: DateMention | None
+    source: str | None
+    warnings: tuple[str, ...] = ()
+
+
+def _meeting_date(
+    lines: list[str],
+    *,
+    body_start: int,
+    front: dict[str, str],
+    title: str,
+    title_line: int | None,
+    filename: str | None,
+    reference: date | None,
+    order: NumericOrder | None,
+) -> MeetingDate:
+    """Where a date stands decides which one is the meeting's: front matter, then a `Date:` line,
+    the title, the first headings, the file name, and only then any dated header line. A month or
+    quarter is narrowed to the one day a date line or the file name names inside it."""
+    name = PurePath(filename).name if filename else "note"
+    from_name = date_from_filename(name) if filename else None
     ref = from_name or reference
-    head = lines[:25]
-    for text in head:  # an explicit "Date: ..." line wins
-        kv = _KEY_VALUE.match(text)
-        if kv and kv["key"].strip().lower() in _DATE_KEYS and (d := first_date(kv["value"], ref)):
-            return d.start, d.end
-    mention = first_date(title, ref)
-    if mention and (mention.has_year or ref):
-        return mention.start, mention.end
-    for text in head:
-        for d in find_dates(text):
-            if d.has_year:
-                return d.start, d.end
+
+    def dates(text: str, *, coarse: bool = True) -> list[DateMention]:
+        return find_dates(text, ref, coarse=coarse, numeric_order=order)
+
+    head = [(i, lines[i]) for i in range(body_start, min(len(lines), body_start + _HEAD_LINES))]
+    early = range(body_start, min(len(lines), body_start + 60))
+    headings = [(i, h[1]) for i in early if i != title_line and (h := _heading_at(lines, i))][:_FIRST_HEADINGS]
+    places: list[tuple[str, list[DateMention]]] = []
+    front_value = next((front[k] for k in ("date", "when", "meeting date") if front.get(k)), None)
+    if front_value:
+        places.append(("front matter", dates(front_value)))
+    date_lines = [
+        kv["value"]
+        for _, text in head
+        if (kv := _KEY_VALUE.match(strip_marker(text) if is_list_item(text) else text))
+        and kv["key"].strip().lower() in _DATE_KEYS
+    ]
+    places.append(("date line", [d for v in date_lines for d in dates(v)]))
+    places.append(("title", [d for d in dates(title) if d.has_year or ref]))
+    places.append(("heading", [d for _, h in headings for d in dates(h) if d.has_year]))
     if from_name:
-        return from_name, from_name
-    return None, None
+        places.append(("file name", [DateMention(from_name, from_name, name, (0, 0), True)]))
+    places.append(("header", [d for _, t in head for d in dates(t, coarse=False) if d.has_year]))
+
+    chosen: tuple[str, DateMention] | None = next(((src, found[0]) for src, found in places if found), None)
+    if chosen is None:
+        return MeetingDate(None, None, (f"{name}: {_UNDATED}",))
+    source, mention = chosen
+    if mention.precision in ("month", "quarter"):
+        inside = {
+            (d.start, d.end): d
+            for src, found in places
+            if src != source and src in ("front matter", "date line", "file name")
+            for d in found
+            if d.precision == "day" and mention.start <= d.start <= mention.end
+        }
+        if len(inside) == 1:
+            mention = next(iter(inside.values()))
+    warnings: tuple[str, ...] = ()
+    if mention.ambiguous:
+        warnings = (
+            f"{name}: the date {mention.text!r} fits both day/month orders and nothing in this tenant's notes "
+            f"decides between them; stored month-first as {mention.start:%d %B %Y} "
+            "(fix with `minutebook meetings set-date`)",
+        )
+    return MeetingDate(mention, source, warnings)
 
 
 def _attendees(lines: list[str]) -> list[Attendee]:
@@ -327,35 +440,90 @@ def _parse_timed_transcript(
     )
 
 
+Span = tuple[date, date] | None
+
+
+def _dated_as_given(note: ParsedNote, given: DateMention | None) -> ParsedNote:
+    """A transcript has one section and no dated headings: the given date simply replaces its own."""
+    if given is None:
+        if note.date_start is not None:
+            note.date_precision, note.date_source = "day", note.date_source or "file"
+        return note
+    note.date_start, note.date_end = given.start, given.end
+    note.date_precision, note.date_text, note.date_source = given.precision, given.text, "given"
+    note.warnings = [w for w in note.warnings if "no meeting date" not in w]
+    for section in note.sections:
+        section.date, section.date_end = given.start, given.end
+    return note
+
+
+def _section(path: tuple[str, ...], when: Span, heading_line: int | None = None) -> Section:
+    return Section(
+        path=path,
+        date=when[0] if when else None,
+        date_end=when[1] if when else None,
+        heading_line=heading_line,
+    )
+
+
 def parse_note(
-    text: str, filename: str | None = None, reference: date | None = None, modified: date | None = None
+    text: str,
+    filename: str | None = None,
+    reference: date | None = None,
+    modified: date | None = None,
+    *,
+    given: DateMention | None = None,
+    numeric_order: NumericOrder | None = None,
 ) -> ParsedNote:
     """Parse one note. `reference` (e.g. today) resolves yearless dates when the note has none;
-    `modified` (the file's time) dates a transcript that says nothing else."""
+    `modified` (the file's time) dates a transcript that says nothing else; `given` is a date the
+    user stated for this note, which wins over anything in it; `numeric_order` is the tenant's
+    day/month order for numeric dates that fit both."""
     if (filename and PurePath(filename).suffix.lower() in TRANSCRIPT_EXTENSIONS) or detect_format(text):
-        return _parse_timed_transcript(text, filename, reference, modified)
+        return _dated_as_given(_parse_timed_transcript(text, filename, reference, modified), given)
     lines = text.splitlines()
     if is_speaker_transcript(lines):
-        return _parse_speaker_transcript(lines, filename, reference)
-    title, title_line = _title(lines, filename)
-    date_start, date_end = _meeting_dates(lines, title, filename, reference)
+        return _dated_as_given(_parse_speaker_transcript(lines, filename, reference), given)
+    front, body_start = front_matter(lines)
+    title, title_line = (front["title"], None) if front.get("title") else _title(lines, filename, body_start)
+    own_votes = numeric_order_votes(text)
+    dated = (
+        MeetingDate(given, "given")
+        if given is not None
+        else _meeting_date(
+            lines,
+            body_start=body_start,
+            front=front,
+            title=title,
+            title_line=title_line,
+            filename=filename,
+            reference=reference,
+            order=numeric_order,
+        )
+    )
+    mention = dated.mention
+    meeting_span: Span = (mention.start, mention.end) if mention else None
+    date_start = mention.start if mention else None
     year_ref = date_start or reference
 
-    sections: list[Section] = [Section(path=(), date=date_start)]
-    stack: list[tuple[int, str, date | None]] = []  # real headings: (level, text, date)
-    pseudo: tuple[str, date | None, int] | None = None  # (text, date, indent that ends it)
+    sections: list[Section] = [_section((), meeting_span)]
+    stack: list[tuple[int, str, Span]] = []  # real headings: (level, text, dates)
+    pseudo: tuple[str, Span, int] | None = None  # (text, dates, indent that ends it)
     title_is_h1 = title_line is not None and bool(_ATX.match(lines[title_line]))
+
+    def inherited() -> Span:
+        return next((h[2] for h in reversed(stack) if h[2]), None)
 
     def open_section(heading_line: int) -> None:
         path = tuple(h[1] for h in stack) + ((pseudo[0],) if pseudo else ())
-        when = pseudo[1] if pseudo and pseudo[1] else next((h[2] for h in reversed(stack) if h[2]), date_start)
-        sections.append(Section(path=path, date=when, heading_line=heading_line))
+        when = pseudo[1] if pseudo and pseudo[1] else (inherited() or meeting_span)
+        sections.append(_section(path, when, heading_line))
 
-    def heading_date(heading: str, parent: date | None) -> date | None:
-        mention = first_date(heading, year_ref)
-        return mention.start if mention else parent
+    def heading_date(heading: str, parent: Span) -> Span:
+        found = first_date(heading, year_ref)
+        return (found.start, found.end) if found else parent
 
-    i = 0
+    i = body_start
     while i < len(lines):
         text = lines[i]
         if i == title_line:
@@ -372,21 +540,18 @@ def parse_note(
                 level = max(1, level - 1)  # the H1 is the title, not a section
             while stack and stack[-1][0] >= level:
                 stack.pop()
-            parent_date = next((h[2] for h in reversed(stack) if h[2]), None)
-            stack.append((level, name, heading_date(name, parent_date)))
+            stack.append((level, name, heading_date(name, inherited())))
             pseudo = None
             open_section(i)
             i += consumed
             continue
         if _is_label_heading(lines, i):
-            parent_date = next((h[2] for h in reversed(stack) if h[2]), None)
-            pseudo = (_clean_heading(text), heading_date(text, parent_date), -1)
+            pseudo = (_clean_heading(text), heading_date(text, inherited()), -1)
             open_section(i)
             i += 1
             continue
         if (item_name := _item_heading(lines, i)) is not None:
-            parent_date = next((h[2] for h in reversed(stack) if h[2]), None)
-            pseudo = (item_name, heading_date(item_name, parent_date), indent_of(text))
+            pseudo = (item_name, heading_date(item_name, inherited()), indent_of(text))
             open_section(i)
             i += 1
             continue
@@ -403,7 +568,12 @@ def parse_note(
     return ParsedNote(
         title=title,
         date_start=date_start,
-        date_end=date_end,
+        date_end=mention.end if mention else None,
+        date_precision=mention.precision if mention else None,
+        date_text=mention.text if mention else None,
+        date_source=dated.source,
+        date_order=max(own_votes, key=lambda k: own_votes[k]) if any(own_votes.values()) else None,
+        warnings=list(dated.warnings),
         attendees=_attendees(lines),
         sections=kept,
         lines=lines,

@@ -14,12 +14,14 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from minutebook.core.database import tenant_transaction
+from minutebook.core.dates import DateMention, NumericOrder, numeric_order_votes, prevailing_order
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import ConfigError, DatabaseError, IngestError
 from minutebook.ingest.chunk import Chunk, chunk_note
 from minutebook.ingest.extract import ExtractedItem, extract_items
 from minutebook.ingest.parse import ParsedNote, parse_note
 from minutebook.ingest.reader import NoteText, expand_paths, read_note
+from minutebook.ingest.redate import given_dates, set_meeting_date
 from minutebook.ingest.spoken import extract_spoken
 from minutebook.ingest.store import EXTRACTOR_VERSION, schema_embedding_dim, store_note
 
@@ -65,6 +67,7 @@ class IngestOptions:
     max_tokens: int = 230
     notes_per_batch: int = 128  # larger batches let the model sort by length and pad less
     today: date | None = None  # resolves yearless dates in notes that carry no date at all
+    given_date: DateMention | None = None  # the user said when these notes' meeting was (`--date`)
 
 
 @dataclass
@@ -186,8 +189,37 @@ def _already_stored(pool: ConnectionPool, tenant: str, notes: list[NoteText]) ->
     return found
 
 
-def prepare_note(note: NoteText, embedder: Embedder, options: IngestOptions) -> _Prepared:
-    parsed = parse_note(note.text, note.name, reference=options.today, modified=note.modified)
+def tenant_numeric_order(conn: psycopg.Connection, tenant: str, texts: Sequence[str] = ()) -> NumericOrder | None:
+    """The day/month order this tenant writes numeric dates in: what its stored notes showed plus
+    what `texts` (the batch being ingested) show; None when nothing decides it."""
+    votes: dict[str, int] = {"dmy": 0, "mdy": 0}
+    for order, n in conn.execute(
+        "SELECT date_order, count(*) FROM meetings WHERE tenant_id = %s AND date_order IS NOT NULL GROUP BY 1",
+        (tenant,),
+    ).fetchall():
+        votes[order] += n
+    for text in texts:
+        for order, n in numeric_order_votes(text).items():
+            votes[order] += n
+    return prevailing_order(votes)
+
+
+def prepare_note(
+    note: NoteText,
+    embedder: Embedder,
+    options: IngestOptions,
+    *,
+    numeric_order: NumericOrder | None = None,
+    given: DateMention | None = None,
+) -> _Prepared:
+    parsed = parse_note(
+        note.text,
+        note.name,
+        reference=options.today,
+        modified=note.modified,
+        given=options.given_date or given,
+        numeric_order=numeric_order,
+    )
     note.warnings.extend(w for w in parsed.warnings if w not in note.warnings)
     chunks = chunk_note(parsed, embedder.count_tokens, max_tokens=options.max_tokens)
     if not chunks:
@@ -204,6 +236,11 @@ def _embed_batch(
     results: dict[str, FileOutcome] = {}
     try:
         results.update(_already_stored(pool, options.tenant, notes))
+        with tenant_transaction(pool, options.tenant) as conn:
+            order = tenant_numeric_order(conn, options.tenant, [n.text for n in notes if n.source not in results])
+            given = given_dates(conn, options.tenant, [n.source for n in notes])
+            if options.given_date is not None:
+                _redate_unchanged(conn, results, options.given_date)
     except psycopg.Error as exc:
         failed = [FileOutcome(n.source, "failed", error=f"{n.source}: database error: {exc}") for n in notes]
         return lambda: failed
@@ -212,7 +249,7 @@ def _embed_batch(
         if note.source in results:
             continue
         try:
-            prepared.append(prepare_note(note, embedder, options))
+            prepared.append(prepare_note(note, embedder, options, numeric_order=order, given=given.get(note.source)))
         except IngestError as exc:
             results[note.source] = FileOutcome(note.source, "failed", error=str(exc), warnings=note.warnings)
         except Exception as exc:  # a parser bug must not sink the batch; name the file
@@ -235,6 +272,19 @@ def _embed_batch(
         return [results[n.source] for n in notes]
 
     return store
+
+
+def _redate_unchanged(conn: psycopg.Connection, results: dict[str, FileOutcome], given: DateMention) -> None:
+    """`ingest --date` on notes stored already: their text did not change, their date does."""
+    for outcome in results.values():
+        if outcome.meeting_id is None or outcome.detail:  # a copy of another note keeps that note's date
+            continue
+        stored = conn.execute(
+            "SELECT date_start, date_end FROM meetings WHERE id = %s", (outcome.meeting_id,)
+        ).fetchone()
+        if stored is not None and (stored[0], stored[1]) != (given.start, given.end):
+            set_meeting_date(conn, outcome.meeting_id, given)
+            outcome.status, outcome.detail = "updated", f"dated {given.text}"
 
 
 def _store_one(pool: ConnectionPool, tenant: str, p: _Prepared, vectors: np.ndarray) -> FileOutcome:

@@ -20,7 +20,7 @@ from minutebook.ingest.people import PeopleDirectory
 from minutebook.ingest.reader import NoteText
 
 # Bump when parsing, chunking or extraction changes what a note turns into.
-EXTRACTOR_VERSION = 2  # 2: transcripts (speaker turns, spoken commitments)
+EXTRACTOR_VERSION = 3  # 2: transcripts (speaker turns, spoken commitments); 3: date precision
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,10 @@ def store_note(
         "title": parsed.title,
         "start": parsed.date_start,
         "end": parsed.date_end,
+        "precision": parsed.date_precision,
+        "date_text": parsed.date_text,
+        "date_source": parsed.date_source,
+        "date_order": parsed.date_order,
         "attendees": attendees,
         "hash": note.content_hash,
         "raw": note.text,
@@ -89,7 +93,8 @@ def store_note(
     }
     row = conn.execute(
         """UPDATE meetings SET title = %(title)s, date_start = %(start)s, date_end = %(end)s,
-                  attendees = %(attendees)s, content_hash = %(hash)s, raw_text = %(raw)s,
+                  date_precision = %(precision)s, date_text = %(date_text)s, date_source = %(date_source)s,
+                  date_order = %(date_order)s, attendees = %(attendees)s, content_hash = %(hash)s, raw_text = %(raw)s,
                   encoding = %(encoding)s, ingested_at = now(), extractor_version = %(version)s
            WHERE tenant_id = %(tenant)s AND source = %(source)s
            RETURNING id""",
@@ -102,10 +107,12 @@ def store_note(
         conn.execute("DELETE FROM chunks WHERE meeting_id = %s", (meeting_id,))
     else:
         row = conn.execute(
-            """INSERT INTO meetings (tenant_id, source, title, date_start, date_end, attendees,
-                                     content_hash, raw_text, encoding, extractor_version)
-               VALUES (%(tenant)s, %(source)s, %(title)s, %(start)s, %(end)s, %(attendees)s,
-                       %(hash)s, %(raw)s, %(encoding)s, %(version)s)
+            """INSERT INTO meetings (tenant_id, source, title, date_start, date_end, date_precision, date_text,
+                                     date_source, date_order, attendees, content_hash, raw_text, encoding,
+                                     extractor_version)
+               VALUES (%(tenant)s, %(source)s, %(title)s, %(start)s, %(end)s, %(precision)s, %(date_text)s,
+                       %(date_source)s, %(date_order)s, %(attendees)s, %(hash)s, %(raw)s, %(encoding)s,
+                       %(version)s)
                RETURNING id""",
             values,
         ).fetchone()
@@ -227,6 +234,7 @@ CHUNK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("speakers", "text[]"),
     ("time_start", "float4"),
     ("time_end", "float4"),
+    ("section_date_end", "date"),
 )
 ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tenant_id", "text"),
@@ -288,6 +296,7 @@ def copy_chunks(
                     "speakers": list(chunk.speakers),
                     "time_start": chunk.time_start,
                     "time_end": chunk.time_end,
+                    "section_date_end": chunk.section_date_end,
                 }
             )
 

@@ -148,7 +148,7 @@ def prompt(question: str, as_of: date, window: TimeWindow | None, evidence: Evid
     lines = []
     for n, ev in evidence.numbered():
         if isinstance(ev, SearchHit):
-            when = ev.section_date or ev.meeting_date
+            when = ev.when or "undated"
             where = " › ".join([ev.meeting_title, *ev.section_path])
             lines.append(f"[{n}] {_quoted(where)} ({when}): {_quoted(ev.text)}")
         else:

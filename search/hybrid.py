@@ -18,6 +18,7 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
+from minutebook.core.dates import describe_date
 from minutebook.search.people_match import PERSON_MATCH
 
 RRF_K = 60
@@ -48,7 +49,7 @@ class SearchFilters:
     def sql(self) -> str:
         parts = []
         if self.since:
-            parts.append("c.section_date >= %(since)s")
+            parts.append("COALESCE(c.section_date_end, c.section_date) >= %(since)s")
         if self.until:
             parts.append("c.section_date <= %(until)s")
         if self.meeting_id:
@@ -97,6 +98,14 @@ class SearchHit:
     time_start: float | None = None  # transcripts: seconds into the recording
     scores: dict[str, float | None] = field(default_factory=dict)  # similarity, text rank, spelling
     ranks: dict[str, int | None] = field(default_factory=dict)  # per-signal rank (1 = best)
+    section_date_end: date | None = None
+
+    @property
+    def when(self) -> str:
+        """The day or span the passage speaks of, as people write it ("October 2022")."""
+        if self.section_date is None:
+            return describe_date(self.meeting_date, self.meeting_date)
+        return describe_date(self.section_date, self.section_date_end or self.section_date)
 
 
 _SQL = """
@@ -148,8 +157,8 @@ WITH vec AS (
     ORDER BY score DESC, id LIMIT %(k)s
 )
 SELECT c.id AS chunk_id, c.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
-       c.section_path, c.section_date, c.text, c.line_start, c.line_end, c.content_hash, f.score AS fused,
-       c.speakers, c.time_start,
+       c.section_path, c.section_date, c.section_date_end, c.text, c.line_start, c.line_end, c.content_hash,
+       f.score AS fused, c.speakers, c.time_start,
        COALESCE(vec.sim, 1 - (c.embedding <=> %(q)s)) AS vector_score, vec.r AS vector_rank,
        fts.rank AS fulltext_score, fts.r AS fulltext_rank,
        spelled.ws AS trigram_score, spelled.r AS trigram_rank
@@ -224,6 +233,7 @@ def hybrid_search(
             source=r["source"],
             section_path=list(r["section_path"]),
             section_date=r["section_date"],
+            section_date_end=r["section_date_end"],
             text=r["text"],
             highlighted=highlight(r["text"], text),
             line_start=r["line_start"],

@@ -9,6 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from minutebook.core.dates import DateMention, describe_date
+from minutebook.ingest.redate import set_meeting_date
 from minutebook.search.owners import ItemView, list_items
 
 
@@ -22,6 +24,14 @@ class MeetingSummary:
     ingested_at: datetime
     chunks: int
     items: int
+    date_precision: str | None = None  # day | range | month | quarter; None when undated
+    date_text: str | None = None  # as the note (or the user) wrote it
+    date_source: str | None = None  # where it was read: given | front matter | title | heading | file name …
+    when: str = ""  # as people write it: "2022-11-07", "October 2022"; "" when undated
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> MeetingSummary:
+        return cls(**row, when=describe_date(row["date_start"], row["date_end"], row["date_precision"]))
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,8 @@ class MeetingDetail:
     items: list[ItemView] = field(default_factory=list)
 
 
-_SUMMARY = """m.id, m.title, m.source, m.date_start, m.date_end, m.ingested_at,
+_SUMMARY = """m.id, m.title, m.source, m.date_start, m.date_end, m.date_precision, m.date_text, m.date_source,
+    m.ingested_at,
     (SELECT count(*) FROM chunks c WHERE c.meeting_id = m.id) AS chunks,
     (SELECT count(*) FROM items i WHERE i.meeting_id = m.id) AS items"""
 
@@ -41,18 +52,21 @@ def list_meetings(
     *,
     since: date | None = None,
     until: date | None = None,
+    undated: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> list[MeetingSummary]:
-    """Newest first; a meeting spanning days counts when any of its days is in the window."""
+    """Newest first; a meeting spanning days (a range, a month) counts when any of its days is in
+    the window. `undated`: only the meetings nothing gave a date, oldest ingest first."""
     query = f"""SELECT {_SUMMARY} FROM meetings m
         WHERE (%(since)s::date IS NULL OR COALESCE(m.date_end, m.date_start) >= %(since)s)
           AND (%(until)s::date IS NULL OR m.date_start <= %(until)s)
+          AND (NOT %(undated)s OR m.date_start IS NULL)
         ORDER BY m.date_start DESC NULLS LAST, m.id DESC
         LIMIT %(limit)s OFFSET %(offset)s"""
-    params = {"since": since, "until": until, "limit": limit, "offset": offset}
+    params = {"since": since, "until": until, "undated": undated, "limit": limit, "offset": offset}
     with conn.cursor(row_factory=dict_row) as cur:
-        return [MeetingSummary(**r) for r in cur.execute(query, params).fetchall()]
+        return [MeetingSummary.from_row(r) for r in cur.execute(query, params).fetchall()]
 
 
 def get_meeting(conn: psycopg.Connection, meeting_id: int, *, tenant: str) -> MeetingDetail | None:
@@ -67,4 +81,16 @@ def get_meeting(conn: psycopg.Connection, meeting_id: int, *, tenant: str) -> Me
             (meeting_id,),
         ).fetchall()
     items = list_items(conn, tenant=tenant, meeting_id=meeting_id, limit=1000)
-    return MeetingDetail(MeetingSummary(**row), attendees, items)
+    return MeetingDetail(MeetingSummary.from_row(row), attendees, items)
+
+
+def date_meeting(conn: psycopg.Connection, meeting_id: int, given: DateMention) -> MeetingSummary | None:
+    """Give meeting `meeting_id` a date a user stated (see `parse_given_date`); None when the tenant
+    has no such meeting. Its passages take the date and the cached answers that depended on its
+    dates are dropped, in the caller's transaction."""
+    if set_meeting_date(conn, meeting_id, given) is None:
+        return None
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(f"SELECT {_SUMMARY} FROM meetings m WHERE m.id = %s", (meeting_id,)).fetchone()
+    assert row is not None
+    return MeetingSummary.from_row(row)

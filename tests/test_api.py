@@ -149,7 +149,11 @@ def test_meetings_search_owners_items_and_query(client: TestClient, acme: tuple[
     windowed = client.get(
         "/v1/search", params={"q": "risks", "since": "2025-10-24", "until": "2025-10-24"}, headers=headers
     ).json()
-    assert windowed["hits"] and all(h["section_date"] == "2025-10-24" for h in windowed["hits"])
+    # a passage counts when the day or span it speaks of (a section of the Oct 21-25 week) holds the window
+    assert windowed["hits"] and all(
+        h["section_date"] <= "2025-10-24" <= (h["section_date_end"] or h["section_date"]) for h in windowed["hits"]
+    )
+    assert any(h["section_date"] == "2025-10-24" for h in windowed["hits"])
 
     owner = client.get("/v1/owners", params={"topic": "Okta SSO"}, headers=headers).json()
     assert owner["found"] and owner["item"]["owners"][0]["name"].startswith("Sarah")

@@ -35,7 +35,7 @@ COLUMNS = {
     "cache_hits": "id tenant_id entry_id question cached_question tier similarity tokens_saved cost_saved_usd "
     "latency_saved_ms latency_ms created_at model",
     "chunks": "id tenant_id meeting_id ordinal section_path section_date text embed_text token_count line_start "
-    "line_end content_hash embedding tsv speakers time_start time_end",
+    "line_end content_hash embedding tsv speakers time_start time_end section_date_end",
     "item_owners": "tenant_id item_id person_id position written_as",
     "items": "id tenant_id meeting_id chunk_id ordinal kind text detail owner_text status status_text due_start "
     "due_date due_text source_line evidence embedding tsv spoken_at",
@@ -43,7 +43,7 @@ COLUMNS = {
     "outcome status_code error question_hash created_at",
     "meeting_attendees": "tenant_id meeting_id person_id role",
     "meetings": "id tenant_id source title date_start date_end attendees content_hash raw_text encoding ingested_at "
-    "extractor_version",
+    "extractor_version date_precision date_text date_source date_order",
     "people": "id tenant_id kind name key role aliases",
     "questions": "id tenant_id question question_norm outcome model cost_usd latency_ms created_at",
     "schema_migrations": "version name sha256 applied_at",
