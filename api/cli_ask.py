@@ -42,7 +42,7 @@ def _render_answer(answer: Answer, streamed: bool) -> None:
     if answer.citations:
         console.print("\n[bold]Sources[/bold]")
         for c in answer.citations:
-            when = f" ({c.meeting_date})" if c.meeting_date else ""
+            when = f" ({c.when or c.meeting_date})" if c.when or c.meeting_date else ""
             console.print(
                 clean(
                     f"  [{c.n}] {c.meeting_title}{when} › {c.section}  "

@@ -43,6 +43,7 @@ _ASK_EXAMPLE = {
             "n": 1,
             "meeting_title": "Weekly TPM Status Meeting - Week of Oct 21-25, 2025",
             "meeting_date": "2025-10-23",
+            "when": "2025-10-23",
             "section": "Engineering Deep Dive (Oct 23) › SSO Integration Status",
             "line_start": 41,
             "line_end": 47,

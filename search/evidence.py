@@ -43,6 +43,7 @@ class Citation:
     line_end: int
     kind: str = "passage"  # passage | item
     spoken: str | None = None  # transcripts: "Kenji Mori, 00:01:12"
+    when: str = ""  # the day or span as written ("October 2022"); "" when undated
 
     def as_json(self) -> dict[str, Any]:
         return {**self.__dict__, "meeting_date": self.meeting_date.isoformat() if self.meeting_date else None}
@@ -122,6 +123,7 @@ def _citation(n: int, ev: SearchHit | ItemView, hashes: dict[int, str]) -> Citat
             ev.line_start,
             ev.line_end,
             spoken=f"{ev.speakers[0]}, {clock(ev.time_start)}" if ev.speakers and ev.time_start is not None else None,
+            when=ev.when,
         )
     return Citation(
         n,
@@ -136,6 +138,7 @@ def _citation(n: int, ev: SearchHit | ItemView, hashes: dict[int, str]) -> Citat
         ev.source_line,
         "item",
         spoken=f"{ev.evidence.split(':', 1)[0]}, {clock(ev.spoken_at)}" if ev.spoken_at is not None else None,
+        when=ev.meeting_date.isoformat() if ev.meeting_date else "",
     )
 
 
