@@ -14,12 +14,14 @@ Owners are only taken from what is written; no owner written means unassigned.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, get_args
 
 from minutebook.core.dates import DateMention, find_dates
-from minutebook.ingest.owners import OwnerRef, format_owners, parse_owners
+from minutebook.ingest.commitments import Commitment, decision_text, find_commitment, is_decision
+from minutebook.ingest.owners import TEAM_WORDS, OwnerRef, format_owners, parse_owners
 from minutebook.ingest.parse import LIST_MARKER, ParsedNote, Section, indent_of, is_list_item
 
 _SECTION_KINDS: list[tuple[str, re.Pattern[str]]] = [
@@ -75,6 +77,7 @@ _PROGRESS_WORDS = re.compile(
     re.I,
 )
 _STRIKE = re.compile(r"^~~.+~~$")
+_TERSE_WORDS = 8
 
 
 ItemKind = Literal["action", "risk", "decision", "priority", "milestone"]
@@ -98,13 +101,19 @@ class ExtractedItem:
     due_text: str | None = None
     detail: str = ""
     spoken_at: float | None = None  # transcripts: seconds into the recording
+    context: str = ""  # what the item sits under: its agenda items and section ("Inline assembly")
+    topic: str = ""  # the nearest of those that says what the work is about
 
     @property
     def embed_text(self) -> str:
         # "(Week 1-2)" and similar asides say when, not what: they only blur the meaning
         core = re.sub(r"\s*\([^()]*\)\s*$", "", self.text) or self.text
         detail = " ".join(self.detail.split()[:60])
-        return f"{core} — {detail}" if detail else core
+        text = f"{core} — {detail}" if detail else core
+        # a terse item ("volunteer to open the vote issue") means little without its agenda item
+        if self.topic and len(core.split()) < _TERSE_WORDS:
+            text += f" ({' '.join(self.topic.split()[:20])})"
+        return text
 
 
 def section_kind(path: tuple[str, ...]) -> str | None:
@@ -268,30 +277,97 @@ def _strip_marker(text: str) -> tuple[str, str | None]:
     return LIST_MARKER.sub("", text, count=1).strip(), None
 
 
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|<?https?://\S+>?")
+
+
+def _url_words(url: str) -> str:
+    """A bare URL's last path segments ("…/reference/pull/1093" → "reference pull 1093"): what it names."""
+    path = re.sub(r"^<?https?://[^/\s]+/?", "", url).rstrip(">").split("#")[0].split("?")[0]
+    words = {"pull": "PR", "pulls": "PRs", "issues": "issue", "blob": "", "tree": ""}
+    return " ".join(words.get(p, p) for p in path.split("/")[-3:] if words.get(p, p))
+
+
+def plain(text: str) -> str:
+    """Markdown links down to their words, bare URLs down to what they name: what a reader would say."""
+    return re.sub(r"\s+", " ", _LINK.sub(lambda m: m.group(1) or _url_words(m.group(0)), text)).strip()
+
+
+def _only_links(body: str) -> bool:
+    return not re.search(r"[A-Za-z]{3,}", _LINK.sub("", body).replace("(EMPTY)", ""))
+
+
+def known_names(note: ParsedNote, people: Iterable[str] = ()) -> set[str]:
+    """Lower-cased names, first names and handles a commitment's subject may be written as."""
+    known = {p.lower() for p in people}
+    for a in note.attendees:
+        known.add(a.name.lower())
+        known.add(a.name.split()[0].lower())
+        if a.handle:
+            known.add(a.handle.lower())
+    return {k for k in known if k}
+
+
 class _Extractor:
-    def __init__(self, note: ParsedNote) -> None:
+    def __init__(self, note: ParsedNote, people: Iterable[str] = ()) -> None:
         self.note = note
         self.ref = note.date_start
         self.items: list[ExtractedItem] = []
         self.used_lines: set[int] = set()
+        self.known = known_names(note, people)
+        self.section: Section | None = None
 
     def run(self) -> list[ExtractedItem]:
         for section in self.note.sections:
+            self.section = section
             self._section(section)
         self.items.sort(key=lambda i: i.line)
         return self.items
 
-    def _is_attendee(self, who: str) -> bool:
-        owners = parse_owners(who) or []
-        names = {a.name.lower() for a in self.note.attendees} | {
-            a.name.split()[0].lower() for a in self.note.attendees if a.name
-        }
-        return bool(owners) and all(o.kind == "person" and o.name.lower() in names for o in owners)
+    def _context(self, number: int) -> tuple[str, str]:
+        """The agenda items and section a line sits under (its parent bullets and nearest headings),
+        and the nearest of them that names a subject rather than a label ("Action item:")."""
+        lines = self.note.lines
+        parents: list[str] = []
+        indent = indent_of(lines[number])
+        for j in range(number - 1, max(-1, number - 80), -1):
+            text = lines[j]
+            if not text.strip():
+                continue
+            if re.match(r"^\s{0,3}#", text):
+                break  # the section's own heading is in the path already
+            if indent_of(text) < indent:
+                parents.append(plain(LIST_MARKER.sub("", text, count=1).strip()))
+                indent = indent_of(text)
+                if indent == 0:
+                    break
+        path = list(self.section.path[-2:]) if self.section else []
+        words = [p for p in [*path, *reversed(parents)] if p and not p.endswith("…")]
+        topic = next((w for w in reversed(words) if len(w.rstrip(":").split()) > 2 and section_kind((w,)) is None), "")
+        return " › ".join(dict.fromkeys(words))[:400], topic[:200]
+
+    def _commitment(self, found: Commitment, number: int, raw: str, status: str | None) -> None:
+        task, mention = take_due(found.task, self.ref, any_date=True)
+        owners = [
+            OwnerRef(n, "team" if ("/" in n or n.lower().split()[-1] in TEAM_WORDS) else "person", None, n)
+            for n in found.owners
+        ]
+        context, topic = self._context(number)
+        text = _clean(plain(task)) or topic or context.split(" › ")[-1]
+        item = ExtractedItem("action", text, number, raw, owners=owners, owner_text=" + ".join(found.owners))
+        if mention:
+            _due_from_mention(item, mention)
+        item.status = status or status_from(task)
+        self._add(item, number, raw)
 
     def _add(self, item: ExtractedItem, line: int, evidence: str) -> None:
-        if not item.text or line in self.used_lines:
+        if not item.text or line in self.used_lines or _only_links(item.text):
             return
+        if item.text.rstrip().endswith("?") and not item.owners:
+            return  # a question asked in the meeting is not an item
         item.line, item.evidence = line, evidence.strip()
+        item.text = plain(item.text) or item.text
+        if not item.context and 0 <= line < len(self.note.lines):
+            item.context, item.topic = self._context(line)
         self.used_lines.add(line)
         self.items.append(item)
 
@@ -316,13 +392,20 @@ class _Extractor:
     def _line(self, number: int, raw: str, kind: str | None) -> None:
         body, marker_status = _strip_marker(raw)
         checkbox = bool(_CHECKBOX.match(raw))
-        if not body or (body.endswith(":") and not checkbox):
+        if not body or (body.endswith(":") and not checkbox) or _only_links(body):
             return
         # self-announcing lines, whatever the section
         if m := _ACTION_PREFIX.match(raw):
             rest = raw[m.end() :].strip()
+            if found := find_commitment(rest, self.known):
+                self._commitment(found, number, raw, marker_status)
+                return
             item = _parse_task(rest, self.ref, owner_context=True)
             item.status = marker_status or item.status
+            self._add(item, number, raw)
+            return
+        if kind != "decision" and is_decision(body) and not _DECISION_PREFIX.match(body):
+            item = ExtractedItem("decision", _clean(decision_text(body)), number, raw, status="approved")
             self._add(item, number, raw)
             return
         if (m := _DECISION_PREFIX.match(body)) or (kind == "decision" and marker_status) or _AGREED_INLINE.match(body):
@@ -355,9 +438,9 @@ class _Extractor:
             item.kind, item.status = "milestone", marker_status
             self._add(item, number, raw)
             return
-        if kind is None and (m := _WHO_DOES.match(body)) and self._is_attendee(m["who"]):
-            # "Priya will write the runbook by Nov 14" in running notes: a commitment by someone present
-            self._add(_parse_task(body, self.ref, owner_context=True), number, raw)
+        if kind in (None, "action") and (found := find_commitment(body, self.known)):
+            # "Priya will write the runbook by Nov 14", "niko to leave a comment", "boats: I'll do it"
+            self._commitment(found, number, raw, marker_status)
             return
         if kind is None:
             if marker_status:  # a ✓ or ○ on its own line: a done or open action
@@ -471,5 +554,7 @@ class _Extractor:
         return {r.number for r in rows}
 
 
-def extract_items(note: ParsedNote) -> list[ExtractedItem]:
-    return _Extractor(note).run()
+def extract_items(note: ParsedNote, people: Iterable[str] = ()) -> list[ExtractedItem]:
+    """Items in `note`; `people` (lower-cased names and handles the tenant knows) lets a commitment's
+    subject be recognised however it is written."""
+    return _Extractor(note, people).run()

@@ -20,6 +20,14 @@ from minutebook.core.dates import (
     first_date,
     numeric_order_votes,
 )
+from minutebook.ingest.attendance import (
+    ATTENDANCE_LABELS,
+    Attendance,
+    Attendee,
+    collect,
+    is_absence_label,
+    is_attendance_label,
+)
 from minutebook.ingest.transcript import TRANSCRIPT_EXTENSIONS, Turn, detect_format, parse_transcript
 
 LIST_MARKER = re.compile(r"^(?P<indent>\s*)(?P<marker>[-*+•◦▪‣○●✓✔☐☑✅❌]|\d{1,3}[.)]|[a-z][.)]|\[[ xX✓]\])\s+")
@@ -27,9 +35,8 @@ _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _BANNER = re.compile(r"^\s*([=#*~]{2,})\s*(\S.*?)\s*\1\s*$")
 _UNDERLINE = re.compile(r"^\s*(=+|-+|~+)\s*$")
 _KEY_VALUE = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z /&-]{1,30}?)\s*:\s*(?P<value>\S.*)$")
-_ATTENDEE_KEYS = {"attendees", "attendee", "present", "participants", "attendance", "who", "people"}
+_ATTENDEE_KEYS = set(ATTENDANCE_LABELS)
 _DATE_KEYS = {"date", "when", "meeting date", "day"}
-_ROLE = re.compile(r"^(?P<name>[^()]+?)\s*\((?P<role>[^)]+)\)\s*$")
 _MAX_PSEUDO_HEADING_WORDS = 7
 
 
@@ -40,12 +47,6 @@ Day = date  # `Section.date` shadows the type inside the class
 class Line:
     number: int  # 0-based line index in the source
     text: str
-
-
-@dataclass(frozen=True)
-class Attendee:
-    name: str
-    role: str | None = None
 
 
 @dataclass
@@ -174,40 +175,6 @@ def _item_heading(lines: list[str], i: int) -> str | None:
     if j is None or indent_of(lines[j]) <= indent_of(text):
         return None
     return _clean_heading(body)
-
-
-def split_attendees(value: str) -> list[Attendee]:
-    people: list[Attendee] = []
-    depth = 0
-    current = ""
-    for ch in value:  # split on commas/semicolons outside parentheses
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth = max(0, depth - 1)
-        if ch in ",;" and depth == 0:
-            people.extend(_attendee(current))
-            current = ""
-        else:
-            current += ch
-    people.extend(_attendee(current))
-    return people
-
-
-def _attendee(raw: str) -> list[Attendee]:
-    raw = raw.strip().strip(".").lstrip("@").strip()
-    raw = re.sub(r"^(and|&)\s+", "", raw, flags=re.IGNORECASE)
-    if not raw:
-        return []
-    if " and " in raw and "(" not in raw:
-        return [a for part in raw.split(" and ") for a in _attendee(part)]
-    if m := _ROLE.match(raw):
-        return [Attendee(m["name"].strip(), m["role"].strip())]
-    for sep in (" - ", " – ", " — "):
-        if sep in raw:
-            name, role = raw.split(sep, 1)
-            return [Attendee(name.strip(), role.strip())]
-    return [Attendee(raw)]
 
 
 _LINK_ONLY = re.compile(r"^(?:\[[^\]]*\]\([^)]*\)|<?https?://\S+>?|\[[^\]]*\]\[[^\]]*\])[\s.,;]*$")
@@ -353,29 +320,34 @@ def _meeting_date(
     return MeetingDate(mention, source, warnings)
 
 
-def _attendees(lines: list[str]) -> list[Attendee]:
-    found: list[Attendee] = []
+def _attendance(lines: list[str]) -> Attendance:
+    """Attendance blocks (a heading or label named for it, then its lines) and inline
+    `Present: a, b` / `Regrets: c` lines."""
+    inline: list[tuple[str, str]] = []
+    blocks: list[list[str]] = []
     for i, text in enumerate(lines):
         kv = _KEY_VALUE.match(text)
-        if kv and kv["key"].strip().lower() in _ATTENDEE_KEYS and not is_list_item(text):
-            found.extend(split_attendees(kv["value"]))
+        if kv and not is_list_item(text) and (is_attendance_label(kv["key"]) or is_absence_label(kv["key"])):
+            inline.append((kv["key"], kv["value"]))
             continue
         heading = _heading_at(lines, i)
-        label = text.strip().rstrip(":").strip().lower() if _is_label_heading(lines, i) else None
-        name = heading[1].lower() if heading else label
-        if name in _ATTENDEE_KEYS:
-            j = i + (heading[2] if heading else 1)
-            while j < len(lines) and (is_list_item(lines[j]) or not lines[j].strip()):
-                if lines[j].strip():
-                    found.extend(split_attendees(strip_marker(lines[j])))
-                elif j + 1 < len(lines) and not is_list_item(lines[j + 1]):
+        label = text if _is_label_heading(lines, i) or text.strip().endswith(":") else None
+        name = heading[1] if heading else label
+        if name is None or not is_attendance_label(name):
+            continue
+        block: list[str] = []
+        j = i + (heading[2] if heading else 1)
+        while j < len(lines) and _heading_at(lines, j) is None:
+            line = lines[j]
+            if line.strip():
+                if not (is_list_item(line) or indent_of(line) > 0 or _KEY_VALUE.match(line)) and block:
                     break
-                j += 1
-    unique: dict[str, Attendee] = {}
-    for a in found:
-        if a.name and len(a.name) <= 80:
-            unique.setdefault(a.name.lower(), a)
-    return list(unique.values())
+                block.append(line)
+            elif block and j + 1 < len(lines) and lines[j + 1].strip() and not is_list_item(lines[j + 1]):
+                break
+            j += 1
+        blocks.append(block)
+    return collect(blocks, inline)
 
 
 _SPEAKER_TURN = re.compile(r"^(?P<speaker>[A-Z][\w.'’-]*(?: [A-Z0-9][\w.'’-]*){0,3}):\s+\S")
@@ -565,6 +537,13 @@ def parse_note(
         i += 1
 
     kept = [s for s in sections if any(line.text.strip() for line in s.lines)]
+    attendance = _attendance(lines)
+    if attendance.unparsed:
+        shown = "; ".join(repr(u[:60]) for u in attendance.unparsed[:5])
+        more = f" and {len(attendance.unparsed) - 5} more" if len(attendance.unparsed) > 5 else ""
+        warnings_extra = [f"{filename or 'note'}: attendance entries not read as people: {shown}{more}"]
+    else:
+        warnings_extra = []
     return ParsedNote(
         title=title,
         date_start=date_start,
@@ -573,8 +552,8 @@ def parse_note(
         date_text=mention.text if mention else None,
         date_source=dated.source,
         date_order=max(own_votes, key=lambda k: own_votes[k]) if any(own_votes.values()) else None,
-        warnings=list(dated.warnings),
-        attendees=_attendees(lines),
+        warnings=[*dated.warnings, *warnings_extra],
+        attendees=attendance.present,
         sections=kept,
         lines=lines,
         title_line=title_line,

@@ -3,6 +3,9 @@
 "Sarah" is "Sarah Chen" when Sarah Chen is the only Sarah with a full name in the tenant; a
 first-name-only person recorded earlier is merged into the full name once it appears. With two
 full-name Sarahs, a bare "Sarah" stays its own (ambiguous) entry rather than being guessed.
+A handle written beside a name (`Jane Q. Doe @jqdoe`) is an alias of that person, and a single
+name that is part of exactly one handle ("Niko" and "nikomatsakis", "Felix" and "pnkfelix") is
+the same person: communities that sign with handles say first names aloud.
 """
 
 from __future__ import annotations
@@ -42,20 +45,43 @@ class PeopleDirectory:
     def _full_names_with_first(self, first: str) -> list[_Person]:
         return [p for p in self.people.values() if p.kind == "person" and " " in p.key and p.key.split()[0] == first]
 
-    def resolve(self, name: str, kind: str, role: str | None = None) -> int:
-        key = owner_key(name, kind)
-        person = self.people.get(key) or next(
+    def _known(self, key: str, kind: str) -> _Person | None:
+        return self.people.get(key) or next(
             (p for p in self.people.values() if p.kind == kind and key in p.aliases), None
         )
+
+    def _handle_match(self, key: str) -> _Person | None:
+        """The one single-word person whose name or handle contains this single word (or is
+        contained in it): "niko" ↔ "nikomatsakis". Short words and several matches link nothing."""
+        found: dict[int, _Person] = {}
+        for p in self.people.values():
+            if p.kind != "person":
+                continue
+            for word in [p.key, *p.aliases]:
+                if " " in word or word == key:
+                    continue
+                short, long = sorted((word, key), key=len)
+                if len(short) >= 4 and short in long:
+                    found[p.id] = p
+        return next(iter(found.values())) if len(found) == 1 else None
+
+    def resolve(self, name: str, kind: str, role: str | None = None, handle: str | None = None) -> int:
+        key = owner_key(name, kind)
+        handle_key = handle.lower().lstrip("@") if handle else None
+        person = self._known(key, kind) or (self._known(handle_key, kind) if handle_key else None)
         if person is None and kind == "person" and " " not in key:
             candidates = self._full_names_with_first(key)
-            if len(candidates) == 1:
-                person = candidates[0]
+            person = candidates[0] if len(candidates) == 1 else self._handle_match(key)
+            if person is not None:
                 self._add_alias(person, key)
         if person is None:
             person = self._create(name, key, kind)
             if kind == "person" and " " in key:
                 self._absorb_first_name(person)
+        if handle_key and handle_key != person.key:
+            self._add_alias(person, handle_key)
+        if key != person.key and person.kind == kind:  # found by handle or first name: keep how it was written
+            self._add_alias(person, key)
         if role:
             self.conn.execute("UPDATE people SET role = %s WHERE id = %s", (role, person.id))
         return person.id

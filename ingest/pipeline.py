@@ -204,14 +204,23 @@ def tenant_numeric_order(conn: psycopg.Connection, tenant: str, texts: Sequence[
     return prevailing_order(votes)
 
 
-def prepare_note(
+def known_people(conn: psycopg.Connection, tenant: str) -> frozenset[str]:
+    """Every name, first name and handle the tenant's people go by, lower-cased: a commitment's
+    subject written as a handle in one note is a person because another note listed them."""
+    rows = conn.execute(
+        "SELECT key, aliases FROM people WHERE tenant_id = %s AND kind = 'person'", (tenant,)
+    ).fetchall()
+    names = {n for key, aliases in rows for n in [key, *aliases]}
+    return frozenset(names | {n.split()[0] for n in names if " " in n})
+
+
+def parse_one(
     note: NoteText,
-    embedder: Embedder,
     options: IngestOptions,
     *,
     numeric_order: NumericOrder | None = None,
     given: DateMention | None = None,
-) -> _Prepared:
+) -> ParsedNote:
     parsed = parse_note(
         note.text,
         note.name,
@@ -221,11 +230,23 @@ def prepare_note(
         numeric_order=numeric_order,
     )
     note.warnings.extend(w for w in parsed.warnings if w not in note.warnings)
+    return parsed
+
+
+def prepare_note(
+    note: NoteText, parsed: ParsedNote, embedder: Embedder, options: IngestOptions, people: frozenset[str] = frozenset()
+) -> _Prepared:
     chunks = chunk_note(parsed, embedder.count_tokens, max_tokens=options.max_tokens)
     if not chunks:
         raise IngestError(f"{note.source}: has no text to index besides its title")
-    items = extract_spoken(parsed) if parsed.turns else extract_items(parsed)
+    items = extract_spoken(parsed) if parsed.turns else extract_items(parsed, people)
     return _Prepared(note, parsed, chunks, items)
+
+
+def _batch_people(parsed: list[ParsedNote]) -> set[str]:
+    """Names and handles the batch's own attendance lists give: a note's "simulacrum to …" is a
+    commitment when another note of the batch lists simulacrum as present."""
+    return {n.lower() for p in parsed for a in p.attendees for n in (a.name, a.handle) if n and a.kind == "person"}
 
 
 def _embed_batch(
@@ -239,20 +260,30 @@ def _embed_batch(
         with tenant_transaction(pool, options.tenant) as conn:
             order = tenant_numeric_order(conn, options.tenant, [n.text for n in notes if n.source not in results])
             given = given_dates(conn, options.tenant, [n.source for n in notes])
+            people = set(known_people(conn, options.tenant))
             if options.given_date is not None:
                 _redate_unchanged(conn, results, options.given_date)
     except psycopg.Error as exc:
         failed = [FileOutcome(n.source, "failed", error=f"{n.source}: database error: {exc}") for n in notes]
         return lambda: failed
-    prepared: list[_Prepared] = []
+    parsed: list[tuple[NoteText, ParsedNote]] = []
     for note in notes:
         if note.source in results:
             continue
         try:
-            prepared.append(prepare_note(note, embedder, options, numeric_order=order, given=given.get(note.source)))
+            parsed.append((note, parse_one(note, options, numeric_order=order, given=given.get(note.source))))
+        except Exception as exc:  # a parser bug must not sink the batch; name the file
+            results[note.source] = FileOutcome(
+                note.source, "failed", error=f"{note.source}: could not be parsed ({exc!r})"
+            )
+    people = people | _batch_people([p for _, p in parsed])
+    prepared: list[_Prepared] = []
+    for note, one in parsed:
+        try:
+            prepared.append(prepare_note(note, one, embedder, options, frozenset(people)))
         except IngestError as exc:
             results[note.source] = FileOutcome(note.source, "failed", error=str(exc), warnings=note.warnings)
-        except Exception as exc:  # a parser bug must not sink the batch; name the file
+        except Exception as exc:  # an extractor bug must not sink the batch; name the file
             results[note.source] = FileOutcome(
                 note.source, "failed", error=f"{note.source}: could not be parsed ({exc!r})"
             )

@@ -14,13 +14,12 @@ from psycopg.types.json import Jsonb
 from minutebook.core.database import LOCK_WAIT_SECONDS, transaction_lock
 from minutebook.ingest.chunk import Chunk
 from minutebook.ingest.extract import ExtractedItem
-from minutebook.ingest.owners import parse_owners
 from minutebook.ingest.parse import ParsedNote
 from minutebook.ingest.people import PeopleDirectory
 from minutebook.ingest.reader import NoteText
 
 # Bump when parsing, chunking or extraction changes what a note turns into.
-EXTRACTOR_VERSION = 3  # 2: transcripts (speaker turns, spoken commitments); 3: date precision
+EXTRACTOR_VERSION = 4  # 2: transcripts; 3: date precision; 4: attendance, commitments by grammar, item context
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def store_note(
     lock_source(conn, tenant, note.source)
     if (same := find_unchanged(conn, tenant, note)) is not None:
         return same
-    attendees = Jsonb([{"name": a.name, "role": a.role} for a in parsed.attendees])
+    attendees = Jsonb([{"name": a.name, "role": a.role, "handle": a.handle} for a in parsed.attendees])
     values = {
         "tenant": tenant,
         "source": note.source,
@@ -139,14 +138,12 @@ def store_attendees(
     conn: psycopg.Connection, people: PeopleDirectory, *, tenant: str, meeting_id: int, parsed: ParsedNote
 ) -> None:
     for attendee in parsed.attendees:
-        refs = parse_owners(attendee.name) or []
-        for ref in refs[:1]:
-            person_id = people.resolve(ref.name, ref.kind, attendee.role)
-            conn.execute(
-                """INSERT INTO meeting_attendees (tenant_id, meeting_id, person_id, role)
-                   VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
-                (tenant, meeting_id, person_id, attendee.role),
-            )
+        person_id = people.resolve(attendee.name, attendee.kind, attendee.role, handle=attendee.handle)
+        conn.execute(
+            """INSERT INTO meeting_attendees (tenant_id, meeting_id, person_id, role)
+               VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+            (tenant, meeting_id, person_id, attendee.role or attendee.group),
+        )
 
 
 def _chunk_for_line(chunks: list[Chunk], line: int) -> int | None:
@@ -198,6 +195,7 @@ def store_items(
                     "evidence": item.evidence,
                     "embedding": vector,
                     "spoken_at": item.spoken_at,
+                    "context": item.context,
                 }
             )
     item_ids: dict[int, int] = dict(
@@ -254,6 +252,7 @@ ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("evidence", "text"),
     ("embedding", "vector"),
     ("spoken_at", "float4"),
+    ("context", "text"),
 )
 
 

@@ -11,7 +11,9 @@ from typing import Any
 import psycopg
 
 from minutebook.core.dates import clock
+from minutebook.search.coverage import judge_hits
 from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search, query_words
+from minutebook.search.notes_search import RERANK_POOL
 from minutebook.search.owners import ItemView, match_items
 from minutebook.search.timewords import TimeWindow
 
@@ -59,11 +61,14 @@ class Evidence:
     hits: list[SearchHit]
     items: list[ItemView]
     hashes: dict[int, str]  # content hash of the chunks items were extracted from
+    declined: str | None = None  # no passage covers the question's key terms
 
     def chunk_ids(self) -> set[int]:
         return {h.chunk_id for h in self.hits} | {i.chunk_id for i in self.items if i.chunk_id}
 
     def relevant(self, windowed: bool) -> bool:
+        if self.declined and not self.items:
+            return False  # near passages, but none about what was asked
         best = max((h.scores.get("vector") or 0.0 for h in self.hits), default=0.0)
         words = max((h.scores.get("fulltext") or 0.0 for h in self.hits), default=0.0)
         # "what did we decide last week": the window is the subject; whatever it holds is evidence
@@ -96,7 +101,9 @@ def retrieve_evidence(
     """Passages for the question and items for its topic (`question_topic`; one embedding each), in the window."""
     embedding, topic_embedding = embeddings
     filters = SearchFilters(since=since, until=until)
-    hits = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=k)
+    fetched = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=max(k, RERANK_POOL))
+    judged = judge_hits(conn, fetched, searched, tenant=tenant, k=k, windowed=bool(since or until))
+    hits = judged.hits
     found = match_items(conn, topic_embedding, topic, tenant=tenant, k=items)
     if since or until:  # items outside the window are not evidence for it
         found = [
@@ -106,7 +113,7 @@ def retrieve_evidence(
         ]
     ids = [i.chunk_id for i in found if i.chunk_id]
     rows = conn.execute("SELECT id, content_hash FROM chunks WHERE id = ANY(%s)", (ids,)).fetchall() if ids else []
-    return Evidence(hits, found, dict(rows))
+    return Evidence(hits, found, dict(rows), judged.declined)
 
 
 def _citation(n: int, ev: SearchHit | ItemView, hashes: dict[int, str]) -> Citation:

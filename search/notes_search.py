@@ -10,8 +10,11 @@ from psycopg_pool import ConnectionPool
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import QueryError
+from minutebook.search.coverage import judge_hits
 from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search
 from minutebook.search.timewords import TimeWindow, parse_time_window, strip_time_phrase
+
+RERANK_POOL = 10  # passages fetched to re-rank by coverage before keeping k
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class SearchResult:
     window: TimeWindow | None
     filters: SearchFilters
     hits: list[SearchHit] = field(default_factory=list)
+    declined: str | None = None  # "not in the notes: …" when no passage is about the question
 
     @property
     def interpretation(self) -> str | None:
@@ -62,5 +66,6 @@ def search_notes(
     filters = SearchFilters(since=since, until=until, meeting_id=meeting_id, person=person, kind=kind)
     embedding = embedder.encode_one(searched)
     with tenant_transaction(pool, tenant) as conn:
-        hits = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=k)
-    return SearchResult(text, searched, window, filters, hits)
+        hits = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=max(k, RERANK_POOL))
+        judged = judge_hits(conn, hits, searched, tenant=tenant, k=k, windowed=window is not None)
+    return SearchResult(text, searched, window, filters, judged.hits, judged.declined)

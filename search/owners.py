@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
+from minutebook.search.coverage import COVERAGE_FLOOR, item_coverage, key_terms
 from minutebook.search.people_match import PERSON_MATCH
 
 # A match must be about the topic, not merely the nearest thing there is.
@@ -58,6 +59,7 @@ class ItemView:
     evidence: str
     chunk_id: int | None
     spoken_at: float | None = None  # transcripts: seconds into the recording
+    context: str = ""  # the agenda item or section the item sits under
     score: float = 0.0
     similarity: float = 0.0
 
@@ -81,7 +83,7 @@ class OwnerAnswer:
 _ITEM_COLUMNS = """
     i.id, i.kind, i.text, i.detail, i.owner_text, i.status, i.status_text, i.due_start, i.due_date,
     i.due_text, i.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
-    i.source_line, i.evidence, i.chunk_id, i.spoken_at,
+    i.source_line, i.evidence, i.chunk_id, i.spoken_at, i.context,
     COALESCE((SELECT json_agg(json_build_object('name', p.name, 'kind', p.kind, 'role', p.role,
                                                 'written_as', o.written_as, 'aliases', p.aliases)
                               ORDER BY o.position)
@@ -132,7 +134,9 @@ SELECT {_ITEM_COLUMNS}, 0.0 AS score, 1 - (i.embedding <=> t.embedding) AS simil
 FROM items t JOIN items i ON i.tenant_id = t.tenant_id AND i.id <> t.id
 JOIN meetings m ON m.id = i.meeting_id
 WHERE t.id = %(item)s AND i.kind = t.kind AND i.meeting_id <> t.meeting_id
-  AND (1 - (i.embedding <=> t.embedding) >= %(threshold)s OR similarity(i.text, t.text) >= 0.6)
+  AND (1 - (i.embedding <=> t.embedding) >= %(threshold)s
+       -- the same words about another agenda item ("leave a comment") are other work
+       OR (similarity(i.text, t.text) >= 0.6 AND (t.context = '' OR similarity(i.context, t.context) >= 0.4)))
 ORDER BY m.date_start NULLS FIRST, i.id
 """
 
@@ -159,6 +163,7 @@ def _view(row: dict[str, Any]) -> ItemView:
         evidence=row["evidence"],
         chunk_id=row["chunk_id"],
         spoken_at=row["spoken_at"],
+        context=row["context"],
         score=float(row["score"]),
         similarity=float(row["similarity"]),
     )
@@ -177,17 +182,22 @@ def _final_score(row: dict[str, Any]) -> float:
     """Fused rank, nudged towards owned items ("who owns" asks about assigned work) and towards
     items whose wording is the topic's own (an exact phrase beats a paraphrase)."""
     owned = 1.15 if row["owners"] else 1.0
-    return float(row["score"]) * owned + 0.015 * float(row["spelling"] or 0) + 0.01 * float(row["similarity"])
+    covered = COVERAGE_FLOOR + float(row.get("coverage", 1.0))
+    return float(row["score"]) * owned * covered + 0.015 * float(row["spelling"] or 0) + 0.01 * float(row["similarity"])
 
 
 def _relevant_rows(conn: psycopg.Connection, embedding: np.ndarray, topic: str, *, tenant: str, k: int) -> list[dict]:
+    """Items about `topic`: near in meaning or words *and* covering its key terms (in the item or
+    the agenda item it sits under); failing that, items that spell its words (typos)."""
     params = {"q": embedding, "tenant": tenant, "topic": topic, "pool": max(20, k * 4), "k": k * 3}
+    terms = key_terms(conn, topic, tenant=tenant)
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(_MATCH_BY_MEANING, params).fetchall()
-        matches = [r for r in rows if _relevant(r)]
+        rows = [r for r in cur.execute(_MATCH_BY_MEANING, params).fetchall() if _relevant(r)]
+        coverage = item_coverage(conn, terms, [r["id"] for r in rows])
+        matches = [{**r, "coverage": coverage[r["id"]]} for r in rows if terms.covers(coverage[r["id"]])]
         if not matches:  # perhaps misspelt: look the words up by their trigrams
             rows = cur.execute(_MATCH_BY_SPELLING, params).fetchall()
-            matches = [r for r in rows if _relevant(r)]
+            matches = [{**r, "coverage": 1.0} for r in rows if float(r["spelling"] or 0) >= MIN_SPELLING]
     return matches
 
 

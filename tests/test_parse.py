@@ -69,7 +69,7 @@ Follow-ups
     assert note.attendees == [
         Attendee("Priya Nair", "Platform Lead"),
         Attendee("Tom O'Brien", "SRE"),
-        Attendee("jules"),
+        Attendee("jules", handle="jules"),
     ]
     assert "Decisions" in paths(note)
     assert "Follow-ups" in paths(note)

@@ -1,0 +1,154 @@
+"""Commitments and decisions recognised by their grammar, wherever they stand in a note.
+
+A commitment has a person as the subject of a verb of undertaking: "Niko to leave a comment",
+"Priya will write the runbook", "Mara volunteered to take over that role from Kim", "boats: I'll
+write it up", "Next step - Jun will file the issue", "…, and Ana volunteered to review", "Kenji,
+you own the implementation", "Lena is the DRI", "(assigned to scottmcm)". A subject is a person
+when the meeting's attendees or the tenant's people name them (any case: handles are lowercase),
+or when it is written as a name and is not an ordinary word ("Going to look…", "Plan to…").
+
+A decision is a sentence whose main clause is an agreement: "we agreed that…", "agreement is to
+use…", "consensus: …", "decided not to…", "resolved to…".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NAME = r"@?[A-Za-z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,2}"
+_SUBJECTS = rf"(?P<who>{_NAME}(?:\s*(?:,|\+|&|/|\band\b)\s*{_NAME}){{0,3}})"
+_UNDERTAKE = (
+    r"(?:to|will|'ll|’ll|shall|can|is going to|are going to|is planning to|are planning to|plans? to|"
+    r"is planning on|volunteered to|volunteers? to|volunteered for|has volunteered to|agreed to|offered to|"
+    r"offers? to|is taking|will take|takes|took|owns|is on|is assigned to|assigned to|is responsible for|"
+    r"is looking into|will look into|to look into|is following up|will follow up|needs to|must)"
+)
+_SUBJECT_VERB = re.compile(rf"^{_SUBJECTS}\s+(?P<verb>{_UNDERTAKE})\s+(?P<task>\S.*)$")
+_FIRST_PERSON = re.compile(
+    rf"^{_SUBJECTS}\s*[:,–-]\s+(?:(?:yes|ok|okay|sure|sounds good)[,.!]?\s+)?"
+    r"(?P<verb>I(?:'ll|’ll| will| can| could take| am going to|'m going to|’m going to| am planning to|"
+    r"'m planning to|’m planning to| plan to| volunteer to| volunteer for|'d be happy to|’d be happy to| am happy to|"
+    r"'m happy to|’m happy to| take| own| will own| am on it|'m on it|’m on it)|will|can|"
+    r"take the action(?: item)?(?: of| to)?|taking the action(?: item)?(?: of| to)?|volunteers? to|"
+    r"happy to)\b\s*(?P<task>.*)$",
+    re.I,
+)
+_VOLUNTEERED_INSIDE = re.compile(
+    rf"(?:[,;]\s*|\band\s+|\bso\s+){_SUBJECTS}\s+(?P<verb>volunteered to|volunteers to|agreed to|offered to|"
+    rf"will|is going to)\s+(?P<task>\S.*)$"
+)
+_VOCATIVE = re.compile(rf"^{_SUBJECTS},\s+you(?:'ll|’ll| will| own| can| are going to| take)\s+(?P<task>.+)$", re.I)
+_DRI = re.compile(
+    rf"(?:^|[;.]\s+|\band\s+){_SUBJECTS}\s+(?:is|will be|as)\s+(?:the\s+)?(?:DRI|owner|point person)\b(?P<task>.*)$"
+)
+_OWNS_IT = re.compile(rf"(?:^|[;.]\s+|\band\s+){_SUBJECTS}\s+owns\s+(?:it|this|that)\b(?P<task>.*)$")
+_ASSIGNED = re.compile(rf"(?:^|\()(?:re-?)?assigned to:?\s+{_SUBJECTS}\)?\s*\.?$", re.I)
+_LEAD_IN = re.compile(
+    r"^(?:(?:pending\s+)?action items?|next steps?|todo|to-do|follow[- ]?ups?|ai|ar|assignment)\s*[:–—-]\s*", re.I
+)
+_DECISION = re.compile(
+    r"(?:^|[:;,.]\s+|\b(?:so|and|then)\s+)(?:(?:we|the team|the group|everyone|all|they|team)\s+)?"
+    r"(?:(?:yes|ok|okay|so|and|i think|i believe)[,]?\s+)?(?:(?:we|the team|the group|everyone|all|they|team)\s+)?"
+    r"(?:(?:have\s+|had\s+)?(?:agreed|decided|resolved|concluded|settled)\s+(?:that|to|on|not to|against|we)\b"
+    r"|(?:the\s+)?(?:agreement|consensus|decision|resolution|conclusion|outcome)\s*(?:is|was|:|-|–)\s*)",
+    re.I,
+)
+# Sentence openers that look like a capitalised subject but are not people.
+_NOT_SUBJECTS = frozenset(
+    """we i you he she they it this that these those there here who what which someone somebody anyone
+    everyone everybody nobody people team teams group folks need needs plan plans want wants wanted idea
+    goal proposal suggestion question concern maybe probably perhaps still also then now next first
+    second finally later today tomorrow yesterday rust lang compiler libs code the a an and or but if
+    when while since because so let lets nothing something all some many most few other others item
+    items action actions rfc pr prs issue issues fcp mcp decision reason reasons option options
+    hard easy nice good great fine ok okay yes no not just only even""".split()
+)
+
+
+@dataclass(frozen=True)
+class Commitment:
+    owners: list[str]  # as written
+    task: str  # what was undertaken ("" when the parent bullet says it: "Lena is the DRI")
+    verb: str
+
+
+def _names(who: str) -> list[str]:
+    parts = re.split(r"\s*(?:,|\+|&|/|\band\b)\s*", who)
+    return [p.strip().lstrip("@").strip(".") for p in parts if p.strip()]
+
+
+_NOT_UNDERTAKINGS = re.compile(
+    r"^(?:be|been|have|has|need|needs|probably|likely|not|never|also|always|still|just|only|make sense|"
+    r"happen|work|fail|break|become|remain|continue|depend|require)\b",
+    re.I,
+)
+_PLAIN_VERBS = ("to", "volunteered to", "volunteers to", "has volunteered to", "agreed to", "assigned to",
+                "is assigned to", "offered to", "offers to", "volunteered for")  # fmt: skip
+
+
+def _is_person(name: str, known: set[str]) -> bool:
+    lowered = name.lower()
+    if lowered in known or lowered.split()[0] in known:
+        return True
+    tokens = name.split()
+    first = tokens[0].lower()
+    if first in _NOT_SUBJECTS or not name[:1].isupper():
+        return False
+    return not (len(tokens) == 1 and (first.endswith(("ing", "ed", "ly", "tion", "ment")) or len(first) < 2))
+
+
+def _people(who: str, known: set[str], *, task: str | None = None, explicit: bool = False) -> list[str] | None:
+    """The names in `who` when they are people. With a `task` (a "X will …" statement), an unknown
+    single name counts only when what follows reads as something done, not a state ("will be")."""
+    names = _names(who)
+    if explicit:  # "assigned to scottmcm": whoever is named there is a person, handle or not
+        known = known | {n.lower() for n in names if n.lower() not in _NOT_SUBJECTS and len(n.split()) <= 3}
+    if not names or any(not _is_person(n, known) for n in names):
+        return None
+    unknown = [n for n in names if n.lower() not in known and n.lower().split()[0] not in known]
+    if task is not None and unknown and _NOT_UNDERTAKINGS.match(task):
+        return None
+    return names
+
+
+def find_commitment(text: str, known: set[str]) -> Commitment | None:
+    """The commitment `text` states, if any. `known`: lower-cased names, first names and handles
+    of the people this meeting (and tenant) knows."""
+    body = _LEAD_IN.sub("", text.strip()).strip()
+    if not body or body.endswith("?"):
+        return None
+    if (m := _ASSIGNED.search(body)) and (names := _people(m["who"], known, explicit=True)):
+        task = body[: m.start()].strip(" -–—,;:(")
+        task = re.sub(r"^(?:\S+\s+)?(?:is|was)$", "", task).strip()
+        return Commitment(names, task, "assigned")
+    if (m := _VOCATIVE.match(body)) and (names := _people(m["who"], known)):
+        return Commitment(names, m["task"].strip(), "you")
+    if (m := _FIRST_PERSON.match(body)) and (names := _people(m["who"], known)):
+        return Commitment(names, m["task"].strip() or "this", m["verb"].lower())
+    if m := _SUBJECT_VERB.match(body):
+        # "Niko to leave a comment" is the action-item idiom; "X will …" may be a statement about X
+        stated = None if m["verb"] in _PLAIN_VERBS else m["task"]
+        if names := _people(m["who"], known, task=stated):
+            return Commitment(names, m["task"].strip(), m["verb"])
+    for pattern in (_DRI, _OWNS_IT):
+        if (m := pattern.search(body)) and (names := _people(m["who"], known)):
+            rest = m["task"].strip(" ,;:-–—.")
+            before = body[: m.start()].strip(" ,;:-–—.")
+            return Commitment(names, rest or before, "owns")
+    if m := _VOLUNTEERED_INSIDE.search(body):
+        stated = m["task"] if m["verb"] in ("will", "is going to") else None
+        if names := _people(m["who"], known, task=stated):
+            return Commitment(names, m["task"].strip(), m["verb"])
+    return None
+
+
+def is_decision(text: str) -> bool:
+    """ "We agreed that…", "agreement is to use…", "Consensus: …", "decided not to…"."""
+    body = text.strip()
+    return bool(body) and not body.endswith("?") and bool(_DECISION.search(body))
+
+
+def decision_text(text: str) -> str:
+    """The decision as written, without a speaker's `name:` in front."""
+    return re.sub(r"^[\w .'’-]{1,30}:\s+(?=\S)", "", text.strip()) or text.strip()

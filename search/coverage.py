@@ -1,0 +1,209 @@
+"""Does a passage (or an item) actually cover what the question asks about?
+
+A similarity score says a passage is the nearest thing there is, not that it is about the
+question: "what did we decide about guaranteed tail calls?" has a nearest passage in any corpus.
+So each question is reduced to its key terms (its words without stop words and question scaffolding,
+stemmed the way the full-text index stems them), each weighted by how rare it is in the tenant's
+notes (a word no note uses weighs most), and a passage's coverage is the weighted share of those
+terms it contains. A word no note contains but one spells closely ("integrtion") is a typo, not an
+absent subject: it is left out rather than counted missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass, field, replace
+
+import psycopg
+
+from minutebook.search.hybrid import SearchHit
+
+# Words that say what kind of answer is wanted, not what it is about.
+SCAFFOLDING = frozenset(
+    """who whom whose what which when where why how did does do was were is are be been being the a an
+    of to in on for with about from by at as and or not no yes any anything something everything we our us
+    you your they their team teams group people someone anyone decide decided decides decision decisions
+    agree agreed agreement agreements plan plans planned planning say said says tell told think thought
+    discuss discussed discussion talk talked mention mentioned note notes meeting meetings owner owners
+    own owns owned responsible responsibility status update updates latest current currently happen
+    happened happening going get got know known want wanted will would should could can may might must
+    pick picked choose chose chosen schedule scheduled new old""".split()
+)
+DF_CAP = 1000  # beyond this many passages a word says nothing about a subject
+
+
+TYPO_SIMILARITY = 0.75  # a word the notes never use but spell this closely is a typo of theirs
+DECLINE_BELOW = 0.35  # weighted share of the key terms the best passage must cover
+DECLINE_UNKNOWN_BELOW = 0.6  # …or this much, when a key term is a word no note uses at all
+COVERAGE_FLOOR = 0.5  # in ranking, a passage covering nothing keeps a third of a full one's weight
+
+
+@dataclass(frozen=True)
+class KeyTerms:
+    weights: dict[str, float]  # lexeme → weight (rarer words weigh more)
+    unknown: frozenset[str] = frozenset()  # key terms no note of the tenant uses
+    written: dict[str, str] = field(default_factory=dict)  # unknown lexeme → the word as typed
+    acronyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "mvp" → (minimum, viabl, product)
+
+    @property
+    def empty(self) -> bool:
+        return not self.weights
+
+    @property
+    def lexemes(self) -> list[str]:
+        return [*self.weights, *self.acronyms]
+
+    def share(self, present: set[str], text: str = "") -> float:
+        """The weighted share of the terms `present` (lexemes found) covers; an unknown term
+        one edit away from a word of `text` is a typo of it, and counts."""
+        total = sum(self.weights.values())
+        if total <= 0:
+            return 1.0
+        covered = set(present)
+        if text and (missing := [u for u in self.unknown if u not in present]):
+            seen = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", text)}
+            covered.update(u for u in missing if any(_one_typo(self.written.get(u, u), w) for w in seen))
+        for acronym, spelled_out in self.acronyms.items():
+            if acronym in present:
+                covered.update(spelled_out)
+        return sum(w for lex, w in self.weights.items() if lex in covered) / total
+
+    def covers(self, best: float) -> bool:
+        """Whether a passage covering `best` of the terms is about the question at all."""
+        if self.empty:
+            return True
+        return best >= (DECLINE_UNKNOWN_BELOW if self.unknown else DECLINE_BELOW)
+
+
+_TERMS_SQL = """
+WITH scaffolding AS (
+    SELECT lexeme FROM unnest(to_tsvector('english', %(scaffolding)s)) AS s(lexeme, positions, weights)
+), tokens AS (
+    SELECT n, token, lexemes[1] AS lexeme FROM ts_debug('english', %(text)s) WITH ORDINALITY AS d(
+        alias, description, token, dictionaries, dictionary, lexemes, n)
+    WHERE alias NOT IN ('blank')
+), words AS (
+    SELECT min(n) AS n, lexeme, min(token) AS token FROM tokens
+    WHERE lexeme IS NOT NULL AND lexeme NOT IN (SELECT lexeme FROM scaffolding)
+    GROUP BY lexeme
+)
+SELECT w.n, w.lexeme, w.token,
+       (SELECT count(*) FROM (SELECT 1 FROM chunks c
+                              WHERE c.tenant_id = %(tenant)s AND c.tsv @@ to_tsquery('simple', quote_literal(w.lexeme))
+                              LIMIT %(cap)s) s) AS df,
+       EXISTS (SELECT 1 FROM chunks c WHERE c.tenant_id = %(tenant)s AND lower(w.token) <%% c.text
+                 AND word_similarity(lower(w.token), c.text) >= %(typo)s) AS spelled
+FROM words w ORDER BY w.n
+"""
+
+
+def key_terms(conn: psycopg.Connection, text: str, *, tenant: str) -> KeyTerms:
+    """The question's key terms and their weights in this tenant's notes."""
+    params = {
+        "text": text,
+        "scaffolding": " ".join(sorted(SCAFFOLDING)),
+        "tenant": tenant,
+        "cap": DF_CAP,
+        "typo": TYPO_SIMILARITY,
+    }
+    rows = conn.execute(_TERMS_SQL, params).fetchall()
+    weights: dict[str, float] = {}
+    unknown: set[str] = set()
+    written: dict[str, str] = {}
+    for _, lexeme, token, df, spelled in rows:
+        if df == 0 and spelled:
+            continue  # a typo of a word the notes use: not evidence either way
+        weights[lexeme] = math.log((DF_CAP + 1) / (df + 1)) + 0.5
+        if df == 0:
+            unknown.add(lexeme)
+            written[lexeme] = token.lower()
+    ordered = [(n, lex) for n, lex, _, _, _ in rows if lex in weights]
+    return KeyTerms(weights, frozenset(unknown), written, _acronyms(ordered))
+
+
+def _one_typo(typed: str, word: str) -> bool:
+    """Within one edit (two for words of 7+ letters): "okra" ~ "okta", "integrtion" ~ "integration"."""
+    if typed == word or min(len(typed), len(word)) < 4:
+        return False
+    allowed = 2 if len(typed) >= 7 else 1
+    if abs(len(typed) - len(word)) > allowed:
+        return False
+    previous = list(range(len(word) + 1))
+    for i, a in enumerate(typed, 1):
+        current = [i]
+        for j, b in enumerate(word, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = current
+    return previous[-1] <= allowed
+
+
+def _acronyms(ordered: list[tuple[int, str]]) -> dict[str, tuple[str, ...]]:
+    """Initials of 2-4 adjacent key words: "minimum viable product" may be written "MVP"."""
+    found: dict[str, tuple[str, ...]] = {}
+    for i in range(len(ordered)):
+        for size in (2, 3, 4):
+            run = ordered[i : i + size]
+            if len(run) == size and all(b[0] - a[0] <= 2 for a, b in itertools.pairwise(run)):
+                found["".join(lex[0] for _, lex in run)] = tuple(lex for _, lex in run)
+    return found
+
+
+def chunk_coverage(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int]) -> dict[int, float]:
+    """Each passage's weighted share of the key terms (its section headings count)."""
+    if terms.empty or not chunk_ids:
+        return {c: 1.0 for c in chunk_ids}
+    rows = conn.execute(
+        """SELECT c.id, array_agg(t.lex) FILTER (WHERE (c.tsv || to_tsvector('english', m.title))
+                                                        @@ to_tsquery('simple', quote_literal(t.lex))),
+                  min(m.title || ' ' || c.text)
+           FROM chunks c JOIN meetings m ON m.id = c.meeting_id CROSS JOIN unnest(%s::text[]) AS t(lex)
+           WHERE c.id = ANY(%s) GROUP BY c.id""",
+        (terms.lexemes, chunk_ids),
+    ).fetchall()
+    found = {r[0]: (set(r[1] or []), r[2] if terms.unknown else "") for r in rows}
+    return {c: terms.share(*found.get(c, (set(), ""))) for c in chunk_ids}
+
+
+def item_coverage(conn: psycopg.Connection, terms: KeyTerms, item_ids: list[int]) -> dict[int, float]:
+    """Each item's weighted share of the key terms, counting what it sits under (its context)."""
+    if terms.empty or not item_ids:
+        return {i: 1.0 for i in item_ids}
+    rows = conn.execute(
+        """SELECT i.id, array_agg(t.lex) FILTER (WHERE i.tsv @@ to_tsquery('simple', quote_literal(t.lex))),
+                  min(i.text || ' ' || i.context)
+           FROM items i CROSS JOIN unnest(%s::text[]) AS t(lex)
+           WHERE i.id = ANY(%s) GROUP BY i.id""",
+        (terms.lexemes, item_ids),
+    ).fetchall()
+    found = {r[0]: (set(r[1] or []), r[2] if terms.unknown else "") for r in rows}
+    return {i: terms.share(*found.get(i, (set(), ""))) for i in item_ids}
+
+
+@dataclass(frozen=True)
+class Judged:
+    hits: list[SearchHit]
+    declined: str | None  # why nothing is shown: "not in the notes: …"
+
+
+def judge_hits(
+    conn: psycopg.Connection, hits: list[SearchHit], text: str, *, tenant: str, k: int, windowed: bool = False
+) -> Judged:
+    """Passages ordered by how much of the question they cover (then by fused rank); none at all
+    when even the best covers too little of it to be about it, unless the question names a time
+    window ("what did we review in 2022?": the window is the subject, whatever it holds answers)."""
+    terms = key_terms(conn, text, tenant=tenant)
+    coverage = chunk_coverage(conn, terms, [h.chunk_id for h in hits])
+    best = max(coverage.values(), default=0.0)
+    if hits and not windowed and not terms.covers(best):
+        missing = sorted(terms.weights, key=lambda t: -terms.weights[t])[:3]
+        return Judged([], f"not in the notes: no passage is about {', '.join(missing)}")
+    ranked = sorted(hits, key=lambda h: -h.fused * (COVERAGE_FLOOR + coverage[h.chunk_id]))[:k]
+    return Judged(
+        [
+            replace(h, rank=i, scores={**h.scores, "coverage": round(coverage[h.chunk_id], 3)})
+            for i, h in enumerate(ranked, 1)
+        ],
+        None,
+    )
