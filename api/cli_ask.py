@@ -46,7 +46,7 @@ def _render_answer(answer: Answer, streamed: bool) -> None:
             console.print(
                 clean(
                     f"  [{c.n}] {c.meeting_title}{when} › {c.section}  "
-                    + (f"({c.spoken})" if c.spoken else f"(lines {c.line_start + 1}-{c.line_end + 1})")
+                    + (f"({c.spoken})" if c.spoken else f"(lines {c.line_start}-{c.line_end})")
                 ),
                 highlight=False,
                 markup=False,

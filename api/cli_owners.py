@@ -40,14 +40,14 @@ def _when(item: ItemView) -> str:
 def _render_answer(answer: OwnerAnswer) -> None:
     item = answer.item
     if item is None:
-        console.print(f'Nothing in the notes matches "{safe(answer.topic)}" well enough to name an owner.')
+        console.print(f'Not in the notes: nothing recorded is about "{safe(answer.topic)}", so no owner is named.')
         return
     console.print(f"{_owner_line(item)}")
     console.print(f"  {item.kind}: {safe(item.text)}", highlight=False)
     facts = [f"status {safe(item.status_text or item.status.replace('_', ' '))}", _when(item)]
     console.print("  " + " · ".join(f for f in facts if f), highlight=False)
     when = f" ({item.meeting_date})" if item.meeting_date else ""
-    console.print(f"  from: {safe(item.meeting_title)}{when}, line {item.source_line + 1}", highlight=False)
+    console.print(f"  from: {safe(item.meeting_title)}{when}, line {item.source_line}", highlight=False)
     console.print(f"  evidence: {clean(item.evidence)}", highlight=False, markup=False)
     if answer.history:
         console.print("  earlier assignments:")

@@ -63,11 +63,15 @@ def search(
                 "window": asdict(result.window) if result.window else None,
                 "filters": asdict(result.filters),
                 "hits": [asdict(h) for h in result.hits],
+                "declined": result.declined,
             }
         )
         return
     if result.interpretation:
         console.print(f"[dim]{safe(result.interpretation)}[/dim]")
+    if result.declined:
+        console.print(safe(result.declined))
+        return
     if not result.hits:
         console.print("no passage matches (run `minutebook ingest PATH` first if you have not)")
         return
@@ -80,7 +84,7 @@ def search(
         body = safe(h.highlighted).replace("«", "[bold yellow]").replace("»", "[/bold yellow]")
         console.print("   " + body.replace("\n", "\n   "), highlight=False)
         scores = ", ".join(f"{name} {value:.2f}" for name, value in h.scores.items() if value is not None)
-        console.print(f"   [dim]fused {h.fused:.4f} · {scores} · lines {h.line_start + 1}-{h.line_end + 1}[/dim]")
+        console.print(f"   [dim]fused {h.fused:.4f} · {scores} · lines {h.line_start}-{h.line_end}[/dim]")
 
 
 @friendly_errors

@@ -50,6 +50,7 @@ def search(
         "interpretation": result.interpretation,
         "filters": jsonable_encoder(asdict(result.filters)),
         "hits": jsonable_encoder(result.hits),
+        "declined": result.declined,
     }
 
 

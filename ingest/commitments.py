@@ -36,7 +36,7 @@ _FIRST_PERSON = re.compile(
 )
 _VOLUNTEERED_INSIDE = re.compile(
     rf"(?:[,;]\s*|\band\s+|\bso\s+){_SUBJECTS}\s+(?P<verb>volunteered to|volunteers to|agreed to|offered to|"
-    rf"will|is going to)\s+(?P<task>\S.*)$"
+    rf"will|is going to|to)\s+(?P<task>\S.*)$"
 )
 _VOCATIVE = re.compile(rf"^{_SUBJECTS},\s+you(?:'ll|’ll| will| own| can| are going to| take)\s+(?P<task>.+)$", re.I)
 _DRI = re.compile(
@@ -138,7 +138,9 @@ def find_commitment(text: str, known: set[str]) -> Commitment | None:
             return Commitment(names, rest or before, "owns")
     if m := _VOLUNTEERED_INSIDE.search(body):
         stated = m["task"] if m["verb"] in ("will", "is going to") else None
-        if names := _people(m["who"], known, task=stated):
+        names = _people(m["who"], known, task=stated)
+        # "…; niko to tune it": after a clause break, "X to" is only an assignment when X is someone known
+        if names and (m["verb"] != "to" or all(n.lower() in known for n in names)):
             return Commitment(names, m["task"].strip(), m["verb"])
     return None
 

@@ -12,6 +12,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from minutebook.core.database import LOCK_WAIT_SECONDS, transaction_lock
+from minutebook.ingest.boilerplate import fingerprints, line_fingerprint
 from minutebook.ingest.chunk import Chunk
 from minutebook.ingest.extract import ExtractedItem
 from minutebook.ingest.parse import ParsedNote
@@ -19,7 +20,7 @@ from minutebook.ingest.people import PeopleDirectory
 from minutebook.ingest.reader import NoteText
 
 # Bump when parsing, chunking or extraction changes what a note turns into.
-EXTRACTOR_VERSION = 4  # 2: transcripts; 3: date precision; 4: attendance, commitments by grammar, item context
+EXTRACTOR_VERSION = 5  # 2: transcripts; 3: dates; 4: attendance, commitments, item context; 5: line fingerprints
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ def store_note(
         assert row is not None
         meeting_id, status = row[0], "new"
     copy_chunks(conn, tenant=tenant, meeting_id=meeting_id, chunks=chunks, embeddings=embeddings)
+    copy_chunk_lines(conn, tenant=tenant, meeting_id=meeting_id, chunks=chunks)
     people = PeopleDirectory(conn, tenant)
     store_attendees(conn, people, tenant=tenant, meeting_id=meeting_id, parsed=parsed)
     if items:
@@ -130,6 +132,7 @@ def store_note(
             chunks=chunks,
             items=items,
             embeddings=item_embeddings,
+            lines=parsed.lines,
         )
     return StoreResult(status, meeting_id)
 
@@ -166,7 +169,9 @@ def store_items(
     chunks: list[Chunk],
     items: list[ExtractedItem],
     embeddings: np.ndarray,
+    lines: list[str] | None = None,
 ) -> None:
+    lines = lines or []
     chunk_ids: dict[int, int] = dict(
         conn.execute("SELECT ordinal, id FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
     )
@@ -192,6 +197,7 @@ def store_items(
                     "due_date": item.due_date,
                     "due_text": item.due_text,
                     "source_line": item.line,
+                    "line_fingerprint": line_fingerprint(lines[item.line]) if 0 <= item.line < len(lines) else None,
                     "evidence": item.evidence,
                     "embedding": vector,
                     "spoken_at": item.spoken_at,
@@ -253,6 +259,13 @@ ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("embedding", "vector"),
     ("spoken_at", "float4"),
     ("context", "text"),
+    ("line_fingerprint", "int8"),
+)
+CHUNK_LINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tenant_id", "text"),
+    ("meeting_id", "int8"),
+    ("ordinal", "int4"),
+    ("fingerprint", "int8"),
 )
 
 
@@ -298,6 +311,20 @@ def copy_chunks(
                     "section_date_end": chunk.section_date_end,
                 }
             )
+
+
+def copy_chunk_lines(conn: psycopg.Connection, *, tenant: str, meeting_id: int, chunks: list[Chunk]) -> None:
+    with staged_copy(conn, "chunk_lines", CHUNK_LINE_COLUMNS) as write:
+        for chunk in chunks:
+            for fingerprint in fingerprints(chunk.text):
+                write(
+                    {
+                        "tenant_id": tenant,
+                        "meeting_id": meeting_id,
+                        "ordinal": chunk.ordinal,
+                        "fingerprint": fingerprint,
+                    }
+                )
 
 
 def schema_embedding_dim(conn: psycopg.Connection) -> int:

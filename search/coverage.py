@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 import psycopg
 
 from minutebook.search.hybrid import SearchHit
+from minutebook.search.templates import template_chunks
 
 # Words that say what kind of answer is wanted, not what it is about.
 SCAFFOLDING = frozenset(
@@ -38,6 +39,7 @@ TYPO_SIMILARITY = 0.75  # a word the notes never use but spell this closely is a
 DECLINE_BELOW = 0.35  # weighted share of the key terms the best passage must cover
 DECLINE_UNKNOWN_BELOW = 0.6  # …or this much, when a key term is a word no note uses at all
 COVERAGE_FLOOR = 0.5  # in ranking, a passage covering nothing keeps a third of a full one's weight
+TITLE_WEIGHT = 0.5  # in ranking, a passage of a meeting whose title names the subject counts this much more
 
 
 @dataclass(frozen=True)
@@ -150,20 +152,29 @@ def _acronyms(ordered: list[tuple[int, str]]) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def chunk_coverage(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int]) -> dict[int, float]:
-    """Each passage's weighted share of the key terms (its section headings count)."""
+def chunk_coverage(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int]) -> dict[int, tuple[float, float]]:
+    """Each passage's weighted share of the key terms (its section headings and meeting title
+    count), and the share its meeting's title alone covers (a meeting about the subject)."""
     if terms.empty or not chunk_ids:
-        return {c: 1.0 for c in chunk_ids}
+        return {c: (1.0, 0.0) for c in chunk_ids}
     rows = conn.execute(
         """SELECT c.id, array_agg(t.lex) FILTER (WHERE (c.tsv || to_tsvector('english', m.title))
                                                         @@ to_tsquery('simple', quote_literal(t.lex))),
-                  min(m.title || ' ' || c.text)
+                  array_agg(t.lex) FILTER (WHERE to_tsvector('english', m.title)
+                                                 @@ to_tsquery('simple', quote_literal(t.lex))),
+                  min(m.title || ' ' || c.text), min(m.title)
            FROM chunks c JOIN meetings m ON m.id = c.meeting_id CROSS JOIN unnest(%s::text[]) AS t(lex)
            WHERE c.id = ANY(%s) GROUP BY c.id""",
         (terms.lexemes, chunk_ids),
     ).fetchall()
-    found = {r[0]: (set(r[1] or []), r[2] if terms.unknown else "") for r in rows}
-    return {c: terms.share(*found.get(c, (set(), ""))) for c in chunk_ids}
+    found = {
+        r[0]: (
+            terms.share(set(r[1] or []), r[3] if terms.unknown else ""),
+            terms.share(set(r[2] or []), r[4] if terms.unknown else ""),
+        )
+        for r in rows
+    }
+    return {c: found.get(c, (0.0, 0.0)) for c in chunk_ids}
 
 
 def item_coverage(conn: psycopg.Connection, terms: KeyTerms, item_ids: list[int]) -> dict[int, float]:
@@ -190,16 +201,24 @@ class Judged:
 def judge_hits(
     conn: psycopg.Connection, hits: list[SearchHit], text: str, *, tenant: str, k: int, windowed: bool = False
 ) -> Judged:
-    """Passages ordered by how much of the question they cover (then by fused rank); none at all
+    """Passages ordered by how much of the question they cover (then by fused rank), template text
+    left out; none at all
     when even the best covers too little of it to be about it, unless the question names a time
     window ("what did we review in 2022?": the window is the subject, whatever it holds answers)."""
+    template = template_chunks(conn, tenant, [h.chunk_id for h in hits])
+    hits = [h for h in hits if h.chunk_id not in template]
     terms = key_terms(conn, text, tenant=tenant)
-    coverage = chunk_coverage(conn, terms, [h.chunk_id for h in hits])
+    shares = chunk_coverage(conn, terms, [h.chunk_id for h in hits])
+    coverage = {c: share for c, (share, _) in shares.items()}
+    titled = {c: title for c, (_, title) in shares.items()}
     best = max(coverage.values(), default=0.0)
     if hits and not windowed and not terms.covers(best):
         missing = sorted(terms.weights, key=lambda t: -terms.weights[t])[:3]
         return Judged([], f"not in the notes: no passage is about {', '.join(missing)}")
-    ranked = sorted(hits, key=lambda h: -h.fused * (COVERAGE_FLOOR + coverage[h.chunk_id]))[:k]
+    ranked = sorted(
+        hits,
+        key=lambda h: -h.fused * (COVERAGE_FLOOR + coverage[h.chunk_id]) * (1 + TITLE_WEIGHT * titled[h.chunk_id]),
+    )[:k]
     return Judged(
         [
             replace(h, rank=i, scores={**h.scores, "coverage": round(coverage[h.chunk_id], 3)})

@@ -41,7 +41,7 @@ class Citation:
     meeting_date: date | None
     section: str
     source: str
-    line_start: int
+    line_start: int  # 1-based
     line_end: int
     kind: str = "passage"  # passage | item
     spoken: str | None = None  # transcripts: "Kenji Mori, 00:01:12"
@@ -182,7 +182,8 @@ def cited_numbers(text: str, available: int) -> list[int]:
 
 
 def extractive_answer(question: str, evidence: Evidence) -> tuple[str, list[int]]:
-    """The evidence lines that share the most words with the question, each cited."""
+    """The evidence lines that share the most words with the question, each cited once: the best
+    line of each passage or item, never two lines under the same citation."""
     words = {w[:5] for w in query_words(question)}
     scored: list[tuple[float, int, str]] = []
     for n, ev in evidence.numbered():
@@ -195,9 +196,12 @@ def extractive_answer(question: str, evidence: Evidence) -> tuple[str, list[int]
             overlap = len(words & {w[:5] for w in query_words(clean)})
             if clean and overlap:
                 scored.append((overlap + 1 / n, n, clean))
-    best = sorted(scored, key=lambda s: -s[0])[:4]
-    if not best and evidence.hits:
+    best: dict[int, tuple[float, int, str]] = {}
+    for entry in sorted(scored, key=lambda s: -s[0]):
+        best.setdefault(entry[1], entry)
+    chosen = list(best.values())[:4]
+    if not chosen and evidence.hits:
         first = evidence.hits[0].text.strip().splitlines()[0]
-        best = [(0.0, 1, first.lstrip("-*• "))]
-    text = "\n".join(f"- {line} [{n}]" for _, n, line in best)
-    return text, [n for _, n, _ in best]
+        chosen = [(0.0, 1, first.lstrip("-*• "))]
+    text = "\n".join(f"- {line} [{n}]" for _, n, line in chosen)
+    return text, [n for _, n, _ in chosen]

@@ -90,7 +90,7 @@ class SearchHit:
     section_date: date | None
     text: str
     highlighted: str
-    line_start: int
+    line_start: int  # 1-based
     line_end: int
     content_hash: str
     fused: float
@@ -236,8 +236,8 @@ def hybrid_search(
             section_date_end=r["section_date_end"],
             text=r["text"],
             highlighted=highlight(r["text"], text),
-            line_start=r["line_start"],
-            line_end=r["line_end"],
+            line_start=r["line_start"] + 1,  # 1-based, as editors and every output show lines
+            line_end=r["line_end"] + 1,
             content_hash=r["content_hash"],
             fused=float(r["fused"]),
             speakers=list(r["speakers"] or []),

@@ -20,11 +20,13 @@ from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.search.coverage import COVERAGE_FLOOR, item_coverage, key_terms
 from minutebook.search.people_match import PERSON_MATCH
+from minutebook.search.templates import template_fingerprints
 
 # A match must be about the topic, not merely the nearest thing there is.
 MIN_SIMILARITY = 0.45  # cosine, item text vs topic
 MIN_ALL_WORDS_SIMILARITY = 0.25  # cosine floor when every word of the topic is in the item
 MIN_SPELLING = 0.55  # trigram word similarity on its own (typos)
+WHOLE_TOPIC = 0.8  # key-term coverage at which words alone make an item about the topic
 SAME_THREAD_SIMILARITY = 0.82  # two items in different meetings about the same work
 RRF_K = 60
 
@@ -55,7 +57,7 @@ class ItemView:
     meeting_title: str
     meeting_date: date | None
     source: str
-    source_line: int
+    source_line: int  # 1-based
     evidence: str
     chunk_id: int | None
     spoken_at: float | None = None  # transcripts: seconds into the recording
@@ -83,7 +85,7 @@ class OwnerAnswer:
 _ITEM_COLUMNS = """
     i.id, i.kind, i.text, i.detail, i.owner_text, i.status, i.status_text, i.due_start, i.due_date,
     i.due_text, i.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
-    i.source_line, i.evidence, i.chunk_id, i.spoken_at, i.context,
+    i.source_line, i.evidence, i.chunk_id, i.spoken_at, i.context, i.line_fingerprint,
     COALESCE((SELECT json_agg(json_build_object('name', p.name, 'kind', p.kind, 'role', p.role,
                                                 'written_as', o.written_as, 'aliases', p.aliases)
                               ORDER BY o.position)
@@ -135,8 +137,10 @@ FROM items t JOIN items i ON i.tenant_id = t.tenant_id AND i.id <> t.id
 JOIN meetings m ON m.id = i.meeting_id
 WHERE t.id = %(item)s AND i.kind = t.kind AND i.meeting_id <> t.meeting_id
   AND (1 - (i.embedding <=> t.embedding) >= %(threshold)s
-       -- the same words about another agenda item ("leave a comment") are other work
-       OR (similarity(i.text, t.text) >= 0.6 AND (t.context = '' OR similarity(i.context, t.context) >= 0.4)))
+       OR similarity(i.text, t.text) >= 0.6)
+  -- the same words under another agenda item ("leave a comment") are other work
+  AND (t.context = '' OR i.context = ''
+       OR similarity(split_part(i.context, ' › ', -1), split_part(t.context, ' › ', -1)) >= 0.3)
 ORDER BY m.date_start NULLS FIRST, i.id
 """
 
@@ -159,7 +163,7 @@ def _view(row: dict[str, Any]) -> ItemView:
         meeting_title=row["meeting_title"],
         meeting_date=row["meeting_date"],
         source=row["source"],
-        source_line=row["source_line"],
+        source_line=row["source_line"] + 1,  # 1-based, as every output shows lines
         evidence=row["evidence"],
         chunk_id=row["chunk_id"],
         spoken_at=row["spoken_at"],
@@ -186,17 +190,29 @@ def _final_score(row: dict[str, Any]) -> float:
     return float(row["score"]) * owned * covered + 0.015 * float(row["spelling"] or 0) + 0.01 * float(row["similarity"])
 
 
+def _not_template(conn: psycopg.Connection, tenant: str, rows: list[dict]) -> list[dict]:
+    """Items read from a template's lines (a checklist every agenda repeats) are not work anyone owns."""
+    template = template_fingerprints(conn, tenant, [r["line_fingerprint"] for r in rows if r["line_fingerprint"]])
+    return [r for r in rows if r["line_fingerprint"] not in template]
+
+
 def _relevant_rows(conn: psycopg.Connection, embedding: np.ndarray, topic: str, *, tenant: str, k: int) -> list[dict]:
     """Items about `topic`: near in meaning or words *and* covering its key terms (in the item or
     the agenda item it sits under); failing that, items that spell its words (typos)."""
     params = {"q": embedding, "tenant": tenant, "topic": topic, "pool": max(20, k * 4), "k": k * 3}
     terms = key_terms(conn, topic, tenant=tenant)
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = [r for r in cur.execute(_MATCH_BY_MEANING, params).fetchall() if _relevant(r)]
+        rows = _not_template(conn, tenant, cur.execute(_MATCH_BY_MEANING, params).fetchall())
         coverage = item_coverage(conn, terms, [r["id"] for r in rows])
-        matches = [{**r, "coverage": coverage[r["id"]]} for r in rows if terms.covers(coverage[r["id"]])]
+        matches = [
+            {**r, "coverage": coverage[r["id"]]}
+            for r in rows
+            if (_relevant(r) and terms.covers(coverage[r["id"]]))
+            # every word of the topic is in the item or its agenda item: about it, however it is worded
+            or (r["all_words_hit"] and coverage[r["id"]] >= WHOLE_TOPIC)
+        ]
         if not matches:  # perhaps misspelt: look the words up by their trigrams
-            rows = cur.execute(_MATCH_BY_SPELLING, params).fetchall()
+            rows = _not_template(conn, tenant, cur.execute(_MATCH_BY_SPELLING, params).fetchall())
             matches = [{**r, "coverage": 1.0} for r in rows if float(r["spelling"] or 0) >= MIN_SPELLING]
     return matches
 

@@ -120,6 +120,16 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?P<day>yesterday|today)\b", re.I), "day"),
     (re.compile(r"\b(?:in\s+)?Q(?P<q>[1-4])(?:\s*(?P<y>\d{4}))?\b", re.I), "quarter"),
     (
+        re.compile(
+            r"\b(?:(?:at|in|by|towards?|around)\s+the\s+)?(?P<part>end\s+of|late|mid|middle\s+of|early|"
+            r"beginning\s+of|start\s+of)[\s-]+(?:(?P<m>"
+            + _MONTH
+            + r")\.?(?:,?\s+(?P<y>\d{4}))?|(?P<year>(?:19|20)\d{2}))\b",
+            re.I,
+        ),
+        "part",
+    ),
+    (
         re.compile(r"\b(?:in|during|for)\s+(?P<m>" + _MONTH + r")\b(?:\s+(?P<y>\d{4}))?(?!\s+\d{1,2}\b)", re.I),
         "month",
     ),
@@ -218,6 +228,8 @@ def _resolve(kind: str, m: re.Match[str], today: date) -> tuple[date | None, dat
             return _quarter_range(int(m["y"]), q)
         start, end = _quarter_range(today.year, q)
         return (start, end) if start <= today else _quarter_range(today.year - 1, q)
+    if kind == "part":
+        return _part_range(m, today)
     if kind == "month":
         month = month_number(m["m"])
         if month is None:
@@ -228,6 +240,22 @@ def _resolve(kind: str, m: re.Match[str], today: date) -> tuple[date | None, dat
         year = int(m["y"])
         return date(year, 1, 1), date(year, 12, 31)
     return None
+
+
+def _part_range(m: re.Match[str], today: date) -> tuple[date, date] | None:
+    """ "the end of May 2025" → 21-31 May; "early 2024" → January-April 2024: thirds of the span."""
+    part = m["part"].lower()
+    third = 0 if part.startswith(("early", "beginning", "start")) else 1 if part.startswith("mid") else 2
+    if m["year"]:
+        year = int(m["year"])
+        return date(year, 4 * third + 1, 1), _month_range(year, 4 * third + 4)[1]
+    month = month_number(m["m"])
+    if month is None:
+        return None
+    year = int(m["y"]) if m["y"] else _latest_month(month, today)
+    first, last = _month_range(year, month)
+    starts = (1, 11, 21)
+    return first.replace(day=starts[third]), (last if third == 2 else first.replace(day=starts[third + 1] - 1))
 
 
 def strip_time_phrase(question: str, window: TimeWindow | None) -> str:

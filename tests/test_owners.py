@@ -46,7 +46,7 @@ def test_who_owns_answers_from_the_notes_with_evidence(
     assert item.meeting_title == "Weekly TPM Status Meeting - Week of Oct 21-25, 2025"
     assert item.meeting_date == date(2025, 10, 21)
     assert item.evidence == "- [ ] Complete Okta SSO integration (Sarah, Nov 15)"
-    assert TPM_NOTE.read_text().splitlines()[item.source_line] == item.evidence
+    assert TPM_NOTE.read_text().splitlines()[item.source_line - 1] == item.evidence  # 1-based
 
     costs = ask(pool, embedder, samples_tenant, "infrastructure costs").item
     assert costs is not None and costs.kind == "risk"

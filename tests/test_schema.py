@@ -15,6 +15,7 @@ TENANT_TABLES = {
     "cache_entries",
     "cache_entry_chunks",
     "cache_hits",
+    "chunk_lines",
     "chunks",
     "item_owners",
     "items",
@@ -34,11 +35,12 @@ COLUMNS = {
     "cache_entry_chunks": "tenant_id entry_id chunk_id content_hash",
     "cache_hits": "id tenant_id entry_id question cached_question tier similarity tokens_saved cost_saved_usd "
     "latency_saved_ms latency_ms created_at model",
+    "chunk_lines": "tenant_id meeting_id ordinal fingerprint",
     "chunks": "id tenant_id meeting_id ordinal section_path section_date text embed_text token_count line_start "
     "line_end content_hash embedding tsv speakers time_start time_end section_date_end",
     "item_owners": "tenant_id item_id person_id position written_as",
     "items": "id tenant_id meeting_id chunk_id ordinal kind text detail owner_text status status_text due_start "
-    "due_date due_text source_line evidence embedding tsv spoken_at context",
+    "due_date due_text source_line evidence embedding tsv spoken_at context line_fingerprint",
     "llm_calls": "id tenant_id purpose model prompt_tokens completion_tokens cached_tokens cost_usd latency_ms "
     "outcome status_code error question_hash created_at",
     "meeting_attendees": "tenant_id meeting_id person_id role",
@@ -49,7 +51,7 @@ COLUMNS = {
     "schema_migrations": "version name sha256 applied_at",
 }
 APP_WRITES = "DELETE,INSERT,SELECT,UPDATE"
-READER_TABLES = TENANT_TABLES - {"cache_entry_chunks"}
+READER_TABLES = TENANT_TABLES - {"cache_entry_chunks", "chunk_lines"}
 
 
 @pytest.fixture(scope="module")

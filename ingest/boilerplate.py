@@ -1,0 +1,40 @@
+"""Lines a template writes, told apart from lines people write.
+
+Every line of a passage is reduced to a fingerprint that ignores what a template varies (list
+markers, checkbox state, case, numbers, spacing). A fingerprint found in many of a tenant's
+meetings (`template_threshold`) is template text: link lists, "Upcoming meetings" tables, agenda
+scaffolding, "agreed to remove the nominated label". Counting is done at question time over
+`chunk_lines`, so it is always as current as the notes themselves; nothing is hidden at ingest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+
+_MARKERS = re.compile(r"^\s*(?:[-*+•◦▪>]|\d{1,3}[.)]|\[[ xX✓/-]\])\s*(?:\[[ xX✓/-]\]\s*)?")
+_MIN_CHARS = 4
+TEMPLATE_SHARE = 0.6  # a passage this much template text is kept out of ranking and answers
+
+
+def line_fingerprint(text: str) -> int | None:
+    """A signed 64-bit fingerprint of what a line says; None for lines too short to tell."""
+    body = _MARKERS.sub("", text).strip().lower()
+    body = re.sub(r"\d+", "0", body)
+    body = re.sub(r"[\s*_`#|]+", " ", body).strip(" .:;,-")
+    if len(body) < _MIN_CHARS:
+        return None
+    digest = hashlib.blake2b(body.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def fingerprints(text: str) -> list[int]:
+    """The distinct fingerprints of a passage's lines."""
+    return list(dict.fromkeys(f for line in text.splitlines() if (f := line_fingerprint(line)) is not None))
+
+
+def template_threshold(meetings: int) -> int:
+    """How many meetings must share a line for it to be template text: at least four, and a tenth
+    of the tenant's meetings (a carried-over action item repeats for a few weeks, not for a tenth)."""
+    return max(4, math.ceil(meetings * 0.1))
