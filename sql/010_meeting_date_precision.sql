@@ -1,7 +1,7 @@
 -- A meeting's date is a day, a range of days, a month or a quarter, read from where it stands in
 -- the note (or given by a user); sections inherit the whole span, so a meeting dated "October
 -- 2022" overlaps any time window that overlaps October 2022.
-ALTER TABLE meetings ADD COLUMN date_precision text
+ALTER TABLE meetings ADD COLUMN date_precision text   -- NULL with a date: read from the span itself
     CHECK (date_precision IN ('day', 'range', 'month', 'quarter'));
 ALTER TABLE meetings ADD COLUMN date_text text;     -- as written: "October 2022", "30/01/13 - 01/02/13"
 ALTER TABLE meetings ADD COLUMN date_source text;   -- given | front matter | date line | title | heading | file name | header
@@ -9,8 +9,6 @@ ALTER TABLE meetings ADD COLUMN date_order text     -- the day/month order the n
     CHECK (date_order IN ('dmy', 'mdy'));
 UPDATE meetings SET date_precision = CASE WHEN date_end IS NULL OR date_end = date_start THEN 'day' ELSE 'range' END
     WHERE date_start IS NOT NULL;
-ALTER TABLE meetings ADD CONSTRAINT meetings_date_has_precision
-    CHECK ((date_start IS NULL) = (date_precision IS NULL));
 
 ALTER TABLE chunks ADD COLUMN section_date_end date;  -- the last day of the span the section speaks of
 UPDATE chunks SET section_date_end = section_date WHERE section_date IS NOT NULL;
