@@ -15,7 +15,7 @@ from minutebook.core.database import LOCK_WAIT_SECONDS, transaction_lock
 from minutebook.ingest.boilerplate import fingerprints, line_fingerprint
 from minutebook.ingest.chunk import Chunk
 from minutebook.ingest.extract import ExtractedItem
-from minutebook.ingest.parse import ParsedNote
+from minutebook.ingest.parse import Attendee, ParsedNote
 from minutebook.ingest.people import PeopleDirectory
 from minutebook.ingest.reader import NoteText
 
@@ -104,6 +104,11 @@ def store_note(
         meeting_id, status = row[0], "updated"
         conn.execute("DELETE FROM items WHERE meeting_id = %s", (meeting_id,))
         conn.execute("DELETE FROM meeting_attendees WHERE meeting_id = %s", (meeting_id,))
+        old = conn.execute("SELECT text FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
+        conn.execute(  # by fingerprint, so the one index there is finds the rows
+            "DELETE FROM chunk_lines WHERE tenant_id = %s AND fingerprint = ANY(%s) AND meeting_id = %s",
+            (tenant, sorted({f for (text,) in old for f in fingerprints(text)}), meeting_id),
+        )
         conn.execute("DELETE FROM chunks WHERE meeting_id = %s", (meeting_id,))
     else:
         row = conn.execute(
@@ -133,6 +138,7 @@ def store_note(
             items=items,
             embeddings=item_embeddings,
             lines=parsed.lines,
+            attendees=parsed.attendees,
         )
     return StoreResult(status, meeting_id)
 
@@ -147,6 +153,18 @@ def store_attendees(
                VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
             (tenant, meeting_id, person_id, attendee.role or attendee.group),
         )
+
+
+def as_attendee(name: str, kind: str, attendees: list[Attendee]) -> str:
+    """A first name or handle written in a meeting is the one attendee of that meeting it names:
+    "Sam" is Sam Park where Sam Park was present, even when the tenant has two Sams."""
+    if kind != "person" or " " in name.strip():
+        return name
+    key = name.strip().lower()
+    named = {
+        a.name for a in attendees if a.kind == "person" and key in (a.name.split()[0].lower(), (a.handle or "").lower())
+    }
+    return next(iter(named)) if len(named) == 1 else name
 
 
 def _chunk_for_line(chunks: list[Chunk], line: int) -> int | None:
@@ -170,14 +188,18 @@ def store_items(
     items: list[ExtractedItem],
     embeddings: np.ndarray,
     lines: list[str] | None = None,
+    attendees: list[Attendee] | None = None,
 ) -> None:
     lines = lines or []
+    attendees = attendees or []
     chunk_ids: dict[int, int] = dict(
         conn.execute("SELECT ordinal, id FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
     )
     # full names first, so a bare "Sarah" in the same note resolves to the "Sarah Chen" beside it
     refs = sorted({(o.name, o.kind, o.role) for it in items for o in it.owners}, key=lambda r: -len(r[0].split()))
-    person_ids = {(name, kind): people.resolve(name, kind, role) for name, kind, role in refs}
+    person_ids = {
+        (name, kind): people.resolve(as_attendee(name, kind, attendees), kind, role) for name, kind, role in refs
+    }
     with staged_copy(conn, "items", ITEM_COLUMNS) as write:
         for ordinal, (item, vector) in enumerate(zip(items, embeddings, strict=True)):
             chunk_ordinal = _chunk_for_line(chunks, item.line)

@@ -205,7 +205,7 @@ def judge_hits(
     left out; none at all
     when even the best covers too little of it to be about it, unless the question names a time
     window ("what did we review in 2022?": the window is the subject, whatever it holds answers)."""
-    template = template_chunks(conn, tenant, [h.chunk_id for h in hits])
+    template = template_chunks(conn, tenant, {h.chunk_id: h.text for h in hits})
     hits = [h for h in hits if h.chunk_id not in template]
     terms = key_terms(conn, text, tenant=tenant)
     shares = chunk_coverage(conn, terms, [h.chunk_id for h in hits])

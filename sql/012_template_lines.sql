@@ -1,12 +1,12 @@
 -- The fingerprint of every line of every passage (see ingest/boilerplate.py): a line many
 -- meetings share is template text, kept out of ranking and answers but still stored and shown.
+-- One index and no foreign key: ingest writes a row per line, and per-row key checks cost more
+-- than the embedding time it hides behind. store_note deletes a replaced note's rows itself.
 CREATE TABLE chunk_lines (
     tenant_id    text NOT NULL,
     meeting_id   bigint NOT NULL,
     ordinal      int NOT NULL,
-    fingerprint  bigint NOT NULL,
-    PRIMARY KEY (meeting_id, ordinal, fingerprint),
-    FOREIGN KEY (meeting_id, ordinal) REFERENCES chunks (meeting_id, ordinal) ON DELETE CASCADE
+    fingerprint  bigint NOT NULL
 );
 CREATE INDEX chunk_lines_tenant_fingerprint ON chunk_lines (tenant_id, fingerprint, meeting_id);
 

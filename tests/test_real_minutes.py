@@ -142,3 +142,20 @@ def test_line_numbers_are_one_based_everywhere(pool: ConnectionPool, embedder: E
     assert "quarterly report" in lines[hit.line_end - 1] or "quarterly report" in lines[hit.line_start - 1]
     owner = owner_of(pool, embedder, "quarterly report", tenant=wg)
     assert owner.item is not None and "quarterly report" in lines[owner.item.source_line - 1]
+
+
+def test_a_first_name_two_people_share_is_the_one_at_the_meeting(
+    pool: ConnectionPool, embedder: Embedder, tmp_path: Path
+) -> None:
+    notes = {
+        "2024-06-03-infra.md": "# Infra sync\n\nAttendees: Sam Lee, Ana Ruiz\n\n## Notes\n- Sam to rotate the certs\n",
+        "2024-06-04-build.md": "# Build sync\n\nAttendees: Sam Park, Ana Ruiz\n\n## Notes\n- Sam to fix the build\n",
+    }
+    for name, text in notes.items():
+        (tmp_path / name).write_text(text)
+    tenant = f"sams{abs(hash(tmp_path)) % 10**8}"
+    assert not ingest_paths(pool, embedder, [str(tmp_path)], options=IngestOptions(tenant=tenant)).failed
+    build = owner_of(pool, embedder, "fix the build", tenant=tenant)
+    certs = owner_of(pool, embedder, "rotate the certs", tenant=tenant)
+    assert build.item is not None and [o.name for o in build.item.owners] == ["Sam Park"]
+    assert certs.item is not None and [o.name for o in certs.item.owners] == ["Sam Lee"]
