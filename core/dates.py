@@ -342,6 +342,7 @@ def parse_given_date(text: str) -> DateMention:
     """A date a user types to fix a meeting: "2022-11-07", "2013-01-30..2013-02-01", "2022-10",
     "October 2022", "Q3 2024", "30 Jan - 1 Feb 2013". ValueError when it is not one date."""
     cleaned = text.strip()
+    shown = repr(cleaned[:40] + ("…" if len(cleaned) > 40 else ""))
     if m := re.fullmatch(r"((?:19|20)\d{2})-([01]\d)", cleaned):
         year, month = int(m[1]), int(m[2])
         if 1 <= month <= 12:
@@ -352,13 +353,13 @@ def parse_given_date(text: str) -> DateMention:
             a, b = parse_given_date(parts[0]), parse_given_date(parts[1])
             if a.start <= b.end:
                 return DateMention(a.start, b.end, cleaned, (0, len(cleaned)), True, "range")
-        raise ValueError(f"{text!r} is not a date range: use START..END, e.g. 2013-01-30..2013-02-01")
+        raise ValueError(f"{shown} is not a date range: use START..END, e.g. 2013-01-30..2013-02-01")
     mentions = find_dates(cleaned, coarse=True)
     if len(mentions) == 1 and len(mentions[0].text) >= len(cleaned.strip("() ,.")) - 1:
         if mentions[0].ambiguous:
-            raise ValueError(f"{text!r} could be read day-first or month-first: write it as YYYY-MM-DD")
+            raise ValueError(f"{shown} could be read day-first or month-first: write it as YYYY-MM-DD")
         return mentions[0]
     raise ValueError(
-        f"{text!r} is not a date: write YYYY-MM-DD, a range START..END, a month (2022-10, October 2022) "
+        f"{shown} is not a date: write YYYY-MM-DD, a range START..END, a month (2022-10, October 2022) "
         "or a quarter (Q3 2024)"
     )

@@ -293,7 +293,7 @@ def plain(text: str) -> str:
 
 
 def _only_links(body: str) -> bool:
-    return not re.search(r"[A-Za-z]{3,}", _LINK.sub("", body).replace("(EMPTY)", ""))
+    return not re.search(r"[A-Za-z]", _LINK.sub("", body).replace("(EMPTY)", ""))
 
 
 def known_names(note: ParsedNote, people: Iterable[str] = ()) -> set[str]:

@@ -18,7 +18,6 @@ from minutebook.core.dates import (
     date_from_filename,
     find_dates,
     first_date,
-    numeric_order_votes,
 )
 from minutebook.ingest.attendance import (
     ATTENDANCE_LABELS,
@@ -77,7 +76,7 @@ class ParsedNote:
     date_precision: str | None = None  # a Precision: day | range | month | quarter
     date_text: str | None = None  # the date as the note (or the user) wrote it
     date_source: str | None = None  # where it was read: given | front matter | date line | title | …
-    date_order: NumericOrder | None = None  # the day/month order this note's numeric dates show
+    date_order: NumericOrder | None = None  # the day/month order this note's numeric dates show (set at ingest)
 
 
 def is_list_item(text: str) -> bool:
@@ -458,7 +457,6 @@ def parse_note(
         return _dated_as_given(_parse_speaker_transcript(lines, filename, reference), given)
     front, body_start = front_matter(lines)
     title, title_line = (front["title"], None) if front.get("title") else _title(lines, filename, body_start)
-    own_votes = numeric_order_votes(text)
     dated = (
         MeetingDate(given, "given")
         if given is not None
@@ -551,7 +549,6 @@ def parse_note(
         date_precision=mention.precision if mention else None,
         date_text=mention.text if mention else None,
         date_source=dated.source,
-        date_order=max(own_votes, key=lambda k: own_votes[k]) if any(own_votes.values()) else None,
         warnings=[*dated.warnings, *warnings_extra],
         attendees=attendance.present,
         sections=kept,

@@ -189,17 +189,19 @@ def _already_stored(pool: ConnectionPool, tenant: str, notes: list[NoteText]) ->
     return found
 
 
-def tenant_numeric_order(conn: psycopg.Connection, tenant: str, texts: Sequence[str] = ()) -> NumericOrder | None:
+def tenant_numeric_order(
+    conn: psycopg.Connection, tenant: str, batch: Sequence[dict[NumericOrder, int]] = ()
+) -> NumericOrder | None:
     """The day/month order this tenant writes numeric dates in: what its stored notes showed plus
-    what `texts` (the batch being ingested) show; None when nothing decides it."""
+    the votes of the batch being ingested (`numeric_order_votes` of each); None when nothing decides it."""
     votes: dict[str, int] = {"dmy": 0, "mdy": 0}
     for order, n in conn.execute(
         "SELECT date_order, count(*) FROM meetings WHERE tenant_id = %s AND date_order IS NOT NULL GROUP BY 1",
         (tenant,),
     ).fetchall():
         votes[order] += n
-    for text in texts:
-        for order, n in numeric_order_votes(text).items():
+    for note_votes in batch:
+        for order, n in note_votes.items():
             votes[order] += n
     return prevailing_order(votes)
 
@@ -258,7 +260,8 @@ def _embed_batch(
     try:
         results.update(_already_stored(pool, options.tenant, notes))
         with tenant_transaction(pool, options.tenant) as conn:
-            order = tenant_numeric_order(conn, options.tenant, [n.text for n in notes if n.source not in results])
+            votes = {n.source: numeric_order_votes(n.text) for n in notes if n.source not in results}
+            order = tenant_numeric_order(conn, options.tenant, list(votes.values()))
             given = given_dates(conn, options.tenant, [n.source for n in notes])
             people = set(known_people(conn, options.tenant))
             if options.given_date is not None:
@@ -271,7 +274,9 @@ def _embed_batch(
         if note.source in results:
             continue
         try:
-            parsed.append((note, parse_one(note, options, numeric_order=order, given=given.get(note.source))))
+            one = parse_one(note, options, numeric_order=order, given=given.get(note.source))
+            one.date_order = prevailing_order(votes[note.source])  # this note's own evidence, stored for later
+            parsed.append((note, one))
         except Exception as exc:  # a parser bug must not sink the batch; name the file
             results[note.source] = FileOutcome(
                 note.source, "failed", error=f"{note.source}: could not be parsed ({exc!r})"

@@ -90,14 +90,21 @@ WITH scaffolding AS (
     SELECT min(n) AS n, lexeme, min(token) AS token FROM tokens
     WHERE lexeme IS NOT NULL AND lexeme NOT IN (SELECT lexeme FROM scaffolding)
     GROUP BY lexeme
+), counted AS MATERIALIZED (
+    SELECT w.n, w.lexeme, w.token,
+           (SELECT count(*) FROM (SELECT 1 FROM chunks c
+                                  WHERE c.tenant_id = %(tenant)s
+                                    AND c.tsv @@ to_tsquery('simple', quote_literal(w.lexeme))
+                                  LIMIT %(cap)s) s) AS df
+    FROM words w
 )
-SELECT w.n, w.lexeme, w.token,
-       (SELECT count(*) FROM (SELECT 1 FROM chunks c
-                              WHERE c.tenant_id = %(tenant)s AND c.tsv @@ to_tsquery('simple', quote_literal(w.lexeme))
-                              LIMIT %(cap)s) s) AS df,
-       EXISTS (SELECT 1 FROM chunks c WHERE c.tenant_id = %(tenant)s AND lower(w.token) <%% c.text
-                 AND word_similarity(lower(w.token), c.text) >= %(typo)s) AS spelled
-FROM words w ORDER BY w.n
+-- the trigram look-up for typos only for words no passage uses: it is the costly one
+SELECT n, lexeme, token, df,
+       CASE WHEN df = 0 THEN EXISTS (SELECT 1 FROM chunks c WHERE c.tenant_id = %(tenant)s
+                                       AND lower(token) <%% c.text
+                                       AND word_similarity(lower(token), c.text) >= %(typo)s)
+            ELSE false END AS spelled
+FROM counted ORDER BY n
 """
 
 
