@@ -19,10 +19,11 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from minutebook.cache import semantic_cache
-from minutebook.cache.keyterms import key_terms, normalise_question
+from minutebook.cache.keyterms import normalise_question
 from minutebook.cache.ledger import record_hit, record_llm_call, record_question, spent_this_month
 from minutebook.cache.prices import PriceTable
-from minutebook.cache.semantic_cache import CachedAnswer, CacheKey, CacheSettings, Miss
+from minutebook.cache.semantic_cache import CachedAnswer, CacheKey, CacheSettings, Miss, Retrieved
+from minutebook.cache.shape import QuestionShape, read_shape
 from minutebook.core.database import set_tenant
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import LLMError, QueryError
@@ -92,7 +93,9 @@ class _Asking:
     window: TimeWindow | None
     on_token: Callable[[str], None] | None
     started: float
+    searched: str
     evidence: Evidence = field(default_factory=lambda: Evidence([], [], {}))
+    _shape: QuestionShape | None = None
 
     def elapsed(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -117,8 +120,23 @@ class _Asking:
             latency_ms=self.elapsed(),
         )
 
+    def retrieved(self) -> Retrieved:
+        ranked: dict[int, list[str]] = {}
+        for h in self.evidence.hits:
+            ranked.setdefault(h.chunk_id, []).append(h.text)
+        for i in self.evidence.items:
+            if i.chunk_id:
+                ranked.setdefault(i.chunk_id, []).extend([i.context, i.text, i.evidence])
+        return Retrieved(list(ranked), {c: "\n".join(texts) for c, texts in ranked.items()})
+
+    def shape(self) -> QuestionShape:
+        """What the question asks (read once, in a transaction with the tenant set)."""
+        if self._shape is None:
+            self._shape = read_shape(self.conn, self.options.tenant, self.searched, self.retrieved().texts.values())
+        return self._shape
+
     def lookup(self) -> CachedAnswer | Miss:
-        return semantic_cache.lookup(self.conn, self.key, self.evidence.chunk_ids(), self.options.cache)
+        return semantic_cache.lookup(self.conn, self.key, self.shape(), self.retrieved(), self.options.cache)
 
 
 def ask(
@@ -135,9 +153,9 @@ def ask(
     searched, window, since, until = _read_question(question, options.as_of)
     topic = question_topic(searched)
     embeddings = embedder.encode_queries([searched, topic])
-    key = cache_key(options.tenant, llm.model if llm else "", question, searched, window, embeddings[0], embedder)
+    key = cache_key(options.tenant, llm.model if llm else "", question, window, embeddings[0])
     with pool.connection() as conn:
-        q = _Asking(conn, llm, prices, options, key, window, on_token, started)
+        q = _Asking(conn, llm, prices, options, key, window, on_token, started, searched)
         with conn.transaction():
             set_tenant(conn, options.tenant)
             q.evidence = retrieve(
@@ -162,15 +180,10 @@ def ask(
             return _ask_llm(q, llm, found.reason)
 
 
-def cache_key(
-    tenant: str, model: str, question: str, searched: str, window: TimeWindow | None,
-    embedding: np.ndarray, embedder: Embedder,
-) -> CacheKey:  # fmt: skip
-    """What the cache knows a question by (`searched`: the question without its time words)."""
-    terms = key_terms(searched, embedder.word_pieces)
+def cache_key(tenant: str, model: str, question: str, window: TimeWindow | None, embedding: np.ndarray) -> CacheKey:
+    """What the cache finds a question by: its words, its time window and its meaning."""
     return CacheKey(
-        tenant, model, PROMPT_VERSION, question, normalise_question(question), window.key() if window else "",
-        terms, embedding,
+        tenant, model, PROMPT_VERSION, question, normalise_question(question), window.key() if window else "", embedding
     )  # fmt: skip
 
 
@@ -240,6 +253,7 @@ def _ask_llm(q: _Asking, llm: LLMClient, miss_reason: str) -> Answer:
             entry_id = semantic_cache.store(
                 q.conn,
                 q.key,
+                q.shape(),
                 answer=completion.text,
                 citations=[c.as_json() for c in cited],
                 usage=completion.usage,

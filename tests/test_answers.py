@@ -16,7 +16,8 @@ from psycopg_pool import ConnectionPool
 from minutebook.cache import semantic_cache
 from minutebook.cache.prices import PriceTable
 from minutebook.cache.report import cost_report, plot, report_csv, report_json
-from minutebook.cache.semantic_cache import CacheSettings
+from minutebook.cache.semantic_cache import CacheSettings, Retrieved
+from minutebook.cache.shape import question_shape
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import LLMError
@@ -93,7 +94,7 @@ def test_llm_answer_with_citations_then_exact_and_semantic_hits(
     assert all(h[1] > 0 and h[2] == first.cost_usd for h in hits)
 
 
-def test_different_key_terms_never_share_an_answer(
+def test_a_different_subject_never_shares_an_answer(
     pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
 ) -> None:
     tenant, _ = notes
@@ -124,12 +125,16 @@ def test_cached_evidence_must_be_what_the_new_question_retrieves(
     from minutebook.cache.semantic_cache import CachedAnswer, Miss
 
     q = "When will Okta SSO be ready?"
-    key = cache_key(tenant, "gpt-4o-mini", q, q, None, embedder.encode_one(q), embedder)
-    cited = {c.chunk_id for c in first.citations if c.chunk_id}
+    key = cache_key(tenant, "gpt-4o-mini", q, None, embedder.encode_one(q))
+    cited = [c.chunk_id for c in first.citations if c.chunk_id]
+    shape = question_shape(q)
     with tenant_transaction(pool, tenant) as conn:
-        assert isinstance(semantic_cache.lookup(conn, key, cited, CacheSettings()), CachedAnswer)
-        elsewhere = semantic_cache.lookup(conn, key, {-1}, CacheSettings())
+        same = Retrieved(cited, {})
+        assert isinstance(semantic_cache.lookup(conn, key, shape, same, CacheSettings()), CachedAnswer)
+        elsewhere = semantic_cache.lookup(conn, key, shape, Retrieved([-1], {}), CacheSettings())
+        below = semantic_cache.lookup(conn, key, shape, Retrieved([-2, -3, -4, *cited], {}), CacheSettings())
     assert isinstance(elsewhere, Miss) and elsewhere.reason == "its evidence is not what this question retrieves"
+    assert isinstance(below, Miss) and below.reason == "this question's best evidence is not what it cites"
 
 
 def test_a_time_window_read_on_another_week_is_another_question(

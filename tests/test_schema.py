@@ -15,6 +15,7 @@ TENANT_TABLES = {
     "cache_entries",
     "cache_entry_chunks",
     "cache_hits",
+    "cache_rejections",
     "chunk_lines",
     "chunks",
     "item_owners",
@@ -29,9 +30,10 @@ OPERATOR_ONLY = {"api_keys"}  # keyed by hash: the app may only ask minutebook_t
 
 COLUMNS = {
     "api_keys": "id tenant_id key_hash prefix label created_at revoked_at last_used_at",
-    "cache_entries": "id tenant_id model prompt_version question question_norm question_hash window_key key_terms "
-    "embedding answer citations prompt_tokens completion_tokens cached_tokens cost_usd latency_ms created_at "
-    "expires_at last_hit_at hit_count",
+    "cache_entries": "id tenant_id model prompt_version question question_norm question_hash window_key embedding "
+    "answer citations prompt_tokens completion_tokens cached_tokens cost_usd latency_ms created_at expires_at "
+    "last_hit_at hit_count intent negated entities",
+    "cache_rejections": "id tenant_id entry_id question answer intent chunk_ids cost_usd hit_count reason created_at",
     "cache_entry_chunks": "tenant_id entry_id chunk_id content_hash",
     "cache_hits": "id tenant_id entry_id question cached_question tier similarity tokens_saved cost_saved_usd "
     "latency_saved_ms latency_ms created_at model",

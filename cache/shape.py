@@ -1,0 +1,274 @@
+"""What a question asks, read from its grammar: the kind of answer it wants (who / when / why /
+how many / what…), whether it is negated, and the things it names (people, products, issue
+numbers, quoted strings). Two questions share an answer only if they ask the same kind of thing
+about the same things; wording, synonyms and typos do not matter.
+
+Names are recognised the way a reader would: capitalised in the question ("Okta"), an acronym
+("SSO", "RPITIT"), a CamelCase identifier ("TrustedLen"), a number ("#57893", "v0.2"), or a word
+the notes themselves write capitalised mid-sentence ("okta", typed lower case, is still Okta).
+A person is one entity however written ("Niko", "nikomatsakis", "Niko Matsakis"), through the
+people table. An acronym matches its expansion ("RPITIT" = "return position impl trait in traits").
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+
+WHO, WHEN, WHY, WHAT = "who", "when", "why", "what"
+_EXCLUSIVE = {WHO, WHEN, WHY}  # answers of these kinds never serve one another or a "what"
+
+_CONTRACTION = re.compile(r"\b(what|when|who|where|why|how)(?:'s|’s|s)\b", re.I)
+_TOKEN = re.compile(r"\"[^\"]{2,}\"|“[^”]{2,}”|[A-Za-z0-9][A-Za-z0-9'’.+!-]*[A-Za-z0-9!+]|[A-Za-z0-9]")
+_STOP = frozenset(
+    """a an the and or but of to in on at by for from with about into over under as is are was were be been
+    being am do does did doing done have has had having can could should would will shall may might must
+    i me my we us our you your they them their he him his she her it its this that these those there here
+    what when where which who whom whose why how whats any some all each every more most much many
+    again also just only very so than then too up down out off if not no nor yet still ever""".split()
+)
+_NEGATION = frozenset("not never no without nor neither none nobody nothing cannot".split())
+_WHO_WORDS = frozenset("who whom whose owner owners owns responsible assignee assigned".split())
+_WHEN_WORDS = frozenset("when eta deadline deadlines date dates timeline timelines schedule scheduled due".split())
+_WHY_WORDS = frozenset("why reason reasons rationale motivation cause causes caused".split())
+_COUNT_WORDS = frozenset("percent percentage amount count".split())
+_DECISION_WORDS = frozenset(
+    "decide decided decision decisions agree agreed agreement conclude concluded conclusion consensus resolution"
+    " resolved outcome verdict".split()
+)
+_STATUS_WORDS = frozenset("status progress".split())
+_YES_NO = frozenset("is are was were do does did can could should would will has have had".split())
+_TIME_PHRASES = (("what", "date"), ("what", "day"), ("which", "date"), ("what", "time"), ("how", "soon"))
+_REASON_PHRASES = (("how", "come"), ("what", "makes"), ("what", "made"))
+_COUNT_PHRASES = (("how", "many"), ("how", "much"), ("number", "of"))
+# a capitalised word after a lower-case word, a digit, a comma or an opening bracket or slash
+# ("providers (Google, Microsoft)", "Google/Microsoft"): a name, not the start of a line or sentence
+_MID_SENTENCE_CAPITAL = re.compile(r"(?:(?<=[a-z0-9,;)&] )|(?<=[(/\[]))[A-Z][A-Za-z0-9]*(?:[-'][A-Za-z]+)?")
+_LOWER_WORD = re.compile(r"(?<![A-Za-z0-9])[a-z][a-z0-9]*")
+
+
+@dataclass(frozen=True)
+class QuestionShape:
+    intent: str  # who | when | why | how_many | decision | status | yes_no | how | list | what
+    negated: bool
+    entities: frozenset[str]  # "person:12", "n:57893", "w:okta", "q:exact phrase"
+    words: tuple[str, ...]  # every word of the question, lower case, in order (for matching)
+    surface: dict[str, str] = field(default_factory=dict, compare=False)  # entity → as written
+
+    @property
+    def family(self) -> str:
+        """The kind of answer that must agree: who, when, why, or what (everything else)."""
+        return self.intent if self.intent in _EXCLUSIVE else WHAT
+
+
+def read_intent(words: list[str]) -> str:
+    """The kind of answer a question wants, from its question words and the nouns that stand
+    in for them in terse questions ("okta eta", "read replicas owner?")."""
+    present = set(words)
+    pairs = set(itertools.pairwise(words))
+    if present & _WHO_WORDS:
+        return WHO
+    if present & _WHEN_WORDS or pairs & set(_TIME_PHRASES):
+        return WHEN
+    if present & _WHY_WORDS or pairs & set(_REASON_PHRASES):
+        return WHY
+    if pairs & set(_COUNT_PHRASES) or present & _COUNT_WORDS:
+        return "how_many"
+    if present & _DECISION_WORDS:
+        return "decision"
+    if present & _STATUS_WORDS:
+        return "status"
+    if words and words[0] in _YES_NO:
+        return "yes_no"
+    if words and words[0] == "how":
+        return "how"
+    if words and words[0] in {"list", "which"}:
+        return "list"
+    return WHAT
+
+
+def tokens(question: str) -> list[str]:
+    text = _CONTRACTION.sub(lambda m: f"{m.group(1)} is", question)
+    text = re.sub(r"(\w)n[’']t\b", r"\1 not", text)
+    return _TOKEN.findall(text.replace("#", " "))
+
+
+def _stem(word: str) -> str:
+    word = word.lower().strip(".'’!-")
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def proper_nouns(texts: Iterable[str]) -> frozenset[str]:
+    """Words the notes write capitalised mid-sentence at least as often as in lower case."""
+    capital: Counter[str] = Counter()
+    lower: Counter[str] = Counter()
+    for text in texts:
+        capital.update(w.lower() for w in _MID_SENTENCE_CAPITAL.findall(text))
+        lower.update(_LOWER_WORD.findall(text))
+    return frozenset(w for w, n in capital.items() if n >= lower[w] and w not in _STOP)
+
+
+@dataclass(frozen=True)
+class PeopleIndex:
+    """Spellings of the tenant's people (full name, first name, aliases) → person id; a spelling
+    two people share resolves to nobody."""
+
+    by_spelling: dict[str, int]
+
+    @classmethod
+    def load(cls, conn: psycopg.Connection, tenant: str, spellings: Iterable[str]) -> PeopleIndex:
+        wanted = sorted({s.lower() for s in spellings})
+        if not wanted:
+            return cls({})
+        rows = conn.execute(
+            """SELECT id, lower(name), lower(split_part(name, ' ', 1)), ARRAY(SELECT lower(a) FROM unnest(aliases) a)
+               FROM people
+               WHERE tenant_id = %(tenant)s AND kind = 'person'
+                 AND (lower(name) = ANY(%(w)s) OR lower(split_part(name, ' ', 1)) = ANY(%(w)s)
+                      OR EXISTS (SELECT 1 FROM unnest(aliases) a WHERE lower(a) = ANY(%(w)s)))""",
+            {"tenant": tenant, "w": wanted},
+        ).fetchall()
+        owners: dict[str, set[int]] = {}
+        for person_id, name, first, aliases in rows:
+            for spelling in {name, first, *aliases}:
+                owners.setdefault(spelling, set()).add(int(person_id))
+        return cls({s: next(iter(ids)) for s, ids in owners.items() if len(ids) == 1})
+
+
+def question_shape(
+    question: str, *, names: frozenset[str] = frozenset(), people: PeopleIndex | None = None
+) -> QuestionShape:
+    """`names`: proper nouns of the question's evidence (`proper_nouns`); `people`: its people."""
+    raw = tokens(question)
+    words = [t.lower().strip('"“”') for t in raw]
+    entities: dict[str, str] = {}
+    people = people or PeopleIndex({})
+    skip: set[int] = set()
+    for i in range(len(words) - 1):  # full names first: "Sarah Chen" is one person
+        person = people.by_spelling.get(f"{words[i]} {words[i + 1]}")
+        if person is not None:
+            entities[f"person:{person}"] = f"{raw[i]} {raw[i + 1]}"
+            skip |= {i, i + 1}
+    for i, (token, word) in enumerate(zip(raw, words, strict=True)):
+        if i in skip:
+            continue
+        if token[0] in '"“':
+            entities[f"q:{word}"] = token
+            continue
+        bare = word.rstrip("!").removesuffix("'s").removesuffix("’s")
+        if bare in _STOP or not bare:
+            continue
+        if any(ch.isdigit() for ch in bare):
+            entities[f"n:{bare}"] = token
+        elif (person := people.by_spelling.get(bare)) is not None:
+            entities[f"person:{person}"] = token
+        elif _looks_like_a_name(token, i, raw) or bare in names or _stem(bare) in names:
+            entities[f"w:{_stem(bare)}"] = token
+    return QuestionShape(read_intent(words), bool(set(words) & _NEGATION), frozenset(entities), tuple(words), entities)
+
+
+def _looks_like_a_name(token: str, i: int, raw: list[str]) -> bool:
+    letters = [c for c in token if c.isalpha()]
+    if len(letters) >= 2 and all(c.isupper() for c in letters):
+        return True  # SSO, RPITIT, AWS
+    if any(c.isupper() for c in token[1:]) and token[0].isalpha():
+        return True  # TrustedLen, WebAssembly
+    return i > 0 and token[0].isupper() and not raw[i - 1].endswith((".", "?", "!", ":"))
+
+
+def shape_mismatch(cached: QuestionShape, new: QuestionShape, cited_text: str) -> str | None:
+    """Why the cached question's answer cannot serve the new one, or None when it can.
+
+    A different kind of answer, a negation on one side only, or a different subject (each
+    question names something the other does not) is a miss. A new question more specific than
+    the cached one ("Okta SSO" after "Okta") is served only if the cited evidence mentions the
+    extra names; a vaguer one relies on the evidence checks.
+    """
+    if cached.family != new.family:
+        return f"it asks {_kind(new)}, the cached question {_kind(cached)}"
+    if cached.negated != new.negated:
+        return "one of the two questions is negated"
+    new_only = sorted(e for e in new.entities if not _mentions(e, new.surface.get(e, ""), cached))
+    cached_only = sorted(e for e in cached.entities if not _mentions(e, cached.surface.get(e, ""), new))
+    if new_only and cached_only:
+        return f"it names {_show(new, new_only)}, the cached question {_show(cached, cached_only)}"
+    cited = set(_words(cited_text))
+    uncovered = [e for e in new_only if not _in_words(e, new.surface.get(e, ""), cited)]
+    if uncovered:
+        return f"the cached answer's evidence does not mention {_show(new, uncovered)}"
+    return None
+
+
+def _kind(shape: QuestionShape) -> str:
+    return {WHO: "who", WHEN: "when", WHY: "why"}.get(shape.family, "what")
+
+
+def _show(shape: QuestionShape, entities: list[str]) -> str:
+    return ", ".join(repr(shape.surface.get(e, e.split(":", 1)[1])) for e in entities[:3])
+
+
+def _words(text: str) -> list[str]:
+    return [t.lower().strip('"“”') for t in tokens(text)]
+
+
+def _mentions(entity: str, surface: str, other: QuestionShape) -> bool:
+    if entity in other.entities:
+        return True
+    if entity.startswith("person:"):
+        return False  # the other question would have resolved the same person
+    return _in_words(entity, surface, set(other.words)) or _acronym_of(entity.split(":", 1)[1], other.words)
+
+
+def _in_words(entity: str, surface: str, words: set[str]) -> bool:
+    kind, value = entity.split(":", 1)
+    if kind == "n":
+        return value in words
+    if kind == "q":
+        return all(w in words for w in _words(value))
+    if kind == "person":
+        return all(w in words for w in _words(surface)) if surface else False
+    return any(_same_word(value, _stem(w)) for w in words)
+
+
+def _same_word(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    if len(short) >= 4 and long.startswith(short) and len(short) >= 0.6 * len(long):
+        return True  # postgres / postgresql
+    return len(short) >= 5 and len(long) - len(short) <= 1 and _one_edit(short, long)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]])
+    return any(a == b[:i] + b[i + 1 :] for i in range(len(b)))  # one letter dropped ("databse")
+
+
+def _acronym_of(acronym: str, words: tuple[str, ...]) -> bool:
+    """ "rpitit" is the initials of "return position impl trait in traits"."""
+    n = len(acronym)
+    if n < 2 or not acronym.isalpha():
+        return False
+    initials = "".join(w[0] for w in words if w and w[0].isalpha())
+    return acronym in initials and any(
+        "".join(w[0] for w in words[i : i + n]) == acronym for i in range(len(words) - n + 1)
+    )
+
+
+def read_shape(conn: psycopg.Connection, tenant: str, question: str, evidence: Iterable[str]) -> QuestionShape:
+    """The shape of a question, its names read against its evidence and the tenant's people."""
+    words = [w.lower() for w in tokens(question) if w.lower() not in _STOP]
+    spellings = [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]
+    return question_shape(question, names=proper_nouns(evidence), people=PeopleIndex.load(conn, tenant, spellings))
