@@ -25,9 +25,10 @@ from minutebook.api.runtime import open_runtime
 from minutebook.cache import semantic_cache
 from minutebook.cache.report import CostReport, cost_report, period, plot, report_csv, report_json
 from minutebook.core.database import connect, tenant_transaction
+from minutebook.core.errors import QueryError
 from minutebook.search.answer import Answer, ask
 
-cache_app = typer.Typer(help="The semantic cache: stats, inspect, clear.", no_args_is_help=True)
+cache_app = typer.Typer(help="The semantic cache: stats, inspect, reject, clear.", no_args_is_help=True)
 
 
 def _money(value: Decimal | None) -> str:
@@ -54,10 +55,13 @@ def _render_answer(answer: Answer, streamed: bool) -> None:
     facts = [f"mode: {answer.mode}"]
     if answer.cache.hit:
         facts.append(
-            f"cache: {answer.cache.tier} hit (similarity {answer.cache.similarity}, saved {_money(answer.saved_usd)})"
+            f"from the cache: {answer.cache.tier} hit on {answer.cache.cached_question!r} (similarity "
+            f"{answer.cache.similarity}, saved {_money(answer.saved_usd)}); wrong? "
+            f"minutebook cache reject {answer.cache.entry_id}"
         )
     elif answer.mode == "llm":
-        facts.append(f"cache: miss ({answer.cache.miss_reason})" + (", stored" if answer.cache.stored else ""))
+        stored = f", stored as entry {answer.cache.entry_id}" if answer.cache.stored else ""
+        facts.append(f"cache: miss ({answer.cache.miss_reason}){stored}")
         facts.append(f"{answer.usage.prompt_tokens}+{answer.usage.completion_tokens} tokens, {_money(answer.cost_usd)}")
     if answer.notice:
         facts.append(answer.notice)
@@ -146,6 +150,34 @@ def cache_inspect(
             e["expires_at"].strftime("%Y-%m-%d %H:%M"),
         )
     console.print(table)
+
+
+@cache_app.command("reject")
+@friendly_errors
+def cache_reject(
+    entry: int = typer.Argument(
+        ..., help="The cached answer's id (shown under a cached answer, or by `cache inspect`)."
+    ),
+    reason: str | None = typer.Option(None, "--reason", help="What was wrong (kept with the rejection)."),
+    tenant: str | None = typer.Option(None, "--tenant", "-t"),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Mark a cached answer wrong: it is dropped, and no answer of its kind citing the same
+    passages is served from the cache again."""
+    settings = settings_from(tenant)
+    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+        done = semantic_cache.reject(conn, settings.tenant, entry, reason=reason)
+    if done is None:
+        raise QueryError(f"no cached answer {entry} for tenant {settings.tenant!r} (see `minutebook cache inspect`)")
+    if json_out:
+        print_json(asdict(done))
+        return
+    also = f" and {done.also_dropped} like it" if done.also_dropped else ""
+    console.print(
+        safe(f"rejected cached answer {done.entry_id}{also} ({done.question!r}); its passages will not answer "
+             f"a {done.intent} question from the cache again"),
+        highlight=False,
+    )  # fmt: skip
 
 
 @cache_app.command("clear")

@@ -157,6 +157,34 @@ def cache_stats(request: Request, tenant_id: str = Depends(tenant_slot)) -> dict
         return jsonable_encoder(semantic_cache.stats(conn, tenant_id))
 
 
+class RejectIn(BaseModel):
+    reason: str | None = Field(None, max_length=500, description="What was wrong (kept with the rejection).")
+
+    model_config = {"extra": "forbid"}
+
+
+@router.post(
+    "/cache/{entry_id}/reject",
+    tags=["cache"],
+    summary="Mark a cached answer wrong: never served again, nor one of its kind citing the same passages",
+    responses={404: {"description": "No such cached answer for your tenant"}},
+)
+def cache_reject(
+    request: Request, entry_id: int, body: RejectIn | None = None, tenant_id: str = Depends(tenant_slot)
+) -> dict[str, Any]:
+    with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
+        done = semantic_cache.reject(conn, tenant_id, entry_id, reason=body.reason if body else None)
+    if done is None:
+        raise ApiProblem(404, f"no cached answer {entry_id} (already rejected, expired or dropped?)")
+    return {
+        "rejected": done.entry_id,
+        "question": done.question,
+        "intent": done.intent,
+        "chunk_ids": done.chunk_ids,
+        "also_dropped": done.also_dropped,
+    }
+
+
 @router.delete("/cache", tags=["cache"], summary="Drop every cached answer of your tenant")
 def cache_clear(request: Request, tenant_id: str = Depends(tenant_slot)) -> dict[str, int]:
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:

@@ -167,6 +167,28 @@ def test_expired_and_evicted_entries_are_not_served(
     assert not stale.cache.hit and stale.cache.stored
 
 
+def test_a_rejected_answer_is_never_served_again_nor_one_like_it(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    first = ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    hit = ask(pool, embedder, llm, PRICES, "When is Okta SSO going to be ready?", options=options(tenant))
+    assert hit.cache.hit and hit.cache.entry_id == first.cache.entry_id and first.cache.entry_id is not None
+    with tenant_transaction(pool, tenant) as conn:
+        done = semantic_cache.reject(conn, tenant, first.cache.entry_id, reason="wrong date")
+        assert done is not None and done.intent == "when" and semantic_cache.reject(conn, tenant, -1) is None
+    for q in ("When will Okta SSO be ready?", "When is Okta SSO going to be ready?"):
+        again = ask(pool, embedder, llm, PRICES, q, options=options(tenant))
+        assert again.mode == "llm" and not again.cache.stored  # same passages, same kind of question: not kept
+    assert server.request_count == 3
+    other = ask(pool, embedder, llm, PRICES, "Who owns the read replicas?", options=options(tenant))
+    assert other.cache.stored  # other answers are still cached
+    with tenant_transaction(pool, tenant) as conn:
+        stats = semantic_cache.stats(conn, tenant)
+    assert (stats["rejected"], stats["entries"]) == (1, 1)
+    assert rows(pool, tenant, "SELECT reason, hit_count FROM cache_rejections") == [("wrong date", 1)]
+
+
 def test_concurrent_identical_misses_make_one_llm_call(
     pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
 ) -> None:

@@ -243,6 +243,22 @@ def test_ask_json_then_cached_then_streamed(client: TestClient, acme: tuple[str,
     assert "minutebook_llm_cost_usd_total" in metrics and "minutebook_request_seconds_bucket" in metrics
 
 
+def test_a_cached_answer_can_be_rejected(client: TestClient, acme: tuple[str, dict], llm_server: LLMServer) -> None:
+    _, headers = acme
+    upload(client, headers, TPM_NOTE)
+    body = {"question": "Who owns the read replicas?", "as_of": AS_OF}
+    first = client.post("/v1/ask", json=body, headers=headers).json()
+    entry = first["cache"]["entry_id"]
+    assert client.post("/v1/ask", json=body, headers=headers).json()["cache"]["hit"]
+    done = client.post(f"/v1/cache/{entry}/reject", json={"reason": "Mike handed it over"}, headers=headers)
+    assert done.status_code == 200 and done.json()["rejected"] == entry and done.json()["intent"] == "who"
+    assert_problem(client.post(f"/v1/cache/{entry}/reject", headers=headers), 404, "no cached answer")
+    assert_problem(client.post("/v1/cache/1/reject", json={"why": "x"}, headers=headers), 422, "")
+    again = client.post("/v1/ask", json=body, headers=headers).json()
+    assert again["mode"] == "llm" and not again["cache"]["stored"] and llm_server.request_count == 2
+    assert client.get("/v1/cache/stats", headers=headers).json()["rejected"] == 1
+
+
 def test_llm_failure_is_a_502_and_nothing_is_cached(
     client: TestClient, acme: tuple[str, dict], llm_server: LLMServer
 ) -> None:

@@ -71,10 +71,14 @@ def test_embedded_default_starts_once_and_is_reused(tmp_path: Path) -> None:
             assert first["mode"] == "llm" and first["citations"][0]["section"].endswith("SSO Integration Status")
             streamed = run(["ask", "when will okta SSO be ready"], llm_env)
             assert "exact hit" in streamed.stdout and llm.request_count == 1
+            assert f"wrong? minutebook cache reject {first['cache']['entry_id']}" in streamed.stdout
         report = json.loads(run(["cost-report", "--since", "1d", "--format", "json"], env).stdout)
         assert report["totals"]["questions"] == 3 and report["totals"]["exact_hits"] == 1
         stats = json.loads(run(["cache", "stats", "--json"], env).stdout)
-        assert stats["entries"] == 1 and stats["hits"] == 1
+        assert stats["entries"] == 1 and stats["hits"] == 1 and stats["rejected"] == 0
+        rejected = run(["cache", "reject", str(first["cache"]["entry_id"]), "--json"], env)
+        assert rejected.returncode == 0 and json.loads(rejected.stdout)["intent"] == "when"
+        assert "no cached answer" in run(["cache", "reject", "999999"], env).stderr
 
         items = run(["items", "--owner", "Mike", "--status", "done", "--json"], env)
         assert [i["text"] for i in json.loads(items.stdout)] == ["API Rate Limiting (Week 2-3)"]

@@ -1,0 +1,92 @@
+"""What a question asks, as the semantic cache reads it: paraphrases agree, look-alikes that need
+another answer (another entity, attribute, number, a negation) do not."""
+
+import pytest
+
+from minutebook.cache.shape import PeopleIndex, proper_nouns, question_shape, shape_mismatch
+
+EVIDENCE = [
+    "- [ ] Complete Okta SSO integration (Sarah, Nov 15)",
+    "Timeline: Google/Microsoft SSO ready for Nov 1, Okta pushed to Nov 15",
+    "OAuth2 providers (Google, Microsoft) fully tested",
+    "Database replication lag under load needs attention",
+]
+NAMES = proper_nouns(EVIDENCE)
+
+
+def mismatch(cached: str, new: str, cited: str = "\n".join(EVIDENCE), people: PeopleIndex | None = None) -> str | None:
+    return shape_mismatch(
+        question_shape(cached, names=NAMES, people=people), question_shape(new, names=NAMES, people=people), cited
+    )
+
+
+def test_names_are_what_the_notes_capitalise_mid_sentence() -> None:
+    assert {"okta", "sso", "google", "microsoft"} <= NAMES
+    assert "database" not in NAMES  # capitalised only where a line starts
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("Who owns the read replicas?", "who"),
+        ("read replicas owner?", "who"),
+        ("when's the okta rollout landing", "when"),
+        ("okta sso eta", "when"),
+        ("What date is Okta SSO supposed to ship?", "when"),
+        ("Why was the Okta integration delayed?", "why"),
+        ("reason TrustedLen is an unsafe trait", "why"),
+        ("How many critical CVEs did the scan find?", "how_many"),
+        ("What did we decide about the code freeze?", "decision"),
+        ("Is upcasting dyn trait objects safe?", "yes_no"),
+        ("What is the problem with the wasm ABI?", "what"),
+    ],
+)
+def test_the_kind_of_answer_is_read_from_question_words_or_their_stand_ins(question: str, intent: str) -> None:
+    assert question_shape(question).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("cached", "new"),
+    [
+        ("When will Okta SSO be ready?", "when's the okta rollout landing"),
+        ("When will Okta SSO be ready?", "What date is Okta SSO supposed to ship?"),
+        ("okta sso eta", "When is the Okta integration expected to be done?"),
+        ("Who owns the read replicas?", "Who's handling the databse read replicas?"),
+        ("RPITIT stabilization timeline?", "When will return position impl trait in traits be stabilized?"),
+        ("When will return position impl trait in traits be stabilized?", "RPITIT stabilization timeline?"),
+        ("What is issue #57893 about?", "what's rust#57893"),
+        ("who is running the postgres 18 migration", "Who owns the PostgreSQL 18 migration?"),
+    ],
+)
+def test_paraphrases_agree(cached: str, new: str) -> None:
+    assert mismatch(cached, new) is None
+
+
+@pytest.mark.parametrize(
+    ("cached", "new", "why"),
+    [
+        ("When will Okta SSO be ready?", "google sso ship date", "it names 'google', the cached question 'Okta'"),
+        ("When will Okta SSO be ready?", "Who owns the Okta SSO integration?", "it asks who, the cached question when"),
+        ("When will Okta SSO be ready?", "Why was the Okta integration delayed?", "it asks why"),
+        ("What is issue #57893 about?", "What is issue #55005 about?", "it names '55005'"),
+        ("What was committed for this quarter?", "What was not committed for this quarter?", "negated"),
+    ],
+)
+def test_look_alikes_that_need_another_answer_do_not(cached: str, new: str, why: str) -> None:
+    reason = mismatch(cached, new)
+    assert reason is not None and why in reason
+
+
+def test_a_more_specific_question_needs_the_extra_name_in_the_cited_evidence() -> None:
+    assert mismatch("When will Okta be ready?", "When will Okta SSO be ready?", cited=EVIDENCE[1]) is None
+    reason = mismatch("When will Okta be ready?", "When will Okta SAML be ready?", cited=EVIDENCE[1])
+    assert reason == "the cached answer's evidence does not mention 'SAML'"
+
+
+def test_a_person_is_one_entity_however_written() -> None:
+    people = PeopleIndex({"niko": 1, "nikomatsakis": 1, "niko matsakis": 1, "felix": 2, "pnkfelix": 2})
+    cached = "What did Niko say about never type fallback?"
+    assert mismatch(cached, "what did nikomatsakis say about never type fallback", people=people) is None
+    assert mismatch(cached, "What did Niko Matsakis say about never type fallback?", people=people) is None
+    reason = mismatch(cached, "What did pnkfelix say about never type fallback?", people=people)
+    assert reason is not None and "pnkfelix" in reason
