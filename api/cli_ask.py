@@ -56,7 +56,8 @@ def _render_answer(answer: Answer, streamed: bool) -> None:
     if answer.cache.hit:
         facts.append(
             f"from the cache: {answer.cache.tier} hit on {answer.cache.cached_question!r} (similarity "
-            f"{answer.cache.similarity}, saved {_money(answer.saved_usd)}); wrong? "
+            f"{answer.cache.similarity}{', verified' if answer.cache.verified else ''}, saved "
+            f"{_money(answer.saved_usd)}); wrong? "
             f"minutebook cache reject {answer.cache.entry_id}"
         )
     elif answer.mode == "llm":
@@ -101,6 +102,7 @@ def ask_cmd(
             question,
             options=options,
             on_token=None if json_out else on_token,
+            verifier=rt.verifier(),
         )
     if json_out:
         print_json(asdict(answer))
@@ -231,6 +233,12 @@ def _render_report(report: CostReport) -> None:
             "-" if row["savings_pct"] is None else f"{row['savings_pct']:.1f}%",
         )
     console.print(table)
+    if t["verify_calls"]:
+        console.print(
+            f"of the spend, {_money(t['verify_usd'])} went on {t['verify_calls']} verifications of grey-zone cache "
+            f"hits: net saved {_money(t['net_saved_usd'])}",
+            highlight=False,
+        )
     console.print(
         f"p50 latency: hits {t['p50_hit_ms'] or '-'} ms, misses {t['p50_miss_ms'] or '-'} ms", highlight=False
     )

@@ -88,7 +88,7 @@ def ask_route(request: Request, body: AskIn, tenant_id: str = Depends(tenant_slo
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    answer = ask(s.rt.pool, s.rt.embedder, llm, prices, body.question, options=options)
+    answer = ask(s.rt.pool, s.rt.embedder, llm, prices, body.question, options=options, verifier=s.rt.verifier())
     s.metrics.observe_answer(answer)
     return jsonable_encoder(answer)
 
@@ -109,7 +109,10 @@ def _stream(s: AppState, llm: Any, prices: Any, question: str, options: AskOptio
             events.put(("token", token))
 
         try:
-            answer: Answer = ask(s.rt.pool, s.rt.embedder, llm, prices, question, options=options, on_token=on_token)
+            answer: Answer = ask(
+                s.rt.pool, s.rt.embedder, llm, prices, question, options=options, on_token=on_token,
+                verifier=s.rt.verifier(),
+            )  # fmt: skip
             s.metrics.observe_answer(answer)
             if not streamed:  # cached and extractive answers arrive whole
                 events.put(("token", answer.text))

@@ -10,6 +10,7 @@ from psycopg_pool import ConnectionPool
 
 from minutebook.cache.prices import PriceTable
 from minutebook.cache.semantic_cache import CacheSettings
+from minutebook.cache.verify import Verifier, llm_verifier
 from minutebook.core.database import open_app_pool, resolve_database_url
 from minutebook.core.embedded import EmbeddedSupervisor
 from minutebook.core.embedder import Embedder
@@ -41,10 +42,20 @@ class Runtime:
             self._llm = self._make_llm()
         return self._llm
 
-    def _make_llm(self) -> LLMClient:
+    def verifier(self) -> Verifier | None:
+        """Judges grey-zone cache hits: the answering LLM, or a cheaper model on the same endpoint."""
+        s = self.settings
+        llm = self.llm()
+        if llm is None or not s.cache_verify:
+            return None
+        if s.cache_verify_model and s.cache_verify_model != s.llm_model:
+            return llm_verifier(self._make_llm(s.cache_verify_model))
+        return llm_verifier(llm)
+
+    def _make_llm(self, model: str | None = None) -> LLMClient:
         s = self.settings
         return LLMClient(
-            model=s.llm_model,
+            model=model or s.llm_model,
             api_key=s.openai_api_key,
             base_url=s.openai_base_url,
             timeout=s.llm_timeout,
@@ -58,8 +69,9 @@ class Runtime:
 
     def cache_settings(self) -> CacheSettings:
         s = self.settings
+        chosen = {"threshold": s.cache_threshold} if s.cache_threshold is not None else {}
         return CacheSettings(
-            threshold=s.cache_threshold, ttl=timedelta(days=s.cache_ttl_days), max_entries=s.cache_max_entries
+            **chosen, ttl=timedelta(days=s.cache_ttl_days), max_entries=s.cache_max_entries, verify=s.cache_verify
         )
 
     def ask_options(self, tenant: str, *, as_of: date, use_cache: bool = True) -> AskOptions:

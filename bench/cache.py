@@ -46,10 +46,12 @@ from minutebook.cache.keyterms import normalise_question
 from minutebook.cache.prices import PriceTable
 from minutebook.cache.semantic_cache import CacheSettings, Retrieved
 from minutebook.cache.shape import question_shape, shape_mismatch
+from minutebook.cache.verify import SYSTEM as VERIFY_SYSTEM
+from minutebook.cache.verify import Verdict, Verifier
 from minutebook.core.database import make_pool, tenant_transaction
 from minutebook.core.embedded import start_embedded, stop_embedded
 from minutebook.core.embedder import Embedder
-from minutebook.core.llm import LLMClient
+from minutebook.core.llm import Attempt, LLMClient, Usage
 from minutebook.core.migrations import migrate
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
 from minutebook.search.answer import AskOptions, ask, cache_key
@@ -187,8 +189,15 @@ class LogTally:
     not_in_notes: int = 0
     miss_reasons: Counter[str] = field(default_factory=Counter)
     hit_ms: list[float] = field(default_factory=list)
-    spent: float = 0.0
-    saved: float = 0.0
+    spent: float = 0.0  # answers and verifications
+    saved: float = 0.0  # what the hits' answers had cost
+    verify_spent: float = 0.0
+
+    @property
+    def net_saved(self) -> float:
+        """Share of what the log would have cost with no cache, net of the verifications."""
+        without_cache = self.spent - self.verify_spent + self.saved
+        return (self.saved - self.verify_spent) / without_cache if without_cache else 0.0
 
     def add(self, other: LogTally) -> None:
         for name in ("asked", "paraphrase_eligible", "paraphrase_hits", "exact_eligible", "exact_hits"):
@@ -201,6 +210,7 @@ class LogTally:
         self.hit_ms += other.hit_ms
         self.spent += other.spent
         self.saved += other.saved
+        self.verify_spent += other.verify_spent
 
     @property
     def hits(self) -> int:
@@ -221,9 +231,24 @@ def interleaved_log(groups: list[dict], seed: int) -> list[tuple[str, str]]:
     return log
 
 
+def fake_verifier(groups: list[dict], agreement: float, seed: int) -> Verifier:
+    """A verifier that knows which group each question belongs to and tells the truth with
+    probability `agreement`; it costs what a short yes/no call on gpt-4o-mini would."""
+    group_of = {normalise_question(q): g["id"] for g in groups for q in g["questions"]}
+    rng = random.Random(seed)
+
+    def verify(cached: str, new: str, evidence: str) -> Verdict:
+        truth = group_of.get(normalise_question(cached)) == group_of.get(normalise_question(new))
+        said = truth if rng.random() < agreement else not truth
+        tokens = int(len(f"{VERIFY_SYSTEM} {cached} {new} {evidence[:4000]}".split()) * 1.3)
+        return Verdict(said, [Attempt("gpt-4o-mini", "ok", 300, Usage(tokens, 1), 200)])
+
+    return verify
+
+
 def meeting_log(
     pool: ConnectionPool, embedder: Embedder, llm: LLMClient, tenant: str, groups: list[dict],
-    seed: int, settings: CacheSettings, verbose: bool = False,
+    seed: int, settings: CacheSettings, verbose: bool = False, verifier: Verifier | None = None,
 ) -> LogTally:  # fmt: skip
     with tenant_transaction(pool, tenant) as conn:
         semantic_cache.clear(conn, tenant)
@@ -237,8 +262,9 @@ def meeting_log(
     for group, question in interleaved_log(groups, seed):
         started = time.perf_counter()
         answer = ask(
-            pool, embedder, llm, prices, question, options=AskOptions(tenant=tenant, as_of=AS_OF, cache=settings)
-        )
+            pool, embedder, llm, prices, question, options=AskOptions(tenant=tenant, as_of=AS_OF, cache=settings),
+            verifier=verifier,
+        )  # fmt: skip
         elapsed = (time.perf_counter() - started) * 1000
         t.asked += 1
         norm = normalise_question(question)
@@ -270,7 +296,7 @@ def meeting_log(
             entry_group[answer.cache.entry_id] = group
             stored.setdefault(group, set()).add(norm)
     with tenant_transaction(pool, tenant) as conn:
-        spent = conn.execute(
+        spent = conn.execute(  # answers and verifications
             "SELECT COALESCE(sum(cost_usd), 0) FROM llm_calls WHERE tenant_id = %s AND created_at >= %s",
             (tenant, since),
         ).fetchone()
@@ -278,7 +304,12 @@ def meeting_log(
             "SELECT COALESCE(sum(cost_saved_usd), 0) FROM cache_hits WHERE tenant_id = %s AND created_at >= %s",
             (tenant, since),
         ).fetchone()
-    t.spent, t.saved = float(spent[0]), float(saved[0])
+        verify = conn.execute(
+            """SELECT COALESCE(sum(cost_usd), 0) FROM llm_calls
+               WHERE tenant_id = %s AND created_at >= %s AND purpose = 'verify'""",
+            (tenant, since),
+        ).fetchone()
+    t.spent, t.saved, t.verify_spent = float(spent[0]), float(saved[0]), float(verify[0])
     return t
 
 
@@ -324,7 +355,7 @@ def main() -> int:
             llm = LLMClient(model="gpt-4o-mini", base_url=server.base_url, timeout=5)
             floors = [settings.threshold]
             if args.sweep:
-                floors = sorted({0.70, 0.75, 0.80, 0.85, 0.90, 0.95, settings.threshold})
+                floors = sorted({0.50, 0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 0.90, settings.threshold})
             curve = []
             for floor in floors:
                 total = LogTally()
@@ -332,6 +363,14 @@ def main() -> int:
                     run = replace(settings, threshold=floor)
                     total.add(meeting_log(pool, embedder, llm, tenant, groups, seed, run, args.verbose))
                 curve.append((floor, total))
+            verified = []
+            for agreement in (0.95, 1.0):
+                total = LogTally()
+                for seed in range(args.seeds):
+                    run = replace(settings, verify=True)
+                    verifier = fake_verifier(groups, agreement, seed)
+                    total.add(meeting_log(pool, embedder, llm, tenant, groups, seed, run, args.verbose, verifier))
+                verified.append((agreement, total))
         hit_p50, miss_extra = latency(pool, embedder, work, args.runs)
         saved_pct, stale, replayed = savings(pool, embedder, work)
         pool.close()
@@ -347,15 +386,30 @@ def main() -> int:
         print(f"{'floor':>6} {'paraphrases served':>19} {'wrong hits':>11} {'saved':>7}")
         for floor, t in curve:
             share = t.paraphrase_hits / max(t.paraphrase_eligible, 1)
-            print(f"{floor:>6.2f} {share:>19.1%} {len(t.wrong):>11} {t.saved / max(t.spent + t.saved, 1e-12):>7.1%}")
+            print(f"{floor:>6.2f} {share:>19.1%} {len(t.wrong):>11} {t.net_saved:>7.1%}")
+            for line in t.wrong if args.verbose else []:
+                print(f"         WRONG {line}")
         print()
-    t = next(t for floor, t in curve if floor == settings.threshold)
+    print(f"grey zone {settings.verify_floor:.2f}–{settings.threshold:.2f} with a fake verifier (default: "
+          f"{'on' if settings.verify else 'off'}); savings are net of the verifications' cost")  # fmt: skip
+    print(f"{'verifier':>22} {'paraphrases served':>19} {'wrong hits':>11} {'net saved':>10}")
+    for label, t in [("none", next(t for f, t in curve if f == settings.threshold))] + [
+        (f"agrees {a:.0%} of the time", t) for a, t in verified
+    ]:
+        share = t.paraphrase_hits / max(t.paraphrase_eligible, 1)
+        print(f"{label:>22} {share:>19.1%} {len(t.wrong):>11} {t.net_saved:>10.1%}")
+        for line in t.wrong if args.verbose else []:
+            print(f"         WRONG {line}")
+    print()
+    # the default configuration: with the verifier (fake, right 95% of the time) when it is on by default
+    t = verified[0][1] if settings.verify else next(t for floor, t in curve if floor == settings.threshold)
     paraphrase = t.paraphrase_hits / max(t.paraphrase_eligible, 1)
     wrong_share = len(t.wrong) / max(t.hits, 1)
-    saved_log = t.saved / max(t.spent + t.saved, 1e-12)
+    saved_log = t.net_saved
     hit_ms = statistics.median(t.hit_ms) if t.hit_ms else float("nan")
     rows = [
         ("similarity floor (default, chosen on this set)", f"{settings.threshold:.2f}", "", True),
+        ("grey zone verified (fake verifier, right 95%)", "on" if settings.verify else "off", "", True),
         ("questions asked", str(t.asked), "", True),
         ("paraphrase hits (same group)", f"{paraphrase:.1%}", f">= {PARAPHRASE_MIN:.0%} of "
          f"{t.paraphrase_eligible}", paraphrase >= PARAPHRASE_MIN),

@@ -66,6 +66,8 @@ _CALLS = """
 SELECT {group} AS key, count(*) AS llm_calls, count(*) FILTER (WHERE outcome <> 'ok') AS failed_calls,
        sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
        sum(cached_tokens) AS cached_tokens, sum(cost_usd) AS spend_usd,
+       COALESCE(sum(cost_usd) FILTER (WHERE purpose = 'verify'), 0) AS verify_usd,
+       count(*) FILTER (WHERE purpose = 'verify') AS verify_calls,
        bool_or(cost_usd IS NULL AND outcome = 'ok') AS cost_unknown
 FROM llm_calls WHERE created_at >= %(since)s AND created_at < %(until)s {tenant} GROUP BY 1
 """
@@ -89,6 +91,8 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     hits = (row.get("exact_hits") or 0) + (row.get("semantic_hits") or 0)
     spend = None if row.get("cost_unknown") else Decimal(row.get("spend_usd") or 0)
     saved = None if row.get("saved_unknown") else Decimal(row.get("saved_usd") or 0)
+    verify = Decimal(row.get("verify_usd") or 0)  # part of spend: checking grey-zone cache hits
+    net = saved - verify if saved is not None else None
     out = {
         "key": row["key"],
         "questions": questions,
@@ -105,8 +109,12 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
         "tokens_saved": row.get("tokens_saved") or 0,
         "spend_usd": spend,
         "saved_usd": saved,
-        "savings_pct": round(float(saved / (spend + saved) * 100), 2)
-        if spend is not None and saved is not None and spend + saved > 0
+        "verify_calls": row.get("verify_calls") or 0,
+        "verify_usd": verify,
+        "net_saved_usd": net,
+        # of what the questions would have cost with no cache: saved, net of the verifications
+        "savings_pct": round(float(net / (spend - verify + saved) * 100), 2)
+        if spend is not None and saved is not None and net is not None and spend - verify + saved > 0
         else None,
         "p50_hit_ms": row.get("p50_hit_ms"),
         "p50_miss_ms": row.get("p50_miss_ms"),

@@ -9,7 +9,8 @@ of the same tenant, model and prompt version by embedding. A candidate is a hit 
   3. those chunks are among the evidence retrieved for the new question, and (below
      `question_floor`) the new question's best evidence is among them (`best_of`),
   4. the resolved date windows agree, and
-  5. both questions ask the same kind of thing about the same things (cache/shape.py).
+  5. both questions ask the same kind of thing about the same things (cache/shape.py), and
+     about the same part of the cited passages (cache/lines.py).
 Any doubt is a miss: a wrong answer costs more than a token bill.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from minutebook.cache.shape import QuestionShape, question_shape, shape_mismatch
+from minutebook.cache.lines import Outline, same_part
+from minutebook.cache.shape import QuestionShape, line_words, question_shape, same_word, shape_mismatch, subject_words
 from minutebook.core.database import session_lock
 from minutebook.core.llm import Usage
 
@@ -42,6 +44,9 @@ class CacheSettings:
     threshold: float = 0.80
     question_floor: float = 0.94
     best_of: int = 3
+    # Below `threshold`, down to `verify_floor`: served only if a verifier (cache/verify.py) agrees
+    verify: bool = True  # bench/cache.py: a net saving even with a verifier wrong 5% of the time
+    verify_floor: float = 0.55
     ttl: timedelta = timedelta(days=7)
     max_entries: int = 10_000  # per tenant, least recently used evicted first
 
@@ -94,17 +99,28 @@ class CachedAnswer:
 @dataclass(frozen=True)
 class Miss:
     reason: str  # why the best candidate was not served ("no similar question", "evidence changed"...)
+    grey: CachedAnswer | None = None  # passed every check but similarity: a verifier may still serve it
 
 
 @dataclass(frozen=True)
 class Retrieved:
-    """What the new question retrieved: chunk ids best first, and what they say."""
+    """What the new question retrieved: its evidence best first, what it says, and everything
+    retrieved before the evidence was judged (`pool`, a superset)."""
 
     ranked: list[int]
     texts: dict[int, str]
+    pool: list[int] = field(default_factory=list)
+    sections: dict[int, str] = field(default_factory=dict)  # passage → "meeting id|section path"
+    similarities: list[float] = field(default_factory=list)  # cosine of the question to its evidence passages
+    closeness: dict[int, float] = field(default_factory=dict)  # cosine of the question to each retrieved passage
+
+    def similarity_rank(self, n: int) -> float:
+        """The n-th best cosine among the evidence: a passage at least this close would rank top n."""
+        ordered = sorted(self.similarities, reverse=True)
+        return ordered[n - 1] if len(ordered) >= n else (ordered[-1] if ordered else 1.0)
 
     def ids(self) -> set[int]:
-        return set(self.ranked)
+        return set(self.ranked) | set(self.pool)
 
 
 _CANDIDATES = """
@@ -149,8 +165,19 @@ def lookup(
         ).fetchall()
     if not rows:
         return Miss("nothing cached yet")
+    closeness = dict(retrieved.closeness)
+    texts = dict(retrieved.texts)
+    unseen = sorted({c for r in rows for c in r["cited"]} - closeness.keys())
+    if unseen:  # cited passages this question did not retrieve: how close they are to it
+        for chunk_id, cosine, text in conn.execute(
+            "SELECT id, 1 - (embedding <=> %s), text FROM chunks WHERE id = ANY(%s)", (key.embedding, unseen)
+        ).fetchall():
+            closeness[chunk_id] = float(cosine)
+            texts.setdefault(chunk_id, text)
+    retrieved = replace(retrieved, texts=texts)
     seen: set[int] = set()
     reasons: list[str] = []
+    grey: CachedAnswer | None = None
     ordered = sorted(rows, key=lambda r: (r["question_hash"] != key.question_hash, -float(r["similarity"])))
     for row in ordered:
         if row["id"] in seen:
@@ -158,12 +185,12 @@ def lookup(
         seen.add(row["id"])
         exact = row["question_hash"] == key.question_hash
         similarity = 1.0 if exact else float(row["similarity"])
-        reason = _why_not(row, exact, similarity, key, shape, retrieved, settings)
+        reason = _why_not(row, exact, similarity, key, shape, retrieved, settings, closeness)
         if reason:
             reasons.append(reason)
             continue
         usage = Usage(row["prompt_tokens"], row["completion_tokens"], row["cached_tokens"])
-        return CachedAnswer(
+        found = CachedAnswer(
             row["id"],
             row["question"],
             row["answer"],
@@ -174,23 +201,36 @@ def lookup(
             row["cost_usd"],
             row["latency_ms"],
         )
-    return Miss(reasons[0] if reasons else "no similar question")
+        if exact or similarity >= settings.threshold:
+            return found
+        if grey is None:
+            grey = found
+            reasons.append(f"closest question only {similarity:.2f} similar")
+    return Miss(reasons[0] if reasons else "no similar question", grey)
 
 
 def _why_not(
     row: dict[str, Any], exact: bool, similarity: float, key: CacheKey, shape: QuestionShape,
-    retrieved: Retrieved, settings: CacheSettings,
+    retrieved: Retrieved, settings: CacheSettings, closeness: dict[int, float],
 ) -> str | None:  # fmt: skip
-    if not exact and similarity < settings.threshold:
+    floor = settings.verify_floor if settings.verify else settings.threshold
+    if not exact and similarity < floor:
         return f"closest question only {similarity:.2f} similar"
     if not row["evidence_current"]:
         return "its evidence changed since"
     if row["rejected"]:
         return "an answer like it was rejected as wrong"
     cited = set(row["cited"])
-    if not cited <= retrieved.ids():
+    top = retrieved.ranked[: settings.best_of]
+    # Evidence agrees when the cited passages are retrieved for the new question, or would be: as
+    # close to it as its own evidence (fusion and judging reorder near-ties), or in the same
+    # section as its best evidence (a long discussion spans several passages of one section).
+    close = min((closeness.get(c, 0.0) for c in cited), default=0.0)
+    same_section = bool(_sections(row["citations"]) & {retrieved.sections.get(c) for c in top})
+    if not cited <= retrieved.ids() and not same_section and close < retrieved.similarity_rank(len(retrieved.ranked)):
         return "its evidence is not what this question retrieves"
-    if similarity < settings.question_floor and not cited & set(retrieved.ranked[: settings.best_of]):
+    best = cited & set(top) or same_section or close >= retrieved.similarity_rank(settings.best_of)
+    if similarity < settings.question_floor and not best:
         return "this question's best evidence is not what it cites"
     if row["window_key"] != key.window_key:
         return "different time window"
@@ -198,7 +238,16 @@ def _why_not(
         return None
     cached = question_shape(row["question"])
     cached = QuestionShape(row["intent"], row["negated"], frozenset(row["entities"]), cached.words, cached.surface)
-    return shape_mismatch(cached, shape, "\n".join(retrieved.texts.get(c, "") for c in cited))
+    passages = [retrieved.texts.get(c, "") for c in sorted(cited)]
+    if mismatch := shape_mismatch(cached, shape, "\n".join(passages)):
+        return mismatch
+    if not same_part(Outline.of(passages, line_words), subject_words(cached), subject_words(shape), same_word):
+        return "it is about another line of the passage the answer cites"
+    return None
+
+
+def _sections(citations: list[dict[str, Any]]) -> set[str | None]:
+    return {f"{c['meeting_id']}|{c['section']}" for c in citations if c.get("kind", "passage") == "passage"}
 
 
 def mark_hit(conn: psycopg.Connection, entry_id: int) -> None:

@@ -109,13 +109,17 @@ def _stem(word: str) -> str:
 
 
 def proper_nouns(texts: Iterable[str]) -> frozenset[str]:
-    """Words the notes write capitalised mid-sentence at least as often as in lower case."""
+    """Words the notes write capitalised mid-sentence more often than in lower case (title-case
+    lines such as "Infrastructure Costs:" are headings, not names, and are not counted)."""
     capital: Counter[str] = Counter()
     lower: Counter[str] = Counter()
     for text in texts:
-        capital.update(w.lower() for w in _MID_SENTENCE_CAPITAL.findall(text))
-        lower.update(_LOWER_WORD.findall(text))
-    return frozenset(w for w, n in capital.items() if n >= lower[w] and w not in _STOP)
+        for line in text.splitlines():
+            lower.update(found := _LOWER_WORD.findall(line))
+            names = _MID_SENTENCE_CAPITAL.findall(line)
+            if len(names) < 2 or any(len(w) >= 4 and w not in _STOP for w in found):
+                capital.update(w.lower() for w in names)
+    return frozenset(w for w, n in capital.items() if n > lower[w] and w not in _STOP)
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,23 @@ def shape_mismatch(cached: QuestionShape, new: QuestionShape, cited_text: str) -
     if uncovered:
         return f"the cached answer's evidence does not mention {_show(new, uncovered)}"
     return None
+
+
+_ASKING = _WHO_WORDS | _WHEN_WORDS | _WHY_WORDS | _COUNT_WORDS | _DECISION_WORDS | _STATUS_WORDS
+
+
+def subject_words(shape: QuestionShape) -> set[str]:
+    """What the question is about: its words without question words and stop words, stemmed."""
+    return {_stem(w) for w in shape.words if w not in _STOP and w not in _ASKING and len(w) > 1}
+
+
+def line_words(text: str) -> list[str]:
+    return [_stem(w) for w in _words(text) if w not in _STOP]
+
+
+def same_word(a: str, b: str) -> bool:
+    """One word however typed: a plural, a prefix ("postgres"), one typo ("databse")."""
+    return _same_word(a, b)
 
 
 def _kind(shape: QuestionShape) -> str:

@@ -76,8 +76,20 @@ class Settings(BaseSettings):
     prices_file: Path | None = Field(default=None, description="JSON price table overriding the shipped one.")
 
     # -- semantic cache
-    cache_threshold: float = Field(
-        default=0.955, gt=0, le=1, description="Cosine similarity at which two questions may share an answer."
+    cache_threshold: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Cosine similarity from which two questions may share an answer "
+        "(default: the one bench/cache.py chose).",
+    )
+    cache_verify: bool = Field(
+        default=True,
+        description="Ask the LLM (one short yes/no call) whether a grey-zone cached answer serves a "
+        "question; off: the grey zone is a miss.",
+    )
+    cache_verify_model: str | None = Field(
+        default=None, description="A cheaper chat model for those yes/no calls (default: the answering model)."
     )
     cache_ttl_days: float = Field(default=7.0, gt=0, description="Days a cached answer may be served.")
     cache_max_entries: int = Field(default=10_000, ge=1, description="Cached answers kept per tenant (LRU).")

@@ -24,6 +24,7 @@ from minutebook.cache.ledger import record_hit, record_llm_call, record_question
 from minutebook.cache.prices import PriceTable
 from minutebook.cache.semantic_cache import CachedAnswer, CacheKey, CacheSettings, Miss, Retrieved
 from minutebook.cache.shape import QuestionShape, read_shape
+from minutebook.cache.verify import Verifier, llm_verifier
 from minutebook.core.database import set_tenant
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import LLMError, QueryError
@@ -51,6 +52,7 @@ class CacheOutcome:
     cached_question: str | None = None
     miss_reason: str | None = None
     stored: bool = False
+    verified: bool = False  # a grey-zone hit a verifier agreed to
 
 
 @dataclass
@@ -96,6 +98,7 @@ class _Asking:
     searched: str
     evidence: Evidence = field(default_factory=lambda: Evidence([], [], {}))
     _shape: QuestionShape | None = None
+    _retrieved: Retrieved | None = None
 
     def elapsed(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -121,13 +124,26 @@ class _Asking:
         )
 
     def retrieved(self) -> Retrieved:
-        ranked: dict[int, list[str]] = {}
-        for h in self.evidence.hits:
-            ranked.setdefault(h.chunk_id, []).append(h.text)
-        for i in self.evidence.items:
-            if i.chunk_id:
-                ranked.setdefault(i.chunk_id, []).extend([i.context, i.text, i.evidence])
-        return Retrieved(list(ranked), {c: "\n".join(texts) for c, texts in ranked.items()})
+        """Best evidence first (passages, then items' passages), then the rest of what was retrieved."""
+        if self._retrieved is None:
+            ranked = [h.chunk_id for h in self.evidence.hits] + [i.chunk_id for i in self.evidence.items if i.chunk_id]
+            texts = {h.chunk_id: h.text for h in [*self.evidence.pool, *self.evidence.hits]}
+            for i in self.evidence.items:
+                if i.chunk_id and i.chunk_id not in texts:
+                    texts[i.chunk_id] = "\n".join([i.context, i.text, i.evidence])
+            pool = list(dict.fromkeys([*ranked, *(h.chunk_id for h in self.evidence.pool)]))
+            sections = {
+                h.chunk_id: f"{h.meeting_id}|{' › '.join(h.section_path)}"
+                for h in [*self.evidence.pool, *self.evidence.hits]
+            }
+            similarities = [h.scores.get("vector") or 0.0 for h in self.evidence.hits]
+            closeness = {
+                h.chunk_id: float(v)
+                for h in [*self.evidence.pool, *self.evidence.hits]
+                if (v := h.scores.get("vector"))
+            }
+            self._retrieved = Retrieved(list(dict.fromkeys(ranked)), texts, pool, sections, similarities, closeness)
+        return self._retrieved
 
     def shape(self) -> QuestionShape:
         """What the question asks (read once, in a transaction with the tenant set)."""
@@ -148,7 +164,9 @@ def ask(
     *,
     options: AskOptions,
     on_token: Callable[[str], None] | None = None,
+    verifier: Verifier | None = None,
 ) -> Answer:
+    """`verifier` judges the grey zone when `options.cache.verify` (default: the answering LLM)."""
     started = time.perf_counter()
     searched, window, since, until = _read_question(question, options.as_of)
     topic = question_topic(searched)
@@ -171,6 +189,11 @@ def ask(
             found = q.lookup() if options.use_cache else Miss("cache bypassed (--no-cache)")
             if isinstance(found, CachedAnswer):
                 return _serve_hit(q, found)
+            if found.grey and options.cache.verify:
+                verdict = _verify(q, found.grey, verifier or llm_verifier(llm))
+                if verdict is not None:
+                    return _serve_hit(q, found.grey, verify_cost=verdict)
+                found = Miss(f"{found.reason}, and the verifier said it asks for something else")
         with semantic_cache.single_flight(conn, key):
             if options.use_cache:  # whoever held the flight may have answered it meanwhile
                 with conn.transaction():
@@ -211,9 +234,30 @@ def _without_llm(q: _Asking, budget_spent: bool) -> Answer:
     return q.answer(text, "extractive", [citations[n] for n in used], notice=notice)
 
 
-def _serve_hit(q: _Asking, found: CachedAnswer, *, notice: str | None = None) -> Answer:
+def _verify(q: _Asking, grey: CachedAnswer, verifier: Verifier) -> Decimal | None:
+    """Ask the verifier about a grey-zone candidate; its cost when it agrees, else None."""
+    cited = {c["chunk_id"] for c in grey.citations if c.get("chunk_id")}
+    texts = q.retrieved().texts
+    verdict = verifier(grey.question, q.key.question, "\n".join(texts.get(c, "") for c in cited))
+    cost: Decimal = Decimal(0)
+    for a in verdict.attempts:
+        spent = q.prices.cost(a.model, a.usage) if a.outcome == "ok" else Decimal(0)
+        record_llm_call(
+            q.conn, tenant=q.options.tenant, purpose="verify", attempt=a, cost_usd=spent,
+            question_hash=q.key.question_hash,
+        )  # fmt: skip
+        cost += spent or Decimal(0)
+    return cost if verdict.same else None
+
+
+def _serve_hit(
+    q: _Asking, found: CachedAnswer, *, notice: str | None = None, verify_cost: Decimal | None = None
+) -> Answer:
+    """A cached answer; after a verification it saved the answer's cost minus the verification's."""
     semantic_cache.mark_hit(q.conn, found.entry_id)
     latency = q.elapsed()
+    verified = verify_cost is not None
+    saved = found.cost_usd - (verify_cost or 0) if found.cost_usd is not None else None
     record_hit(
         q.conn,
         tenant=q.options.tenant,
@@ -223,14 +267,16 @@ def _serve_hit(q: _Asking, found: CachedAnswer, *, notice: str | None = None) ->
         tier=found.tier,
         similarity=found.similarity,
         tokens_saved=found.usage.total,
-        cost_saved=found.cost_usd,
+        cost_saved=found.cost_usd,  # gross: a verification is in the ledger as its own spend
         original_latency_ms=found.latency_ms,
         latency_ms=latency,
     )
     q.record("hit_exact" if found.tier == "exact" else "hit_semantic", model=None)
-    outcome = CacheOutcome(True, found.tier, round(found.similarity, 4), found.entry_id, found.question)
+    outcome = CacheOutcome(
+        True, found.tier, round(found.similarity, 4), found.entry_id, found.question, verified=verified
+    )
     citations = [Citation.from_json(c) for c in found.citations]
-    return q.answer(found.answer, "cached", citations, cache=outcome, saved_usd=found.cost_usd, notice=notice)
+    return q.answer(found.answer, "cached", citations, cache=outcome, saved_usd=saved, notice=notice)
 
 
 def _ask_llm(q: _Asking, llm: LLMClient, miss_reason: str) -> Answer:

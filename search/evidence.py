@@ -4,7 +4,7 @@ quoted into the LLM prompt, or read out as an extractive answer."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -62,6 +62,7 @@ class Evidence:
     items: list[ItemView]
     hashes: dict[int, str]  # content hash of the chunks items were extracted from
     declined: str | None = None  # no passage covers the question's key terms
+    pool: list[SearchHit] = field(default_factory=list)  # everything retrieved before judging, best first
 
     def chunk_ids(self) -> set[int]:
         return {h.chunk_id for h in self.hits} | {i.chunk_id for i in self.items if i.chunk_id}
@@ -113,7 +114,7 @@ def retrieve_evidence(
         ]
     ids = [i.chunk_id for i in found if i.chunk_id]
     rows = conn.execute("SELECT id, content_hash FROM chunks WHERE id = ANY(%s)", (ids,)).fetchall() if ids else []
-    return Evidence(hits, found, dict(rows), judged.declined)
+    return Evidence(hits, found, dict(rows), judged.declined, fetched)
 
 
 def _citation(n: int, ev: SearchHit | ItemView, hashes: dict[int, str]) -> Citation:

@@ -39,6 +39,7 @@ class LLMServer:
         self.script: deque[str] = deque()
         self.requests: list[dict[str, Any]] = []
         self.hang_seconds = 5.0
+        self.verdict = "yes"  # what it says when asked whether two questions ask for the same thing
         self._lock = threading.Lock()
         server = self
 
@@ -64,7 +65,9 @@ class LLMServer:
                     return self._json(500, {"error": {"message": "upstream exploded", "type": "server_error"}})
                 if server.delay:
                     time.sleep(server.delay)
-                text = _answer(body.get("messages", []))
+                messages = body.get("messages", [])
+                verifying = any("Question A:" in m.get("content", "") for m in messages)
+                text = server.verdict if verifying else _answer(messages)
                 finish = "length" if behaviour == "truncate" else "stop"
                 if behaviour == "truncate":
                     text = text[: len(text) // 2]
@@ -179,6 +182,7 @@ class LLMServer:
             self.script.clear()
             self.requests.clear()
         self.delay = 0.0
+        self.verdict = "yes"
 
     def __enter__(self) -> LLMServer:
         self._thread.start()

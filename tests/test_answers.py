@@ -132,7 +132,8 @@ def test_cached_evidence_must_be_what_the_new_question_retrieves(
         same = Retrieved(cited, {})
         assert isinstance(semantic_cache.lookup(conn, key, shape, same, CacheSettings()), CachedAnswer)
         elsewhere = semantic_cache.lookup(conn, key, shape, Retrieved([-1], {}), CacheSettings())
-        below = semantic_cache.lookup(conn, key, shape, Retrieved([-2, -3, -4, *cited], {}), CacheSettings())
+        strict = CacheSettings(question_floor=1.01)  # even the same question must find its evidence on top
+        below = semantic_cache.lookup(conn, key, shape, Retrieved([-2, -3, -4, *cited], {}), strict)
     assert isinstance(elsewhere, Miss) and elsewhere.reason == "its evidence is not what this question retrieves"
     assert isinstance(below, Miss) and below.reason == "this question's best evidence is not what it cites"
 
@@ -187,6 +188,28 @@ def test_a_rejected_answer_is_never_served_again_nor_one_like_it(
         stats = semantic_cache.stats(conn, tenant)
     assert (stats["rejected"], stats["entries"]) == (1, 1)
     assert rows(pool, tenant, "SELECT reason, hit_count FROM cache_rejections") == [("wrong date", 1)]
+
+
+def test_a_grey_zone_paraphrase_is_served_only_when_the_verifier_agrees(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    first = ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    assert first.cache.stored and first.cost_usd
+    served = ask(pool, embedder, llm, PRICES, "okta sso eta", options=options(tenant))  # 0.74 similar
+    assert served.cache.hit and served.cache.verified and served.cache.entry_id == first.cache.entry_id
+    server.verdict = "no"
+    refused = ask(pool, embedder, llm, PRICES, "okta sso ship date", options=options(tenant))  # 0.79
+    assert refused.mode == "llm" and "the verifier said it asks for something else" in (refused.cache.miss_reason or "")
+    calls = rows(pool, tenant, "SELECT purpose, cost_usd FROM llm_calls ORDER BY id")
+    assert [c[0] for c in calls] == ["answer", "verify", "verify", "answer"]
+    assert served.saved_usd == first.cost_usd - calls[1][1]  # net of its verification
+    unverified = options(tenant, cache=CacheSettings(verify=False))
+    off = ask(pool, embedder, llm, PRICES, "okta sso: eta?", options=unverified)
+    assert not off.cache.verified and len(rows(pool, tenant, "SELECT 1 FROM llm_calls")) == len(calls) + 1
+    with tenant_transaction(pool, tenant) as conn:
+        totals = cost_report(conn, tenant=tenant).totals
+    assert totals["verify_calls"] == 2 and totals["net_saved_usd"] == totals["saved_usd"] - totals["verify_usd"]
 
 
 def test_concurrent_identical_misses_make_one_llm_call(
