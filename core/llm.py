@@ -12,11 +12,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
-
-import openai
+from typing import TYPE_CHECKING, Any, cast
 
 from minutebook.core.errors import LLMError
+
+if TYPE_CHECKING:
+    import openai
 
 Message = dict[str, str]
 
@@ -78,6 +79,8 @@ class LLMClient:
         self.max_wait = max_wait
         self._sleep = sleep
         # local servers (Ollama, llama.cpp) take any key; the SDK insists on one
+        import openai  # 1 s to import: only once an LLM is actually used
+
         self._client = openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=timeout, max_retries=0)
 
     def complete(
@@ -93,6 +96,8 @@ class LLMClient:
 
         Once a token has reached `on_token` the attempt is never retried: the caller has shown
         it, and a second attempt would show the answer again from its start."""
+        import openai
+
         last_error = "no attempt made"
         emitted = False
 
