@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from minutebook.api import cli_ask, cli_db, cli_ingest, cli_meetings, cli_owners, cli_search, cli_serve
+from minutebook.api import cli_ask, cli_db, cli_ingest, cli_meetings, cli_owners, cli_reembed, cli_search, cli_serve
 
 app = typer.Typer(
     name="minutebook",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("ingest")(cli_ingest.ingest)
+app.command("reembed")(cli_reembed.reembed_cmd)
 app.command("search")(cli_search.search)
 app.command("query")(cli_search.query)
 app.command("ask")(cli_ask.ask_cmd)

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -21,12 +22,12 @@ from minutebook.api.cli_support import (
     safe,
     settings_from,
 )
-from minutebook.api.runtime import open_runtime
-from minutebook.cache import semantic_cache
-from minutebook.cache.report import CostReport, cost_report, period, plot, report_csv, report_json
-from minutebook.core.database import connect, tenant_transaction
 from minutebook.core.errors import QueryError
-from minutebook.search.answer import Answer, ask
+
+if TYPE_CHECKING:
+    from minutebook.cache.report import CostReport
+    from minutebook.search.answer import Answer
+
 
 cache_app = typer.Typer(help="The semantic cache: stats, inspect, reject, clear.", no_args_is_help=True)
 
@@ -83,6 +84,9 @@ def ask_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON (no streaming)."),
 ) -> None:
     """Answer a question from your notes, with citations; cached answers cost nothing."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.search.answer import ask
+
     settings = settings_from(tenant)
     with open_runtime(settings) as rt:
         options = rt.ask_options(settings.tenant, as_of=parse_as_of(as_of), use_cache=not no_cache)
@@ -117,8 +121,12 @@ def cache_stats(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """How many answers are cached, how often they were served, what they saved."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.cache import semantic_cache
+    from minutebook.core.database import tenant_transaction
+
     settings = settings_from(tenant)
-    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+    with open_runtime(settings, check_embeddings=False) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
         found = semantic_cache.stats(conn, settings.tenant)
     if json_out:
         print_json(found)
@@ -135,8 +143,12 @@ def cache_inspect(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """The most recently used cached answers."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.cache import semantic_cache
+    from minutebook.core.database import tenant_transaction
+
     settings = settings_from(tenant)
-    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+    with open_runtime(settings, check_embeddings=False) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
         entries = semantic_cache.inspect(conn, settings.tenant, limit=limit)
     if json_out:
         print_json(entries)
@@ -166,8 +178,12 @@ def cache_reject(
 ) -> None:
     """Mark a cached answer wrong: it is dropped, and no answer of its kind citing the same
     passages is served from the cache again."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.cache import semantic_cache
+    from minutebook.core.database import tenant_transaction
+
     settings = settings_from(tenant)
-    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+    with open_runtime(settings, check_embeddings=False) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
         done = semantic_cache.reject(conn, settings.tenant, entry, reason=reason)
     if done is None:
         raise QueryError(f"no cached answer {entry} for tenant {settings.tenant!r} (see `minutebook cache inspect`)")
@@ -189,15 +205,21 @@ def cache_clear(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Drop every cached answer of the tenant (the ledger keeps its history)."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.cache import semantic_cache
+    from minutebook.core.database import tenant_transaction
+
     settings = settings_from(tenant)
     if not yes and not typer.confirm(f"clear the answer cache of tenant {settings.tenant!r}?"):
         raise typer.Exit(1)
-    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+    with open_runtime(settings, check_embeddings=False) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
         gone = semantic_cache.clear(conn, settings.tenant)
     console.print(f"cleared {gone} cached answer(s)")
 
 
 def parse_period(text: str) -> timedelta:
+    from minutebook.cache.report import period
+
     try:
         return period(text)
     except ValueError as exc:
@@ -267,6 +289,10 @@ def cost_report_cmd(
     all_tenants: bool = typer.Option(False, "--all-tenants", help="Every tenant (needs an admin database role)."),
 ) -> None:
     """What the LLM cost, what the cache saved, and where this month's spend is heading."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.cache.report import cost_report, plot, report_csv, report_json
+    from minutebook.core.database import connect, tenant_transaction
+
     if by not in ("day", "model", "tenant"):
         raise typer.BadParameter("--by must be day, model or tenant")
     if fmt not in ("table", "json", "csv"):
@@ -279,7 +305,7 @@ def cost_report_cmd(
         raise typer.BadParameter("--budget takes a number of dollars, 0 or more, e.g. 8000")
     settings = settings_from(tenant)
     scope = None if all_tenants or by == "tenant" else settings.tenant
-    with open_runtime(settings) as rt:
+    with open_runtime(settings, check_embeddings=False) as rt:
         if scope:
             with tenant_transaction(rt.pool, scope) as conn:
                 report = cost_report(conn, tenant=scope, since=parse_period(since), by=by, budget=limit)

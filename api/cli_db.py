@@ -6,9 +6,6 @@ import typer
 from rich.table import Table
 
 from minutebook.api.cli_support import console, friendly_errors, print_json, settings_from
-from minutebook.core.database import connect, resolve_database_url
-from minutebook.core.embedded import embedded_status, stop_embedded
-from minutebook.core.migrations import migrate, migration_status
 
 db_app = typer.Typer(
     help="Database: start/stop the embedded server, apply and inspect migrations.", no_args_is_help=True
@@ -19,6 +16,9 @@ db_app = typer.Typer(
 @friendly_errors
 def migrate_cmd() -> None:
     """Apply pending migrations (safe to run from several processes at once)."""
+    from minutebook.core.database import resolve_database_url
+    from minutebook.core.migrations import migrate
+
     settings = settings_from()
     applied = migrate(resolve_database_url(settings))
     if not applied:
@@ -31,6 +31,9 @@ def migrate_cmd() -> None:
 @friendly_errors
 def status_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show each migration as applied, pending or modified."""
+    from minutebook.core.database import connect, resolve_database_url
+    from minutebook.core.migrations import migration_status
+
     settings = settings_from()
     with connect(resolve_database_url(settings)) as conn:
         states = migration_status(conn)
@@ -48,6 +51,8 @@ def status_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON."
 @friendly_errors
 def start_cmd() -> None:
     """Start the embedded server (commands start it on demand; this just does it now)."""
+    from minutebook.core.database import resolve_database_url
+
     settings = settings_from()
     url = resolve_database_url(settings)
     console.print(f"database ready: {url}", highlight=False)
@@ -57,6 +62,8 @@ def start_cmd() -> None:
 @friendly_errors
 def stop_cmd() -> None:
     """Stop the embedded server (not used when DATABASE_URL is set)."""
+    from minutebook.core.embedded import stop_embedded
+
     settings = settings_from()
     if settings.database_url:
         console.print("DATABASE_URL is set: the embedded server is not in use")
@@ -69,6 +76,8 @@ def stop_cmd() -> None:
 @friendly_errors
 def url_cmd() -> None:
     """Print the connection URL (starting the embedded server if needed), e.g. for psql."""
+    from minutebook.core.database import resolve_database_url
+
     print(resolve_database_url(settings_from()))
 
 
@@ -76,6 +85,8 @@ def url_cmd() -> None:
 @friendly_errors
 def info_cmd() -> None:
     """Where the data lives and whether the embedded server runs."""
+    from minutebook.core.embedded import embedded_status
+
     settings = settings_from()
     if settings.database_url:
         print_json({"mode": "external", "database_url": settings.database_url})

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, safe, settings_from
-from minutebook.api.runtime import open_runtime
-from minutebook.core.dates import parse_given_date
 from minutebook.core.errors import QueryError
-from minutebook.ingest.pipeline import IngestOptions, IngestReport, ingest_paths
+
+if TYPE_CHECKING:
+    from minutebook.ingest.pipeline import IngestReport
 
 
 @friendly_errors
@@ -28,6 +29,10 @@ def ingest(
     json_out: bool = typer.Option(False, "--json", help="Print a JSON report instead of a table."),
 ) -> None:
     """Ingest meeting notes (markdown or plain text). Unchanged notes are skipped, changed ones replaced."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.core.dates import parse_given_date
+    from minutebook.ingest.pipeline import IngestOptions, ingest_paths
+
     try:
         given = parse_given_date(when) if when else None
     except ValueError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -16,11 +17,11 @@ from minutebook.api.cli_support import (
     safe,
     settings_from,
 )
-from minutebook.api.runtime import open_runtime
-from minutebook.core.database import tenant_transaction
-from minutebook.core.dates import parse_given_date
 from minutebook.core.errors import QueryError
-from minutebook.search.meetings import MeetingSummary, date_meeting, list_meetings
+
+if TYPE_CHECKING:
+    from minutebook.search.meetings import MeetingSummary
+
 
 meetings_app = typer.Typer(
     help="List stored meetings (newest first), find the undated ones and give them a date.",
@@ -41,12 +42,16 @@ def meetings_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List stored meetings, newest first."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.core.database import tenant_transaction
+    from minutebook.search.meetings import list_meetings
+
     if ctx.invoked_subcommand is not None:
         return
     as_of = parse_as_of(None)
     first, last = parse_day(since, "--since", as_of), parse_day(until, "--until", as_of, end=True)
     settings = settings_from(tenant)
-    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+    with open_runtime(settings, check_embeddings=False) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
         found = list_meetings(conn, since=first, until=last, undated=undated, limit=limit)
     if json_out:
         print_json({"meetings": [asdict(m) for m in found]})
@@ -83,12 +88,17 @@ def set_date_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Give a meeting its date: its sections take it, and cached answers that depended on it are dropped."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.core.database import tenant_transaction
+    from minutebook.core.dates import parse_given_date
+    from minutebook.search.meetings import date_meeting
+
     try:
         given = parse_given_date(when)
     except ValueError as exc:
         raise QueryError(str(exc)) from None
     settings = settings_from(tenant)
-    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+    with open_runtime(settings, check_embeddings=False) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
         found = date_meeting(conn, meeting_id, given)
     if found is None:
         raise QueryError(f"no meeting {meeting_id} in tenant {settings.tenant!r} (see `minutebook meetings`)")

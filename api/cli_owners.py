@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from minutebook.api.cli_support import clean, console, friendly_errors, print_json, safe, settings_from
-from minutebook.api.runtime import open_runtime
-from minutebook.core.database import tenant_transaction
 from minutebook.ingest.extract import ITEM_KINDS, ITEM_STATUSES
-from minutebook.search.owners import ItemView, OwnerAnswer, list_items, owner_of
+
+if TYPE_CHECKING:
+    from minutebook.search.owners import ItemView, OwnerAnswer
 
 
 def _owner_line(item: ItemView) -> str:
@@ -72,6 +73,9 @@ def who_owns_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Who owns TOPIC: the owner(s), due date, status and the line of the notes that says so."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.search.owners import owner_of
+
     if not topic.strip():
         raise typer.BadParameter('give a topic, e.g. minutebook who-owns "Okta SSO"')
     settings = settings_from(tenant)
@@ -94,6 +98,11 @@ def items_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List action items, risks, decisions, priorities and milestones extracted from the notes."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.core.database import tenant_transaction
+    from minutebook.ingest.extract import ITEM_KINDS, ITEM_STATUSES
+    from minutebook.search.owners import list_items
+
     if status and status not in ITEM_STATUSES:
         raise typer.BadParameter(f"--status must be one of {', '.join(ITEM_STATUSES)}")
     if kind and kind not in ITEM_KINDS:
@@ -103,7 +112,7 @@ def items_cmd(
     except ValueError:
         raise typer.BadParameter("--due-before takes a date like 2025-11-30") from None
     settings = settings_from(tenant)
-    with open_runtime(settings) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+    with open_runtime(settings, check_embeddings=False) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
         found = list_items(
             conn,
             tenant=settings.tenant,

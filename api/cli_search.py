@@ -16,9 +16,6 @@ from minutebook.api.cli_support import (
     safe,
     settings_from,
 )
-from minutebook.api.runtime import open_runtime
-from minutebook.search.notes_search import search_notes
-from minutebook.search.query import run_query
 from minutebook.search.query_language import FORMS
 
 
@@ -38,6 +35,9 @@ def search(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Find the passages of your notes that best match TEXT (by meaning, words and spelling)."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.search.notes_search import search_notes
+
     reference = parse_as_of(as_of)
     settings = settings_from(tenant)
     with open_runtime(settings) as rt:
@@ -94,6 +94,9 @@ def query(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Run a REM query: LOOKUP, SEARCH, FUZZY, TRAVERSE or SQL (read-only, confined to your tenant)."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.search.query import run_query
+
     settings = settings_from(tenant)
     with open_runtime(settings) as rt:
         result = run_query(rt.pool, rt.embedder, statement, tenant=settings.tenant, sql_limits=rt.sql_limits())

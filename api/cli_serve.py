@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import typer
 from rich.table import Table
 
 from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, settings_from
-from minutebook.api.keys import KeyResolver, create_key, is_loopback, list_keys, require_keys_off_loopback, revoke_key
-from minutebook.core.database import connect, resolve_database_url
-from minutebook.core.migrations import migrate
-from minutebook.core.settings import TENANT_PATTERN
+
+if TYPE_CHECKING:
+    import psycopg
+
 
 keys_app = typer.Typer(help="API keys: each maps to one tenant. Stored hashed; shown once.", no_args_is_help=True)
 
@@ -33,6 +32,7 @@ def serve(
     import uvicorn
 
     from minutebook.api.app import KEYLESS_ENV, create_app
+    from minutebook.api.keys import KeyResolver, is_loopback, require_keys_off_loopback
     from minutebook.api.runtime import open_runtime
 
     settings = settings_from(tenant)
@@ -62,6 +62,9 @@ def serve(
 
 def _owner_connection() -> psycopg.Connection:
     """Keys are an operator's business: the owner role, not the app role (which cannot read them)."""
+    from minutebook.core.database import connect, resolve_database_url
+    from minutebook.core.migrations import migrate
+
     settings = settings_from()
     url = resolve_database_url(settings)
     if settings.auto_migrate:
@@ -78,6 +81,9 @@ def keys_create(
 ) -> None:
     """Create a key; it is printed once and cannot be shown again."""
     import re
+
+    from minutebook.api.keys import create_key
+    from minutebook.core.settings import TENANT_PATTERN
 
     if not re.fullmatch(TENANT_PATTERN, tenant):
         raise typer.BadParameter("tenant names are letters, digits, '.', '_' and '-' (up to 63)")
@@ -97,6 +103,8 @@ def keys_list(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Keys by id, tenant and prefix (never the key itself)."""
+    from minutebook.api.keys import list_keys
+
     with _owner_connection() as conn:
         found = list_keys(conn, tenant)
     if json_out:
@@ -120,6 +128,8 @@ def keys_list(
 @friendly_errors
 def keys_revoke(key_id: int = typer.Argument(..., help="The key's id (see `minutebook keys list`).")) -> None:
     """Revoke a key; running servers stop accepting it within 30 seconds."""
+    from minutebook.api.keys import revoke_key
+
     with _owner_connection() as conn:
         if not revoke_key(conn, key_id):
             err_console.print(f"no live key {key_id}")

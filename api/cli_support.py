@@ -1,4 +1,9 @@
-"""What every command shares: settings from flags, clear one-line errors, JSON output."""
+"""What every command shares: settings from flags, clear one-line errors, JSON output.
+
+CLI modules import only typer, rich and this module at the top: what a command needs (the
+database, the model, search) is imported inside the command, so `minutebook --help` and the
+commands that need no model start in a fraction of a second.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,16 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from minutebook.core.errors import MinutebookError
-from minutebook.core.settings import Settings, load_settings
-from minutebook.search.timewords import parse_time_window
+
+if TYPE_CHECKING:
+    from minutebook.core.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,6 +47,10 @@ def safe(text: object) -> str:
 
 
 def settings_from(tenant: str | None = None) -> Settings:
+    from pydantic import ValidationError
+
+    from minutebook.core.settings import load_settings
+
     try:
         return load_settings(tenant=tenant)
     except ValidationError as exc:
@@ -88,6 +97,8 @@ def parse_day(value: str | None, option: str, as_of: date, *, end: bool = False)
         return date.fromisoformat(value)
     except ValueError:
         pass
+    from minutebook.search.timewords import parse_time_window
+
     window = parse_time_window(value if " " in value or not value[:1].isalpha() else f"in {value}", as_of)
     window = window or parse_time_window(f"on {value}", as_of)
     if window is None or (window.end if end else window.start) is None:

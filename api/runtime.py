@@ -5,20 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from psycopg_pool import ConnectionPool
-
-from minutebook.cache.prices import PriceTable
-from minutebook.cache.semantic_cache import CacheSettings
-from minutebook.cache.verify import Verifier, llm_verifier
-from minutebook.core.database import open_app_pool, resolve_database_url
+from minutebook.core.database import connect, open_app_pool, resolve_database_url
 from minutebook.core.embedded import EmbeddedSupervisor
 from minutebook.core.embedder import Embedder
-from minutebook.core.llm import LLMClient
+from minutebook.core.embedding_identity import check_identity
 from minutebook.core.migrations import migrate
 from minutebook.core.settings import Settings
-from minutebook.search.answer import AskOptions
-from minutebook.search.sql_mode import SqlLimits
+
+if TYPE_CHECKING:  # the rest is imported by the method that builds it: a CLI call pays for what it uses
+    from psycopg_pool import ConnectionPool
+
+    from minutebook.cache.prices import PriceTable
+    from minutebook.cache.semantic_cache import CacheSettings
+    from minutebook.cache.verify import Verifier
+    from minutebook.core.llm import LLMClient
+    from minutebook.search.answer import AskOptions
+    from minutebook.search.sql_mode import SqlLimits
 
 
 @dataclass
@@ -44,6 +48,8 @@ class Runtime:
 
     def verifier(self) -> Verifier | None:
         """Judges grey-zone cache hits: the answering LLM, or a cheaper model on the same endpoint."""
+        from minutebook.cache.verify import llm_verifier
+
         s = self.settings
         llm = self.llm()
         if llm is None or not s.cache_verify:
@@ -53,6 +59,8 @@ class Runtime:
         return llm_verifier(llm)
 
     def _make_llm(self, model: str | None = None) -> LLMClient:
+        from minutebook.core.llm import LLMClient
+
         s = self.settings
         return LLMClient(
             model=model or s.llm_model,
@@ -63,11 +71,15 @@ class Runtime:
         )
 
     def prices(self) -> PriceTable:
+        from minutebook.cache.prices import PriceTable
+
         if self._prices is None:
             self._prices = PriceTable.load(self.settings.prices_file)
         return self._prices
 
     def cache_settings(self) -> CacheSettings:
+        from minutebook.cache.semantic_cache import CacheSettings
+
         s = self.settings
         chosen = {"threshold": s.cache_threshold} if s.cache_threshold is not None else {}
         return CacheSettings(
@@ -76,6 +88,8 @@ class Runtime:
 
     def ask_options(self, tenant: str, *, as_of: date, use_cache: bool = True) -> AskOptions:
         """How every entry point asks: the cache's settings and the tenant's monthly budget."""
+        from minutebook.search.answer import AskOptions
+
         budget = self.settings.monthly_budget_usd
         return AskOptions(
             tenant=tenant,
@@ -86,6 +100,8 @@ class Runtime:
         )
 
     def sql_limits(self) -> SqlLimits:
+        from minutebook.search.sql_mode import SqlLimits
+
         s = self.settings
         return SqlLimits(timeout_ms=s.sql_timeout_ms, max_rows=s.sql_max_rows, max_bytes=s.sql_max_bytes)
 
@@ -101,16 +117,29 @@ class Runtime:
         self.close()
 
 
-def open_runtime(settings: Settings, *, supervise: bool = False) -> Runtime:
-    """Start or reach the database, bring its schema up to date, and open the pool. `supervise`
-    (long-running servers): restart the embedded server whenever it dies."""
+def make_embedder(settings: Settings) -> Embedder:
+    return Embedder(
+        settings.embed_model,
+        batch_size=settings.embed_batch_size,
+        runtime=settings.embed_runtime,
+        models_dir=settings.models_dir or settings.home / "models",
+    )
+
+
+def open_runtime(settings: Settings, *, supervise: bool = False, check_embeddings: bool = True) -> Runtime:
+    """Start or reach the database, bring its schema up to date, check its vectors are of the
+    kind this configuration makes, and open the pool. `supervise` (long-running servers):
+    restart the embedded server whenever it dies."""
     url = resolve_database_url(settings)
     if settings.auto_migrate:
         migrate(url)
+    embedder = make_embedder(settings)
+    if check_embeddings:
+        with connect(url) as conn:
+            check_identity(conn, embedder.identity, legacy=embedder.identity_with("torch"))
     pool = open_app_pool(
         url, settings.app_database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
     )
-    embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
     supervisor = None
     if supervise and not settings.database_url:
         supervisor = EmbeddedSupervisor(settings.home / "pgdata").start()

@@ -1,8 +1,13 @@
-"""Sentence embeddings with the bundled all-MiniLM-L6-v2 (or another local model), loaded once."""
+"""Sentence embeddings with the bundled all-MiniLM-L6-v2 (or another local model), loaded once,
+through ONNX Runtime (core/onnx_embedder.py: int8 or fp32) or sentence-transformers on torch.
+
+`identity` names the model (by hash) and runtime: vectors of different identities are never
+mixed in one database (core/embedding_identity.py)."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -11,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from minutebook.core.errors import ConfigError
+from minutebook.core.onnx_embedder import RUNTIMES, OnnxEncoder, ensure_exported, max_seq_length, model_hash
 
 QUERY_MEMORY = 2048  # recent query vectors kept per process (1.5 KB each)
 
@@ -28,11 +34,24 @@ class Embedder:
     """Lazily loads a local sentence-transformers model; `encode` returns unit-length float32 rows."""
 
     def __init__(
-        self, model_path: str | Path | None = None, *, batch_size: int = 16, query_memory: int = QUERY_MEMORY
+        self,
+        model_path: str | Path | None = None,
+        *,
+        batch_size: int = 16,
+        query_memory: int = QUERY_MEMORY,
+        runtime: str = "torch",
+        models_dir: Path | None = None,
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise ConfigError(f"unknown embedding runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
         self.model_path = Path(model_path) if model_path else None
         self.batch_size = batch_size
+        self.runtime = runtime
+        # exported ONNX models: MINUTEBOOK_HOME/models unless the caller (settings) says otherwise
+        self.models_dir = models_dir or Path(tempfile.gettempdir()) / "minutebook-models"
         self._model: SentenceTransformer | None = None
+        self._onnx: OnnxEncoder | None = None
+        self._hash: str | None = None
         self._lock = threading.Lock()
         # HF fast tokenizers fail ("Already borrowed") when two threads use one at once
         self._use_lock = threading.Lock()
@@ -42,7 +61,37 @@ class Embedder:
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._model is not None or self._onnx is not None
+
+    @property
+    def directory(self) -> Path:
+        return self.model_path or bundled_model_path()
+
+    @property
+    def identity(self) -> str:
+        """Model, weights and runtime: what decides the vectors ("all-MiniLM-L6-v2@1a2b…/onnx-int8")."""
+        if self._hash is None:
+            self._hash = model_hash(self.directory)
+        return f"{self.name}@{self._hash}/{self.runtime}"
+
+    def identity_with(self, runtime: str) -> str:
+        return self.identity.rsplit("/", 1)[0] + f"/{runtime}"
+
+    @property
+    def onnx(self) -> OnnxEncoder:
+        if self._onnx is None:
+            with self._lock:
+                if self._onnx is None:
+                    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                    self._check_directory()
+                    exported = ensure_exported(self.models_dir, self.directory, self.runtime)
+                    self._onnx = OnnxEncoder(exported, self.directory)
+        return self._onnx
+
+    def _check_directory(self) -> None:
+        path = self.directory
+        if not (path / "modules.json").exists() and not (path / "config.json").exists():
+            raise ConfigError(f"no sentence-transformers model in {path} (set MINUTEBOOK_EMBED_MODEL)")
 
     @property
     def model(self) -> SentenceTransformer:
@@ -57,9 +106,8 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        path = self.model_path or bundled_model_path()
-        if not (path / "modules.json").exists() and not (path / "config.json").exists():
-            raise ConfigError(f"no sentence-transformers model in {path} (set MINUTEBOOK_EMBED_MODEL)")
+        path = self.directory
+        self._check_directory()
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -76,6 +124,8 @@ class Embedder:
 
     @property
     def dim(self) -> int:
+        if self.runtime != "torch":
+            return self.onnx.dim
         dim = self.model.get_embedding_dimension()
         if dim is None:
             raise ConfigError("the embedding model does not report its dimension")
@@ -83,11 +133,15 @@ class Embedder:
 
     @property
     def max_tokens(self) -> int:
+        if self.runtime != "torch":
+            return max_seq_length(self.directory)
         return int(self.model.max_seq_length or 256)  # every sentence-transformers model sets it
 
     def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.runtime != "torch":
+            return self.onnx.encode(texts, batch_size or self.batch_size)
         model = self.model
         with self._use_lock:
             vectors: Any = model.encode(
@@ -131,6 +185,8 @@ class Embedder:
         """Word-piece counts without special tokens, as the model would see them."""
         if not texts:
             return []
+        if self.runtime != "torch":
+            return self.onnx.count_tokens(texts)
         model = self.model
         with self._use_lock:
             encoded = model.tokenizer(texts, add_special_tokens=False)["input_ids"]
@@ -138,6 +194,8 @@ class Embedder:
 
     def word_pieces(self, word: str) -> int:
         """How many WordPiece tokens the model splits `word` into (1 = a word it knows whole)."""
+        if self.runtime != "torch":
+            return self.onnx.word_pieces(word)
         model = self.model
         with self._use_lock:
             return len(model.tokenizer.tokenize(word))

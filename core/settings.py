@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, field_validator
@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         default_factory=default_home,
         description="Where the embedded database and local state live.",
     )
+    models_dir: Path | None = Field(
+        default=None,
+        description="Where exported ONNX models are cached (keyed by the model's hash); unset: home/models.",
+    )
     app_database_url: str | None = Field(
         default=None,
         description="How the app logs in as minutebook_app (row-level security applies); unset derives it.",
@@ -46,6 +50,11 @@ class Settings(BaseSettings):
     embed_model: str | None = Field(
         default=None,
         description="Local sentence-transformers directory; unset uses the bundled all-MiniLM-L6-v2.",
+    )
+    embed_runtime: Literal["onnx-int8", "onnx-fp32", "torch"] = Field(
+        default="onnx-int8",
+        description="How the model runs: ONNX Runtime with int8 or fp32 weights (exported once under "
+        "MINUTEBOOK_HOME), or sentence-transformers on torch. Changing it needs `minutebook reembed`.",
     )
     # measured on 2 cores: 16 beats 64 by ~25% because mixed-length texts pad less in small batches
     embed_batch_size: int = Field(default=16, ge=1, le=1024, description="Texts per model forward pass.")

@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 from minutebook.core.database import tenant_transaction
 from minutebook.core.dates import DateMention, NumericOrder, numeric_order_votes, prevailing_order
 from minutebook.core.embedder import Embedder
+from minutebook.core.embedding_identity import check_identity
 from minutebook.core.errors import ConfigError, DatabaseError, IngestError
 from minutebook.ingest.chunk import Chunk, chunk_note
 from minutebook.ingest.extract import ExtractedItem, extract_items
@@ -156,14 +157,17 @@ def ingest_notes(
     return outcomes
 
 
-def check_embedding_dimension(pool: ConnectionPool, embedder: Embedder) -> None:
+def check_embeddings(pool: ConnectionPool, embedder: Embedder) -> None:
+    """Vectors of this embedder fit the store: its dimension, and the model and runtime the
+    store's vectors were made with (recorded by the first ingest into an empty store)."""
     with pool.connection() as conn:
         expected = schema_embedding_dim(conn)
-    if embedder.dim != expected:
-        raise ConfigError(
-            f"embedding model {embedder.name} makes {embedder.dim}-dimensional vectors but the database "
-            f"stores {expected}; point MINUTEBOOK_EMBED_MODEL at a {expected}-dimensional model"
-        )
+        if embedder.dim != expected:
+            raise ConfigError(
+                f"embedding model {embedder.name} makes {embedder.dim}-dimensional vectors but the database "
+                f"stores {expected}; point MINUTEBOOK_EMBED_MODEL at a {expected}-dimensional model"
+            )
+        check_identity(conn, embedder.identity, legacy=embedder.identity_with("torch"))
 
 
 def _already_stored(pool: ConnectionPool, tenant: str, notes: list[NoteText]) -> dict[str, FileOutcome]:
@@ -294,7 +298,7 @@ def _embed_batch(
             )
     texts = [t for p in prepared for t in p.texts]
     if texts:
-        check_embedding_dimension(pool, embedder)
+        check_embeddings(pool, embedder)
         vectors = embedder.encode(texts)
     else:
         vectors = np.zeros((0, 0), dtype=np.float32)

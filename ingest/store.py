@@ -224,6 +224,7 @@ def store_items(
                     "embedding": vector,
                     "spoken_at": item.spoken_at,
                     "context": item.context,
+                    "embed_text": item.embed_text,
                 }
             )
     item_ids: dict[int, int] = dict(
@@ -282,6 +283,7 @@ ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("spoken_at", "float4"),
     ("context", "text"),
     ("line_fingerprint", "int8"),
+    ("embed_text", "text"),
 )
 CHUNK_LINE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tenant_id", "text"),

@@ -196,6 +196,7 @@ def hybrid_search(
     signals: tuple[str, ...] = SIGNALS,
     pool: int = 40,
     weights: dict[str, float] | None = None,
+    rank_cap: int = RANK_CAP,
 ) -> list[SearchHit]:
     unknown = set(signals) - set(SIGNALS)
     if unknown or not signals:
@@ -208,7 +209,7 @@ def hybrid_search(
         "common_share": COMMON_SHARE,
         "max_words": MAX_WORDS,
         "spell_pool": SPELL_POOL,
-        "rank_cap": RANK_CAP,
+        "rank_cap": rank_cap,
         "spell": " ".join(query_words(text)) or text,
         "tenant": tenant,
         "k": k,

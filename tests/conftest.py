@@ -18,11 +18,16 @@ import pytest
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from minutebook.api.runtime import make_embedder
 from minutebook.core.database import open_app_pool
 from minutebook.core.embedded import start_embedded
 from minutebook.core.embedder import Embedder
 from minutebook.core.migrations import migrate
+from minutebook.core.settings import Settings
 from minutebook.ingest.pipeline import IngestOptions
+
+# One export of the ONNX model for every test, the CLI's subprocesses included (they inherit it)
+os.environ.setdefault("MINUTEBOOK_MODELS_DIR", str(Path(tempfile.gettempdir()) / "minutebook-test-models"))
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "notes"
 TPM_NOTE = SAMPLES / "2025-10-21-weekly-tpm-status.md"
@@ -58,7 +63,8 @@ def pool(pg_url: str) -> Iterator[ConnectionPool]:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder()
+    """The product's default runtime, as the CLI and the API make it."""
+    return make_embedder(Settings())
 
 
 @pytest.fixture

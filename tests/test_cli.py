@@ -23,7 +23,11 @@ def run(args: list[str], env: dict[str, str], timeout: float = 180) -> subproces
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINUTEBOOK_", "DATABASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MINUTEBOOK_", "DATABASE_URL")) or k == "MINUTEBOOK_MODELS_DIR"  # one model export
+    }
     return {**env, **extra}
 
 

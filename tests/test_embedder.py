@@ -16,7 +16,8 @@ def test_repeated_queries_are_remembered_and_read_only(embedder: Embedder) -> No
 
 
 def test_memory_can_be_switched_off(embedder: Embedder) -> None:
-    fresh = Embedder(embedder.model_path, query_memory=0)
-    fresh._model = embedder.model  # same weights, no second load
+    embedder.encode_one("warm")  # loaded, so the fresh one can share it
+    fresh = Embedder(embedder.model_path, query_memory=0, runtime=embedder.runtime, models_dir=embedder.models_dir)
+    fresh._model, fresh._onnx = embedder._model, embedder._onnx  # same weights, no second load
     a, b = fresh.encode_one("code freeze"), fresh.encode_one("code freeze")
     assert a is not b and np.allclose(a, b)

@@ -39,10 +39,10 @@ COLUMNS = {
     "latency_saved_ms latency_ms created_at model",
     "chunk_lines": "tenant_id meeting_id ordinal fingerprint",
     "chunks": "id tenant_id meeting_id ordinal section_path section_date text embed_text token_count line_start "
-    "line_end content_hash embedding tsv speakers time_start time_end section_date_end",
+    "line_end content_hash embedding tsv speakers time_start time_end section_date_end embedded_with",
     "item_owners": "tenant_id item_id person_id position written_as",
     "items": "id tenant_id meeting_id chunk_id ordinal kind text detail owner_text status status_text due_start "
-    "due_date due_text source_line evidence embedding tsv spoken_at context line_fingerprint",
+    "due_date due_text source_line evidence embedding tsv spoken_at context line_fingerprint embedded_with embed_text",
     "llm_calls": "id tenant_id purpose model prompt_tokens completion_tokens cached_tokens cost_usd latency_ms "
     "outcome status_code error question_hash created_at",
     "meeting_attendees": "tenant_id meeting_id person_id role",
@@ -51,6 +51,7 @@ COLUMNS = {
     "people": "id tenant_id kind name key role aliases",
     "questions": "id tenant_id question question_norm outcome model cost_usd latency_ms created_at",
     "schema_migrations": "version name sha256 applied_at",
+    "store_meta": "key value updated_at",
 }
 APP_WRITES = "DELETE,INSERT,SELECT,UPDATE"
 READER_TABLES = TENANT_TABLES - {"cache_entry_chunks", "chunk_lines"}
@@ -84,7 +85,11 @@ def test_roles_have_exactly_the_grants_they_need(catalog: psycopg.Connection) ->
         ).fetchall()
         return dict(rows)
 
-    assert grants("minutebook_app") == {**dict.fromkeys(TENANT_TABLES, APP_WRITES), "schema_migrations": "SELECT"}
+    assert grants("minutebook_app") == {
+        **dict.fromkeys(TENANT_TABLES, APP_WRITES),
+        "schema_migrations": "SELECT",
+        "store_meta": "INSERT,SELECT,UPDATE",  # the first ingest records what made the vectors
+    }
     assert grants("minutebook_reader") == dict.fromkeys(READER_TABLES, "SELECT")
     for role in ("minutebook_app", "minutebook_reader"):
         attributes = catalog.execute(

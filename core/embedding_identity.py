@@ -1,0 +1,163 @@
+"""Vectors from different models or runtimes are never mixed in one database.
+
+The store records the identity of what made its vectors (`Embedder.identity`); a command that
+embeds (ingest, search, ask, the API) checks it against its own before it runs and refuses, with
+the command to run, when they differ. `reembed` moves a store to a new identity in batches,
+marking each row it has done, so it can be stopped and resumed; until it finishes, searching
+is refused rather than comparing vectors of two kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import psycopg
+
+from minutebook.core.database import set_tenant
+from minutebook.core.errors import ConfigError
+
+Encode = Callable[[list[str]], np.ndarray]
+
+
+def recorded(conn: psycopg.Connection) -> tuple[str | None, str | None]:
+    """(the store's identity, the identity a re-embed under way is moving it to)."""
+    rows: dict[str, str] = dict(
+        conn.execute("SELECT key, value FROM store_meta WHERE key IN ('embedding', 'reembed_to')").fetchall()
+    )
+    return rows.get("embedding"), rows.get("reembed_to")
+
+
+LEGACY = "legacy/torch"  # what migration 014 records for a store that already had vectors
+
+
+def check_identity(conn: psycopg.Connection, identity: str, legacy: str) -> None:
+    """Refuse when the store's vectors were made otherwise; an empty store takes `identity`. A
+    store that predates the record holds `legacy` vectors (this model on torch, the only runtime
+    there was). Commits nothing itself: the caller's transaction keeps the record."""
+    stored, target = recorded(conn)
+    if target is not None:
+        raise ConfigError(
+            f"re-embedding the notes with {target} is under way ({progress(conn, target)}): "
+            "run `minutebook reembed` to finish it before searching or ingesting"
+        )
+    if stored is None or stored == LEGACY:
+        conn.execute(
+            """INSERT INTO store_meta (key, value) VALUES ('embedding', %s)
+               ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+               WHERE store_meta.value = %s""",
+            (legacy if stored == LEGACY else identity, LEGACY),
+        )
+        stored, _ = recorded(conn)
+    if stored != identity:
+        runtime = (stored or "").rsplit("/", 1)[-1]
+        raise ConfigError(
+            f"the notes here were embedded with {stored}, but this configuration embeds with {identity}: "
+            f"run `minutebook reembed` to re-embed them (in batches, resumable), or set "
+            f"MINUTEBOOK_EMBED_RUNTIME={runtime} to keep using what made them"
+        )
+
+
+def progress(conn: psycopg.Connection, target: str) -> str:
+    row = conn.execute(
+        """SELECT (SELECT count(*) FILTER (WHERE embedded_with = %(t)s) FROM chunks)
+                + (SELECT count(*) FILTER (WHERE embedded_with = %(t)s) FROM items),
+                  (SELECT count(*) FROM chunks) + (SELECT count(*) FROM items)""",
+        {"t": target},
+    ).fetchone()
+    done, total = row or (0, 0)
+    return f"{done:,} of {total:,} vectors done"
+
+
+@dataclass
+class ReembedReport:
+    source: str | None
+    target: str
+    chunks: int = 0
+    items: int = 0
+    tenants: int = 0
+    cache_entries_dropped: int = 0
+
+
+def tenants(conn: psycopg.Connection, default: str) -> list[str]:
+    """Every tenant with notes (all of them for a superuser or BYPASSRLS role; otherwise those
+    known from API keys, and the configured one)."""
+    rows = conn.execute(
+        "SELECT tenant_id FROM meetings UNION SELECT tenant_id FROM api_keys UNION SELECT %s", (default,)
+    ).fetchall()
+    return sorted({r[0] for r in rows})
+
+
+_TABLES = {
+    "chunks": "SELECT id, embed_text FROM chunks",
+    # older items kept no embed_text: their text and detail are the nearest thing to it
+    "items": "SELECT id, COALESCE(embed_text, text || CASE WHEN detail <> '' THEN ' — ' || detail ELSE '' END) "
+    "FROM items",
+}
+
+
+def reembed(
+    conn: psycopg.Connection,
+    encode: Encode,
+    target: str,
+    *,
+    default_tenant: str,
+    batch: int = 256,
+    on_batch: Callable[[int], None] | None = None,
+) -> ReembedReport:
+    """Re-embed every chunk and item with `encode` (which makes `target` vectors). `conn` is an
+    owner connection in autocommit mode: each batch commits, so an interrupted run loses at most
+    one batch and the next run resumes where it stopped."""
+    from pgvector.psycopg import register_vector
+
+    register_vector(conn)
+    stored, _ = recorded(conn)
+    conn.execute(
+        """INSERT INTO store_meta (key, value) VALUES ('reembed_to', %s)
+           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()""",
+        (target,),
+    )
+    report = ReembedReport(stored, target)
+    for tenant in tenants(conn, default_tenant):
+        report.tenants += 1
+        for table, select in _TABLES.items():
+            while True:
+                with conn.transaction():
+                    set_tenant(conn, tenant)
+                    rows = conn.execute(
+                        f"{select} WHERE tenant_id = %s AND embedded_with IS DISTINCT FROM %s ORDER BY id LIMIT %s",
+                        (tenant, target, batch),
+                    ).fetchall()
+                    if not rows:
+                        break
+                    vectors = encode([r[1] for r in rows])
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            f"UPDATE {table} SET embedding = %s, embedded_with = %s WHERE id = %s",
+                            [(v, target, r[0]) for r, v in zip(rows, vectors, strict=True)],
+                        )
+                setattr(report, table, getattr(report, table) + len(rows))
+                if on_batch:
+                    on_batch(len(rows))
+        with conn.transaction():
+            set_tenant(conn, tenant)  # cached questions' vectors are of the old kind too
+            dropped = conn.execute("DELETE FROM cache_entries WHERE tenant_id = %s", (tenant,)).rowcount
+            report.cache_entries_dropped += dropped
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO store_meta (key, value) VALUES ('embedding', %s)
+               ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()""",
+            (target,),
+        )
+        conn.execute("DELETE FROM store_meta WHERE key = 'reembed_to'")
+    return report
+
+
+def vectors_to_do(conn: psycopg.Connection, target: str) -> int:
+    row = conn.execute(
+        """SELECT (SELECT count(*) FROM chunks WHERE embedded_with IS DISTINCT FROM %(t)s)
+                + (SELECT count(*) FROM items WHERE embedded_with IS DISTINCT FROM %(t)s)""",
+        {"t": target},
+    ).fetchone()
+    return int(row[0]) if row else 0

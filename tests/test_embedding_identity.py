@@ -1,0 +1,88 @@
+"""Vectors of two models or runtimes are never mixed: a store remembers what made its vectors,
+refuses another kind with the command to run, and `reembed` moves it over in resumable batches."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from minutebook.core.embedding_identity import check_identity, recorded, reembed
+from minutebook.core.errors import ConfigError
+from minutebook.core.migrations import SQL_DIR, migrate
+
+TORCH, INT8 = "minilm@abc/torch", "minilm@abc/onnx-int8"
+
+
+def fill(url: str, tenant: str, n: int) -> None:
+    vector = "[" + ",".join(["0.05"] * 384) + "]"
+    with psycopg.connect(url) as conn:
+        meeting = conn.execute(
+            "INSERT INTO meetings (tenant_id, source, title, content_hash, raw_text) VALUES (%s, 's.md', 'S', 'h', 'x')"
+            " RETURNING id",
+            (tenant,),
+        ).fetchone()
+        assert meeting is not None
+        for i in range(n):
+            conn.execute(
+                """INSERT INTO chunks (tenant_id, meeting_id, ordinal, section_path, text, embed_text, token_count,
+                                       line_start, line_end, content_hash, embedding)
+                   VALUES (%s, %s, %s, '{}', %s, %s, 3, 1, 1, 'c', %s::vector)""",
+                (tenant, meeting[0], i, f"passage {i}", f"passage {i}", vector),
+            )
+
+
+def unit(texts: list[str]) -> np.ndarray:
+    return np.tile(np.eye(1, 384, dtype=np.float32), (len(texts), 1))
+
+
+def test_a_new_store_takes_the_runtime_that_first_uses_it_and_refuses_another(blank_db_url: str) -> None:
+    migrate(blank_db_url)
+    with psycopg.connect(blank_db_url) as conn:
+        check_identity(conn, INT8, legacy=TORCH)
+        assert recorded(conn) == (INT8, None)
+        with pytest.raises(ConfigError, match=r"embedded with minilm@abc/onnx-int8.*run `minutebook reembed`"):
+            check_identity(conn, TORCH, legacy=TORCH)
+
+
+def test_a_store_from_before_the_record_is_taken_as_torch_vectors(blank_db_url: str, tmp_path: Path) -> None:
+    older = tmp_path / "sql"
+    older.mkdir()
+    for path in sorted(SQL_DIR.glob("*.sql"))[:13]:  # up to 013: no record of what made the vectors
+        shutil.copy(path, older / path.name)
+    migrate(blank_db_url, older)
+    fill(blank_db_url, "acme", 2)
+    migrate(blank_db_url)
+    with psycopg.connect(blank_db_url) as conn:
+        with pytest.raises(ConfigError, match="MINUTEBOOK_EMBED_RUNTIME=torch"):
+            check_identity(conn, INT8, legacy=TORCH)
+        assert recorded(conn) == (TORCH, None)
+
+
+def test_reembed_is_resumable_and_searching_waits_for_it(blank_db_url: str) -> None:
+    migrate(blank_db_url)
+    fill(blank_db_url, "acme", 5)
+    fill(blank_db_url, "globex", 3)
+    with psycopg.connect(blank_db_url) as conn:
+        check_identity(conn, TORCH, legacy=TORCH)
+    calls = 0
+
+    def failing(texts: list[str]) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("killed mid-run")
+        return unit(texts)
+
+    with psycopg.connect(blank_db_url, autocommit=True) as conn:
+        with pytest.raises(RuntimeError):
+            reembed(conn, failing, INT8, default_tenant="acme", batch=2)
+        with pytest.raises(ConfigError, match=r"under way .*2 of 8 vectors done"):
+            check_identity(conn, INT8, legacy=TORCH)
+        report = reembed(conn, unit, INT8, default_tenant="acme", batch=2)
+        assert (report.source, report.chunks, report.tenants) == (TORCH, 6, 2)  # the 2 already done are kept
+        check_identity(conn, INT8, legacy=TORCH)
+        assert recorded(conn) == (INT8, None)
+        first = conn.execute("SELECT embedding::text FROM chunks LIMIT 1").fetchone()
+        assert first is not None and first[0].startswith("[1,0,0")
