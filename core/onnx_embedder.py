@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import threading
 import warnings
 from collections.abc import Iterator
@@ -24,7 +25,8 @@ import numpy as np
 from minutebook.core.errors import ConfigError
 
 RUNTIMES = ("onnx-int8", "onnx-fp32", "torch")
-EXPORT_VERSION = 1  # bump when the exported graph or the quantisation changes
+_FFN_OUTPUT = re.compile(r"/layer\.\d+/output/dense/")  # BERT naming: not the attention's output
+EXPORT_VERSION = 2  # bump when the exported graph or the quantisation changes
 
 
 def model_hash(model_dir: Path) -> str:
@@ -124,12 +126,18 @@ def _export(model_dir: Path, target: Path, *, quantise: bool) -> None:
         )
     partial = target.with_name(target.name + ".tmp")
     if quantise:
+        import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        # per-channel MatMul weights only: cosine to fp32 ≈ 0.99, against ≈ 0.94 for the defaults
+        # Per-channel int8 MatMul weights, except each layer's feed-forward output projection,
+        # which carries most of the quantisation error: cosine to fp32 0.997 at 1.4x its speed
+        # (all MatMuls: 0.993 at 1.6x; the defaults: 0.94), measured on QMSum passages.
+        graph = onnx.load(str(fp32), load_external_data=False).graph
+        keep_fp32 = [n.name for n in graph.node if n.op_type == "MatMul" and _FFN_OUTPUT.search(n.name)]
         quantize_dynamic(
-            str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
-        )
+            str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=keep_fp32,
+        )  # fmt: skip
         fp32.unlink()
     else:
         fp32.rename(partial)
