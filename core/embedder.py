@@ -39,7 +39,7 @@ class Embedder:
         *,
         batch_size: int = 16,
         query_memory: int = QUERY_MEMORY,
-        runtime: str = "torch",
+        runtime: str = "onnx-int8",  # the product's default (core/settings.py; bench/runtimes.py)
         models_dir: Path | None = None,
     ) -> None:
         if runtime not in RUNTIMES:
