@@ -31,6 +31,22 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+HEAVY = {"torch", "transformers", "sentence_transformers", "openai", "onnxruntime"}
+
+
+def imported(args: list[str], env: dict[str, str]) -> set[str]:
+    """Top-level packages a command imported (from `python -X importtime`)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "minutebook.api", *args], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
+
+
+def test_help_imports_nothing_heavy() -> None:
+    assert not imported(["--help"], clean_env()) & (HEAVY | {"numpy", "psycopg"})
+
+
 def test_embedded_default_starts_once_and_is_reused(tmp_path: Path) -> None:
     env = clean_env(MINUTEBOOK_HOME=str(tmp_path / "home"))
     try:
@@ -84,6 +100,7 @@ def test_embedded_default_starts_once_and_is_reused(tmp_path: Path) -> None:
         assert rejected.returncode == 0 and json.loads(rejected.stdout)["intent"] == "when"
         assert "no cached answer" in run(["cache", "reject", "999999"], env).stderr
 
+        assert not imported(["items", "--json"], env) & HEAVY  # no model, no LLM SDK: they load in seconds
         items = run(["items", "--owner", "Mike", "--status", "done", "--json"], env)
         assert [i["text"] for i in json.loads(items.stdout)] == ["API Rate Limiting (Week 2-3)"]
         bad = run(["items", "--due-before", "next week"], env)
