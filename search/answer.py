@@ -53,6 +53,11 @@ class CacheOutcome:
     miss_reason: str | None = None
     stored: bool = False
     verified: bool = False  # a grey-zone hit a verifier agreed to
+    how_to_reject: str | None = None  # when an answer is (now) cached: how to say it is wrong
+
+
+def reject_hint(entry_id: int) -> str:
+    return f"wrong? `minutebook cache reject {entry_id}` or POST /v1/cache/{entry_id}/reject"
 
 
 @dataclass
@@ -273,8 +278,9 @@ def _serve_hit(
     )
     q.record("hit_exact" if found.tier == "exact" else "hit_semantic", model=None)
     outcome = CacheOutcome(
-        True, found.tier, round(found.similarity, 4), found.entry_id, found.question, verified=verified
-    )
+        True, found.tier, round(found.similarity, 4), found.entry_id, found.question, verified=verified,
+        how_to_reject=reject_hint(found.entry_id),
+    )  # fmt: skip
     citations = [Citation.from_json(c) for c in found.citations]
     return q.answer(found.answer, "cached", citations, cache=outcome, saved_usd=saved, notice=notice)
 
@@ -308,7 +314,10 @@ def _ask_llm(q: _Asking, llm: LLMClient, miss_reason: str) -> Answer:
                 settings=q.options.cache,
             )
         q.record("llm", model=llm.model, cost=cost)
-    outcome = CacheOutcome(False, miss_reason=miss_reason, stored=entry_id is not None, entry_id=entry_id)
+    outcome = CacheOutcome(
+        False, miss_reason=miss_reason, stored=entry_id is not None, entry_id=entry_id,
+        how_to_reject=reject_hint(entry_id) if entry_id is not None else None,
+    )  # fmt: skip
     return q.answer(
         completion.text, "llm", cited, cache=outcome, model=completion.model, usage=completion.usage,
         cost_usd=cost, llm_attempts=completion.attempts,

@@ -249,7 +249,8 @@ def test_a_cached_answer_can_be_rejected(client: TestClient, acme: tuple[str, di
     body = {"question": "Who owns the read replicas?", "as_of": AS_OF}
     first = client.post("/v1/ask", json=body, headers=headers).json()
     entry = first["cache"]["entry_id"]
-    assert client.post("/v1/ask", json=body, headers=headers).json()["cache"]["hit"]
+    hit = client.post("/v1/ask", json=body, headers=headers).json()["cache"]
+    assert hit["hit"] and f"POST /v1/cache/{entry}/reject" in hit["how_to_reject"]
     done = client.post(f"/v1/cache/{entry}/reject", json={"reason": "Mike handed it over"}, headers=headers)
     assert done.status_code == 200 and done.json()["rejected"] == entry and done.json()["intent"] == "who"
     assert_problem(client.post(f"/v1/cache/{entry}/reject", headers=headers), 404, "no cached answer")
