@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
@@ -134,10 +135,14 @@ def _export(model_dir: Path, target: Path, *, quantise: bool) -> None:
         # (all MatMuls: 0.993 at 1.6x; the defaults: 0.94), measured on QMSum passages.
         graph = onnx.load(str(fp32), load_external_data=False).graph
         keep_fp32 = [n.name for n in graph.node if n.op_type == "MatMul" and _FFN_OUTPUT.search(n.name)]
-        quantize_dynamic(
-            str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
-            nodes_to_exclude=keep_fp32,
-        )  # fmt: skip
+        logging.disable(logging.WARNING)  # it advises "pre-processing" on the root logger, for images
+        try:
+            quantize_dynamic(
+                str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True,
+                op_types_to_quantize=["MatMul"], nodes_to_exclude=keep_fp32,
+            )  # fmt: skip
+        finally:
+            logging.disable(logging.NOTSET)
         fp32.unlink()
     else:
         fp32.rename(partial)
