@@ -6,10 +6,17 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, safe, settings_from
+from minutebook.api.cli_support import (
+    console,
+    err_console,
+    friendly_errors,
+    print_json,
+    progress_bar,
+    safe,
+    settings_from,
+)
 from minutebook.core.errors import QueryError
 
 if TYPE_CHECKING:
@@ -47,15 +54,7 @@ def ingest(
     )
     with (
         open_runtime(settings) as rt,
-        Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-            disable=json_out or not err_console.is_terminal,
-        ) as progress,
+        progress_bar(quiet=json_out) as progress,
     ):
         task = progress.add_task("ingesting", total=None)
         report = ingest_paths(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, settings_from
+from minutebook.api.cli_support import console, friendly_errors, print_json, progress_bar, settings_from
 
 
 @friendly_errors
@@ -35,15 +34,7 @@ def reembed_cmd(
             print_json({"target": target, "done": 0}) if json_out else console.print(message, highlight=False)
             return
         total = vectors_to_do(conn, target)
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-            disable=json_out or not err_console.is_terminal,
-        ) as progress:
+        with progress_bar(quiet=json_out) as progress:
             task = progress.add_task("re-embedding", total=total)
             report = reembed(
                 conn, embedder.encode, target, default_tenant=settings.tenant, batch=batch,

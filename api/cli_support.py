@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from minutebook.core.errors import MinutebookError
 
@@ -113,3 +114,16 @@ def parse_as_of(value: str | None) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter("--as-of takes a date like 2025-11-24") from None
+
+
+def progress_bar(*, quiet: bool) -> Progress:
+    """A bar on stderr for long work; none when output is JSON or stderr is not a terminal."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet or not err_console.is_terminal,
+    )

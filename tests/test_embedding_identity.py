@@ -1,6 +1,7 @@
 """Vectors of two models or runtimes are never mixed: a store remembers what made its vectors,
 refuses another kind with the command to run, and `reembed` moves it over in resumable batches."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -86,3 +87,26 @@ def test_reembed_is_resumable_and_searching_waits_for_it(blank_db_url: str) -> N
         assert recorded(conn) == (INT8, None)
         first = conn.execute("SELECT embedding::text FROM chunks LIMIT 1").fetchone()
         assert first is not None and first[0].startswith("[1,0,0")
+
+
+def test_the_cli_refuses_other_vectors_and_reembed_moves_them_over(
+    blank_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import SAMPLES
+    from typer.testing import CliRunner
+
+    from minutebook.api.cli import app
+
+    monkeypatch.setenv("DATABASE_URL", blank_db_url)
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(SAMPLES), "--json"]).exit_code == 0
+    with psycopg.connect(blank_db_url) as conn:  # as if a torch install had made them
+        conn.execute("UPDATE store_meta SET value = 'all-MiniLM-L6-v2@old/torch' WHERE key = 'embedding'")
+    refused = runner.invoke(app, ["search", "Okta SSO"])
+    assert refused.exit_code == 1 and "run `minutebook reembed`" in refused.output
+    moved = runner.invoke(app, ["reembed", "--json"])
+    assert moved.exit_code == 0, moved.output
+    report = json.loads(moved.output)
+    assert report["source"] == "all-MiniLM-L6-v2@old/torch" and report["chunks"] > 0 and report["items"] > 0
+    found = runner.invoke(app, ["search", "Okta SSO", "--json"])
+    assert found.exit_code == 0 and json.loads(found.output)["hits"]
