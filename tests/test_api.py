@@ -243,7 +243,9 @@ def test_ask_json_then_cached_then_streamed(client: TestClient, acme: tuple[str,
     assert "minutebook_llm_cost_usd_total" in metrics and "minutebook_request_seconds_bucket" in metrics
 
 
-def test_a_cached_answer_can_be_rejected(client: TestClient, acme: tuple[str, dict], llm_server: LLMServer) -> None:
+def test_a_cached_answer_can_be_rejected(
+    client: TestClient, acme: tuple[str, dict], llm_server: LLMServer, pg_url: str
+) -> None:
     _, headers = acme
     upload(client, headers, TPM_NOTE)
     body = {"question": "Who owns the read replicas?", "as_of": AS_OF}
@@ -251,6 +253,9 @@ def test_a_cached_answer_can_be_rejected(client: TestClient, acme: tuple[str, di
     entry = first["cache"]["entry_id"]
     hit = client.post("/v1/ask", json=body, headers=headers).json()["cache"]
     assert hit["hit"] and f"POST /v1/cache/{entry}/reject" in hit["how_to_reject"]
+    intruder = new_key(pg_url, f"globex{uuid.uuid4().hex[:8]}")  # another tenant cannot reject it
+    assert_problem(client.post(f"/v1/cache/{entry}/reject", headers=intruder), 404, "no cached answer")
+    assert client.post("/v1/ask", json=body, headers=headers).json()["cache"]["hit"]
     done = client.post(f"/v1/cache/{entry}/reject", json={"reason": "Mike handed it over"}, headers=headers)
     assert done.status_code == 200 and done.json()["rejected"] == entry and done.json()["intent"] == "who"
     assert_problem(client.post(f"/v1/cache/{entry}/reject", headers=headers), 404, "no cached answer")
