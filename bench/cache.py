@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from llm_server import LLMServer
 
 from minutebook.cache import semantic_cache
-from minutebook.cache.keyterms import normalise_question
+from minutebook.cache.normalise import normalise_question
 from minutebook.cache.prices import PriceTable
 from minutebook.cache.semantic_cache import CacheSettings, Retrieved
 from minutebook.cache.shape import question_shape, shape_mismatch

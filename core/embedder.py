@@ -191,18 +191,3 @@ class Embedder:
         with self._use_lock:
             encoded = model.tokenizer(texts, add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
-
-    def word_pieces(self, word: str) -> int:
-        """How many WordPiece tokens the model splits `word` into (1 = a word it knows whole)."""
-        if self.runtime != "torch":
-            return self.onnx.word_pieces(word)
-        model = self.model
-        with self._use_lock:
-            return len(model.tokenizer.tokenize(word))
-
-    def check_dimension(self, expected: int) -> None:
-        if self.dim != expected:
-            raise ConfigError(
-                f"embedding model {self.name} makes {self.dim}-dimensional vectors but the database "
-                f"stores {expected}; use a {expected}-dimensional model"
-            )

@@ -196,7 +196,3 @@ class OnnxEncoder:
     def count_tokens(self, texts: list[str]) -> list[int]:
         with self._lock:
             return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=False)]
-
-    def word_pieces(self, word: str) -> int:
-        with self._lock:
-            return len(self._counter.encode(word, add_special_tokens=False).ids)

@@ -19,8 +19,8 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from minutebook.cache import semantic_cache
-from minutebook.cache.keyterms import normalise_question
 from minutebook.cache.ledger import record_hit, record_llm_call, record_question, spent_this_month
+from minutebook.cache.normalise import normalise_question
 from minutebook.cache.prices import PriceTable
 from minutebook.cache.semantic_cache import CachedAnswer, CacheKey, CacheSettings, Miss, Retrieved
 from minutebook.cache.shape import QuestionShape, read_shape
