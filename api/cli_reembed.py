@@ -30,8 +30,10 @@ def reembed_cmd(
     with connect(url, autocommit=True) as conn:
         stored, under_way = recorded(conn)
         if stored == target and under_way is None:
-            message = f"the stored vectors are already {target}: nothing to do"
-            print_json({"target": target, "done": 0}) if json_out else console.print(message, highlight=False)
+            if json_out:
+                print_json({"target": target, "chunks": 0, "items": 0})
+            else:
+                console.print(f"the stored vectors are already {target}: nothing to do", highlight=False)
             return
         total = vectors_to_do(conn, target)
         with progress_bar(quiet=json_out) as progress:

@@ -246,7 +246,7 @@ def _why_not(
     return None
 
 
-def _sections(citations: list[dict[str, Any]]) -> set[str | None]:
+def _sections(citations: list[dict[str, Any]]) -> set[str | None]:  # None: never equal to a passage's
     return {f"{c['meeting_id']}|{c['section']}" for c in citations if c.get("kind", "passage") == "passage"}
 
 

@@ -84,9 +84,29 @@ class Embedder:
                 if self._onnx is None:
                     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
                     self._check_directory()
-                    exported = ensure_exported(self.models_dir, self.directory, self.runtime)
-                    self._onnx = OnnxEncoder(exported, self.directory)
+                    self._onnx = self._load_onnx()
         return self._onnx
+
+    def _load_onnx(self) -> OnnxEncoder:
+        """The exported model; a damaged export (a disk that filled, a file someone truncated) is
+        made again, once."""
+        try:
+            exported = ensure_exported(self.models_dir, self.directory, self.runtime)
+            try:
+                return OnnxEncoder(exported, self.directory)
+            except ConfigError:
+                raise
+            except Exception:
+                exported.unlink(missing_ok=True)
+                return OnnxEncoder(ensure_exported(self.models_dir, self.directory, self.runtime), self.directory)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot keep the exported model in {self.models_dir} (MINUTEBOOK_MODELS_DIR): {exc}"
+            ) from exc
+        except ConfigError:
+            raise
+        except Exception as exc:  # ONNX Runtime and the exporter raise their own types
+            raise ConfigError(f"cannot load the embedding model with {self.runtime}: {exc}") from exc
 
     def _check_directory(self) -> None:
         path = self.directory
