@@ -226,7 +226,7 @@ def _why_not(
     # close to it as its own evidence (fusion and judging reorder near-ties), or in the same
     # section as its best evidence (a long discussion spans several passages of one section).
     close = min((closeness.get(c, 0.0) for c in cited), default=0.0)
-    same_section = bool(_sections(row["citations"]) & {retrieved.sections.get(c) for c in top})
+    same_section = bool(_sections(row["citations"]) & {retrieved.sections[c] for c in top if c in retrieved.sections})
     if not cited <= retrieved.ids() and not same_section and close < retrieved.similarity_rank(len(retrieved.ranked)):
         return "its evidence is not what this question retrieves"
     best = cited & set(top) or same_section or close >= retrieved.similarity_rank(settings.best_of)
@@ -246,7 +246,7 @@ def _why_not(
     return None
 
 
-def _sections(citations: list[dict[str, Any]]) -> set[str | None]:  # None: never equal to a passage's
+def _sections(citations: list[dict[str, Any]]) -> set[str]:
     return {f"{c['meeting_id']}|{c['section']}" for c in citations if c.get("kind", "passage") == "passage"}
 
 
