@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minutebook import __version__
-from minutebook.api import problems, routes_ask, routes_notes, routes_search
+from minutebook.api import problems, routes_ask, routes_notes, routes_search, web
 from minutebook.api.deps import AppState
 from minutebook.api.fairness import TenantSlots, default_request_limit, default_sql_limit
 from minutebook.api.keys import KeyResolver
@@ -26,7 +26,7 @@ DESCRIPTION = """Semantic search over meeting notes: what was decided, who owns 
 
 Authenticate with `Authorization: Bearer <key>` (or `X-API-Key`); keys come from
 `minutebook keys create --tenant NAME`. A server on 127.0.0.1 with no keys configured serves one
-local tenant without keys. Errors are `application/problem+json`."""
+local tenant without keys. Errors are `application/problem+json`. The web pages are at `/`."""
 
 
 class BodyLimit:
@@ -101,7 +101,7 @@ def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
         requests=TenantSlots(s.tenant_max_concurrent or default_request_limit(s.pool_max_size)),
         sql=TenantSlots(s.sql_max_concurrent or default_sql_limit(s.pool_max_size)),
     )
-    problems.install(app)
+    problems.install(app, page=web.error_page)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -159,6 +159,7 @@ def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
     app.include_router(routes_notes.router, prefix="/v1")
     app.include_router(routes_search.router, prefix="/v1")
     app.include_router(routes_ask.router, prefix="/v1")
+    web.install(app)
     return app
 
 

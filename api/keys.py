@@ -77,7 +77,10 @@ class KeyResolver:
         self._lock = threading.Lock()
 
     def tenant_for(self, key: str) -> str | None:
-        digest = hash_key(key)
+        return self.tenant_for_digest(hash_key(key))
+
+    def tenant_for_digest(self, digest: str) -> str | None:
+        """A web session holds the key's hash, never the key: revoking the key ends the session."""
         now = time.monotonic()
         with self._lock:
             known = self._known.get(digest)

@@ -8,12 +8,13 @@ the process.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -71,49 +72,67 @@ _TITLES = {
 
 
 def problem(status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return json_problem(status, detail, headers=headers, **extra)
+
+
+def json_problem(status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def install(app: FastAPI) -> None:
+ErrorPage = Callable[[Request, int, str, dict[str, str] | None], Response | None]
+
+
+def install(app: FastAPI, page: ErrorPage | None = None) -> None:
+    """`page`: renders the error as HTML for a request to a web page (it returns None for the
+    API's paths, which keep problem+json)."""
+
+    def respond(
+        status: int, detail: str, *, request: Request, headers: dict[str, str] | None = None, **extra: Any
+    ) -> Response:
+        shown = page(request, status, detail, headers) if page is not None else None
+        return shown if shown is not None else json_problem(status, detail, headers=headers, **extra)
+
     @app.exception_handler(ApiProblem)
-    async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem(exc.status, exc.detail, headers=exc.headers)
+    async def _api_problem(request: Request, exc: ApiProblem) -> Response:
+        return respond(exc.status, exc.detail, headers=exc.headers, request=request)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return respond(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None), request=request)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")} for e in exc.errors()
         ]
         detail = "; ".join(f"{e['where']}: {e['problem']}" for e in errors) or "invalid request"
-        return problem(422, detail, errors=errors)
+        return respond(422, detail, errors=errors, request=request)
 
     @app.exception_handler(MinutebookError)
-    async def _known(request: Request, exc: MinutebookError) -> JSONResponse:
+    async def _known(request: Request, exc: MinutebookError) -> Response:
         status = exc.status_code  # each error says whose fault it is (core/errors.py)
         headers = {"Retry-After": "2"} if status in (502, 503) else None
-        return problem(status, str(exc), headers=headers)
+        return respond(status, str(exc), headers=headers, request=request)
 
     @app.exception_handler(psycopg.DataError)
-    async def _bad_value(request: Request, exc: psycopg.DataError) -> JSONResponse:
+    async def _bad_value(request: Request, exc: psycopg.DataError) -> Response:
         # values the database cannot hold (NUL characters, out-of-range numbers) came from the request
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid value"
-        return problem(400, f"the request holds a value that cannot be stored or searched: {reason}")
+        return respond(400, f"the request holds a value that cannot be stored or searched: {reason}", request=request)
 
     @app.exception_handler(psycopg.OperationalError)
-    async def _db_down(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+    async def _db_down(request: Request, exc: psycopg.OperationalError) -> Response:
         log.warning("database unavailable: %s", exc)
-        return problem(503, "the database is unavailable; retry shortly", headers={"Retry-After": "2"})
+        return respond(503, "the database is unavailable; retry shortly", headers={"Retry-After": "2"}, request=request)
 
     @app.exception_handler(PoolTimeout)
-    async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
-        return problem(503, "the database is busy or unavailable; retry shortly", headers={"Retry-After": "2"})
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> Response:
+        return respond(
+            503, "the database is busy or unavailable; retry shortly", headers={"Retry-After": "2"}, request=request
+        )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(500, "internal error; it has been logged")
+        return respond(500, "internal error; it has been logged", request=request)

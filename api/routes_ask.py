@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from minutebook.core.errors import MinutebookError
 from minutebook.search.answer import Answer, AskOptions, ask
 
 router = APIRouter()
+log = logging.getLogger("minutebook.api")
 
 
 class AskIn(BaseModel):
@@ -98,6 +100,13 @@ def _event(kind: str, data: Any) -> str:
 
 
 def _stream(s: AppState, llm: Any, prices: Any, question: str, options: AskOptions) -> Iterator[str]:
+    for kind, data in answer_events(s, llm, prices, question, options):
+        yield _event(kind, data)
+
+
+def answer_events(s: AppState, llm: Any, prices: Any, question: str, options: AskOptions) -> Iterator[tuple[str, Any]]:
+    """("token", text)… then ("answer", Answer) or ("error", {title, detail}): the answer as it is
+    written, for the API's event stream and the web page's."""
     events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
 
     def run() -> None:
@@ -120,13 +129,14 @@ def _stream(s: AppState, llm: Any, prices: Any, question: str, options: AskOptio
         except MinutebookError as exc:
             events.put(("error", {"title": type(exc).__name__, "detail": str(exc)}))
         except Exception:  # the stream has started: an error event is the only way to say so
+            log.exception("the streamed answer failed")
             events.put(("error", {"title": "internal error", "detail": "the answer failed; it has been logged"}))
         finally:
             events.put(None)
 
     threading.Thread(target=run, name="minutebook-ask-stream", daemon=True).start()
     while (event := events.get()) is not None:
-        yield _event(*event)
+        yield event
 
 
 @router.get("/cost/report", tags=["cost"], summary="LLM spend, cache savings and the month's projection")
@@ -158,6 +168,14 @@ def cost(
 def cache_stats(request: Request, tenant_id: str = Depends(tenant_slot)) -> dict[str, Any]:
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
         return jsonable_encoder(semantic_cache.stats(conn, tenant_id))
+
+
+@router.get("/cache/entries", tags=["cache"], summary="Cached answers, most recently used first")
+def cache_entries(
+    request: Request, limit: int = Query(50, ge=1, le=1000), tenant_id: str = Depends(tenant_slot)
+) -> dict[str, Any]:
+    with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
+        return {"entries": jsonable_encoder(semantic_cache.inspect(conn, tenant_id, limit=limit))}
 
 
 class RejectIn(BaseModel):

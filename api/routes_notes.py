@@ -11,10 +11,10 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from minutebook.api.deps import state, tenant_slot
+from minutebook.api.deps import AppState, state, tenant_slot
 from minutebook.api.problems import ApiProblem
 from minutebook.core.database import tenant_transaction
-from minutebook.core.dates import parse_given_date
+from minutebook.core.dates import DateMention, parse_given_date
 from minutebook.core.errors import IngestError
 from minutebook.ingest.pipeline import FileOutcome, IngestOptions, ingest_notes
 from minutebook.ingest.reader import NoteText, note_from_bytes
@@ -136,16 +136,25 @@ async def ingest(
             raise ApiProblem(422, "send one or more notes as multipart field 'files'")
         for upload in uploads:
             data = await upload.read()
-            notes.append(_note(data, upload.filename or "", settings.max_note_bytes))
+            notes.append(read_note(data, upload.filename or "", settings.max_note_bytes))
     elif content_type == "application/json":
         try:
             body = IngestJSON.model_validate_json(await request.body())
         except ValidationError as exc:
             raise ApiProblem(422, f"invalid JSON body: {_validation_detail(exc)}") from None
         for n in body.notes:
-            notes.append(_note(n.text.encode("utf-8", "surrogatepass"), n.name, settings.max_note_bytes))
+            notes.append(read_note(n.text.encode("utf-8", "surrogatepass"), n.name, settings.max_note_bytes))
     else:
         raise ApiProblem(415, "send multipart/form-data (field 'files') or application/json")
+    return jsonable_encoder(await run_in_threadpool(ingest_received, s, tenant_id, notes, given))
+
+
+def ingest_received(
+    s: AppState, tenant_id: str, notes: list[NoteText | FileOutcome], given: DateMention | None
+) -> dict[str, Any]:
+    """Ingest what a request brought (notes read, or failures already known): per-file outcomes
+    and counts, as /v1/ingest and the upload page show them."""
+    settings = s.rt.settings
     options = IngestOptions(
         tenant=tenant_id,
         max_note_bytes=settings.max_note_bytes,
@@ -153,9 +162,9 @@ async def ingest(
         today=date.today(),
         given_date=given,
     )
-    outcomes = await run_in_threadpool(ingest_notes, s.rt.pool, s.rt.embedder, notes, options=options)
+    outcomes = ingest_notes(s.rt.pool, s.rt.embedder, notes, options=options)
     counts = {k: sum(1 for o in outcomes if o.status == k) for k in ("new", "updated", "unchanged", "failed")}
-    return {"files": jsonable_encoder(outcomes), "counts": counts}
+    return {"files": outcomes, "counts": counts}
 
 
 def _validation_detail(exc: ValidationError) -> str:
@@ -167,7 +176,7 @@ def _validation_detail(exc: ValidationError) -> str:
     return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
 
 
-def _note(data: bytes, name: str, max_bytes: int) -> NoteText | FileOutcome:
+def read_note(data: bytes, name: str, max_bytes: int) -> NoteText | FileOutcome:
     name = name.strip()
     if not name:
         return FileOutcome("(unnamed)", "failed", error="every note needs a file name (its identity)")
@@ -228,10 +237,11 @@ def patch_meeting(
 def meeting(
     request: Request,
     meeting_id: int = Path(..., ge=1, le=2**62),
+    text: bool = Query(False, description="Also the note's lines as written (citations' line numbers point here)."),
     tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
-        found = get_meeting(conn, meeting_id, tenant=tenant_id)
+        found = get_meeting(conn, meeting_id, tenant=tenant_id, with_text=text)
     if found is None:
         raise ApiProblem(404, f"no meeting {meeting_id} in this tenant")
     return jsonable_encoder(found)

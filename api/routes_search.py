@@ -35,6 +35,8 @@ def search(
     since: date | None = Query(None, description="Only passages about this day or later."),
     until: date | None = Query(None, description="Only passages about this day or earlier."),
     person: str | None = Query(None, max_length=200, description="Only meetings this person attended or spoke in."),
+    meeting: int | None = Query(None, ge=1, le=2**62, description="Only passages of this meeting."),
+    kind: ItemKind | None = Query(None, description="Only passages holding an item of this kind."),
     k: int = Query(10, ge=1, le=100),
     as_of: date | None = Query(None, description="Read 'last week' as of this day (default today)."),
     tenant_id: str = Depends(tenant_slot),
@@ -43,7 +45,7 @@ def search(
     rt = state(request).rt
     result = search_notes(
         rt.pool, rt.embedder, q, tenant=tenant_id, as_of=as_of or date.today(),
-        since=since, until=until, person=person, k=k,
+        since=since, until=until, person=person, meeting_id=meeting, kind=kind, k=k,
     )  # fmt: skip
     return {
         "query": result.query,

@@ -73,6 +73,8 @@ FROM llm_calls WHERE created_at >= %(since)s AND created_at < %(until)s {tenant}
 """
 _SAVED = """
 SELECT {group} AS key, sum(cost_saved_usd) AS saved_usd, sum(tokens_saved) AS tokens_saved,
+       COALESCE(sum(cost_saved_usd) FILTER (WHERE tier = 'exact'), 0) AS saved_exact_usd,
+       COALESCE(sum(cost_saved_usd) FILTER (WHERE tier = 'semantic'), 0) AS saved_semantic_usd,
        bool_or(cost_saved_usd IS NULL) AS saved_unknown
 FROM cache_hits WHERE created_at >= %(since)s AND created_at < %(until)s {tenant} GROUP BY 1
 """
@@ -109,6 +111,8 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
         "tokens_saved": row.get("tokens_saved") or 0,
         "spend_usd": spend,
         "saved_usd": saved,
+        "saved_exact_usd": Decimal(row.get("saved_exact_usd") or 0),  # gross, by the tier that served it
+        "saved_semantic_usd": Decimal(row.get("saved_semantic_usd") or 0),
         "verify_calls": row.get("verify_calls") or 0,
         "verify_usd": verify,
         "net_saved_usd": net,

@@ -390,7 +390,8 @@ def inspect(conn: psycopg.Connection, tenant: str, *, limit: int = 20) -> list[d
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             """SELECT id, question, model, prompt_version, window_key, intent, entities, hit_count, cost_usd,
-                      created_at, last_hit_at, expires_at, left(answer, 200) AS answer
+                      cost_usd * hit_count AS saved_usd, created_at, last_hit_at, expires_at,
+                      left(answer, 200) AS answer
                FROM cache_entries WHERE tenant_id = %s
                ORDER BY COALESCE(last_hit_at, created_at) DESC LIMIT %s""",
             (tenant, limit),

@@ -120,6 +120,17 @@ class Settings(BaseSettings):
         description="Requests one tenant may have in flight at once; unset: three quarters of the pool.",
     )
 
+    # -- web pages
+    web_secret: str | None = Field(
+        default=None,
+        min_length=32,
+        description="Signs web session cookies and CSRF tokens; unset: a random secret kept in home/web-secret "
+        "(every worker of one home shares it).",
+    )
+    web_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="Hours a web sign-in lasts before the key is asked again."
+    )
+
     # -- SQL query mode
     sql_timeout_ms: int = Field(default=2000, ge=10, le=600_000, description="Time one SQL-mode request may take.")
     sql_max_rows: int = Field(default=1000, ge=1, le=1_000_000, description="Rows an SQL-mode result may hold.")

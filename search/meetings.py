@@ -28,10 +28,26 @@ class MeetingSummary:
     date_text: str | None = None  # as the note (or the user) wrote it
     date_source: str | None = None  # where it was read: given | front matter | title | heading | file name …
     when: str = ""  # as people write it: "2022-11-07", "October 2022"; "" when undated
+    attendee_names: list[str] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> MeetingSummary:
-        return cls(**row, when=describe_date(row["date_start"], row["date_end"], row["date_precision"]))
+        return cls(
+            **{**row, "attendee_names": row.get("attendee_names") or []},
+            when=describe_date(row["date_start"], row["date_end"], row["date_precision"]),
+        )
+
+
+@dataclass(frozen=True)
+class Passage:
+    """Where a chunk sits in the note: its section and 1-based lines (transcripts: who, when)."""
+
+    chunk_id: int
+    section: list[str]
+    line_start: int
+    line_end: int
+    speakers: list[str] = field(default_factory=list)
+    time_start: float | None = None
 
 
 @dataclass(frozen=True)
@@ -39,12 +55,16 @@ class MeetingDetail:
     meeting: MeetingSummary
     attendees: list[dict[str, Any]]
     items: list[ItemView] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    lines: list[str] | None = None  # the note as written, when asked for
 
 
 _SUMMARY = """m.id, m.title, m.source, m.date_start, m.date_end, m.date_precision, m.date_text, m.date_source,
     m.ingested_at,
     (SELECT count(*) FROM chunks c WHERE c.meeting_id = m.id) AS chunks,
-    (SELECT count(*) FROM items i WHERE i.meeting_id = m.id) AS items"""
+    (SELECT count(*) FROM items i WHERE i.meeting_id = m.id) AS items,
+    (SELECT array_agg(p.name ORDER BY p.name) FROM meeting_attendees a JOIN people p ON p.id = a.person_id
+     WHERE a.meeting_id = m.id) AS attendee_names"""
 
 
 def list_meetings(
@@ -69,7 +89,10 @@ def list_meetings(
         return [MeetingSummary.from_row(r) for r in cur.execute(query, params).fetchall()]
 
 
-def get_meeting(conn: psycopg.Connection, meeting_id: int, *, tenant: str) -> MeetingDetail | None:
+def get_meeting(
+    conn: psycopg.Connection, meeting_id: int, *, tenant: str, with_text: bool = False
+) -> MeetingDetail | None:
+    """`with_text`: also the note's lines as written, which citations' line numbers point into."""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(f"SELECT {_SUMMARY} FROM meetings m WHERE m.id = %s", (meeting_id,)).fetchone()
         if row is None:
@@ -80,8 +103,18 @@ def get_meeting(conn: psycopg.Connection, meeting_id: int, *, tenant: str) -> Me
                WHERE a.meeting_id = %s ORDER BY p.name""",
             (meeting_id,),
         ).fetchall()
+        passages = cur.execute(
+            """SELECT id AS chunk_id, section_path AS section, line_start + 1 AS line_start,
+                      line_end + 1 AS line_end, speakers, time_start
+               FROM chunks WHERE meeting_id = %s ORDER BY line_start, ordinal""",
+            (meeting_id,),
+        ).fetchall()
+        text = None
+        if with_text:
+            found = cur.execute("SELECT raw_text FROM meetings WHERE id = %s", (meeting_id,)).fetchone()
+            text = found["raw_text"].splitlines() if found else []
     items = list_items(conn, tenant=tenant, meeting_id=meeting_id, limit=1000)
-    return MeetingDetail(MeetingSummary.from_row(row), attendees, items)
+    return MeetingDetail(MeetingSummary.from_row(row), attendees, items, [Passage(**p) for p in passages], text)
 
 
 def date_meeting(conn: psycopg.Connection, meeting_id: int, given: DateMention) -> MeetingSummary | None:

@@ -1,0 +1,123 @@
+"""Web sign-in: an API key is exchanged once for a signed, expiring session cookie; every
+state-changing form carries a CSRF token bound to the browser.
+
+The cookie holds the tenant and the sha256 of the key (never the key), so revoking the key ends
+the session. Cookies are HttpOnly and SameSite=Strict; the CSRF token is an HMAC of a random
+per-browser nonce kept in its own cookie, so a page on another site can neither read nor forge it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minutebook.core.errors import ConfigError
+
+SESSION_COOKIE = "mb_session"
+NONCE_COOKIE = "mb_nonce"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+
+
+def load_secret(configured: str | None, home: Path) -> bytes:
+    """The configured secret, else one kept in `home/web-secret` (made once, readable by the
+    owner only) so that restarts and sibling workers accept each other's cookies."""
+    if configured:
+        return configured.encode()
+    path = home / "web-secret"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        raise ConfigError(f"{path} is damaged: delete it (signed-in browsers sign in again)") from None
+    home.mkdir(parents=True, exist_ok=True)
+    made = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker made it first: use theirs
+        return bytes.fromhex(path.read_text().strip())
+    except OSError as exc:
+        raise ConfigError(f"cannot keep the web secret at {path}: {exc.strerror}; set MINUTEBOOK_WEB_SECRET") from None
+    with os.fdopen(fd, "w") as out:
+        out.write(made.hex())
+    return made
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class Session:
+    tenant: str
+    key_digest: str
+    expires: int
+
+
+class Signer:
+    def __init__(self, secret: bytes, *, session_seconds: float) -> None:
+        self._secret = secret
+        self.session_seconds = session_seconds
+
+    def _mac(self, purpose: str, payload: str) -> str:
+        return _b64(hmac.new(self._secret, f"{purpose}\x1f{payload}".encode(), hashlib.sha256).digest())
+
+    def session_cookie(self, tenant: str, key_digest: str, *, now: float | None = None) -> str:
+        expires = int((now or time.time()) + self.session_seconds)
+        payload = _b64(json.dumps({"t": tenant, "k": key_digest, "e": expires}).encode())
+        return f"{payload}.{self._mac('session', payload)}"
+
+    def read_session(self, cookie: str | None, *, now: float | None = None) -> Session | None:
+        """The session a cookie holds, or None when it is missing, forged, damaged or expired."""
+        if not cookie or cookie.count(".") != 1 or len(cookie) > 1000:
+            return None
+        payload, mac = cookie.split(".")
+        if not hmac.compare_digest(mac, self._mac("session", payload)):
+            return None
+        try:
+            data = json.loads(_unb64(payload))
+            found = Session(str(data["t"]), str(data["k"]), int(data["e"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        return found if found.expires > (now or time.time()) else None
+
+    def csrf_token(self, nonce: str) -> str:
+        return self._mac("csrf", nonce)
+
+    def csrf_ok(self, nonce: str | None, token: str | None) -> bool:
+        return bool(nonce and token) and hmac.compare_digest(str(token), self.csrf_token(str(nonce)))
+
+
+def browser_nonce(request: Request) -> tuple[str, bool]:
+    """This browser's CSRF nonce, and whether it is new (to be set on the response)."""
+    nonce = request.cookies.get(NONCE_COOKIE)
+    if nonce and 16 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum():
+        return nonce, False
+    return secrets.token_urlsafe(24), True
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str, *, max_age: int | None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
