@@ -35,6 +35,7 @@ def _answer(messages: list[dict[str, str]]) -> str:
 class LLMServer:
     def __init__(self, *, delay: float = 0.0, cached_tokens: int = 0) -> None:
         self.delay = delay
+        self.token_delay = 0.0  # seconds between streamed pieces, so that a stream is visibly one
         self.cached_tokens = cached_tokens
         self.script: deque[str] = deque()
         self.requests: list[dict[str, Any]] = []
@@ -147,6 +148,8 @@ class LLMServer:
                         self.connection.shutdown(socket.SHUT_RDWR)
                         return
                     send({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+                    if server.token_delay:
+                        time.sleep(server.token_delay)
                 send({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                 if with_usage:
                     send({**base, "choices": [], "usage": usage})
@@ -182,6 +185,7 @@ class LLMServer:
             self.script.clear()
             self.requests.clear()
         self.delay = 0.0
+        self.token_delay = 0.0
         self.verdict = "yes"
 
     def __enter__(self) -> LLMServer:
