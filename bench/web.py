@@ -59,7 +59,8 @@ _NAVIGATION = """() => { const n = performance.getEntriesByType('navigation')[0]
   return [n.responseStart - n.startTime, n.loadEventEnd - n.startTime]; }"""
 _WATCH_ASK = """() => { window.__t = {}; const form = document.getElementById('ask-form');
   form.addEventListener('submit', () => { window.__t.start = performance.now(); }, {capture: true});
-  new MutationObserver(() => { if (!window.__t.done && document.getElementById('badge')) window.__t.done = performance.now(); })
+  new MutationObserver(() => {
+      if (!window.__t.done && document.getElementById('badge')) window.__t.done = performance.now(); })
     .observe(document.getElementById('answer-area'), {subtree: true, childList: true}); }"""
 _ASK_TIMES = """() => { const r = performance.getEntriesByType('resource').filter(e => e.name.endsWith('/ask')).pop();
   return [r.responseStart - window.__t.start, window.__t.done - window.__t.start]; }"""
@@ -124,7 +125,9 @@ def screenshots(browser: Any, base: str, state: Any, out: Path, work: Path) -> N
     page.goto(base + "/cache")
     page.screenshot(path=out / "cache.png")
     good = work / "2025-11-10-retro.md"
-    good.write_text("# Retro - Nov 10, 2025\nAttendees: Ana, Ben\n\n## Action Items\n- [ ] Ana to fix the deploy by Nov 14\n")
+    good.write_text(
+        "# Retro - Nov 10, 2025\nAttendees: Ana, Ben\n\n## Action Items\n- [ ] Ana to fix the deploy by Nov 14\n"
+    )
     bad = work / "scan.md"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
     page.goto(base + "/upload")
