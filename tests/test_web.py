@@ -172,3 +172,34 @@ def test_keyless_on_loopback_serves_pages_until_a_key_exists(
         with psycopg.connect(blank_db_url) as conn:
             create_key(conn, "local", "first key")
         assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_ask_without_script_is_a_page_and_with_it_a_stream_ending_in_the_rendered_answer(
+    site: tuple[TestClient, str, str],
+) -> None:
+    client, _, key = site
+    sign_in(client, key)
+    token = _csrf(client.get("/").text)
+    page = client.post("/ask", data={"question": "When will Okta SSO be ready?", "csrf": token})
+    assert page.status_code == 200 and 'id="badge"' in page.text and "Extractive" in page.text
+    assert re.search(r'<a class="cite" href="/meetings/\d+\?lines=\d+-\d+#L\d+"', page.text)
+    stream = client.post(
+        "/ask",
+        data={"question": "Who owns the read replicas?", "csrf": token},
+        headers={"Accept": "text/event-stream"},
+    )
+    kinds = re.findall(r"^event: (\w+)$", stream.text, re.M)
+    assert kinds[0] == "token" and kinds[-2:] == ["html", "answer"]
+    assert stream.headers["content-type"].startswith("text/event-stream")
+
+
+def test_a_transcript_meeting_shows_who_spoke_and_when(
+    site: tuple[TestClient, str, str], pool: ConnectionPool, embedder: Embedder
+) -> None:
+    client, tenant, key = site
+    vtt = Path(__file__).resolve().parent / "fixtures" / "transcripts" / "2025-11-20-platform-sync.vtt"
+    [outcome] = ingest_paths(pool, embedder, [str(vtt)], options=IngestOptions(tenant=tenant)).outcomes
+    sign_in(client, key)
+    html = client.get(f"/meetings/{outcome.meeting_id}?lines=3-6").text
+    assert re.search(r'<p class="section">[^<]*· [A-Z][a-z]+ [A-Z][a-z]+[^<]*· 00:\d\d:\d\d</p>', html)
+    assert 'class="line cited" id="L3"' in html
