@@ -76,7 +76,8 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problems.problem(413, f"request body over {self.max_bytes:,} bytes")
+        detail = f"request body over {self.max_bytes:,} bytes"
+        response = web.error_page(Request(scope), 413, detail, None) or problems.problem(413, detail)
         await response(scope, receive, send)
 
 

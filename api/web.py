@@ -43,6 +43,7 @@ from minutebook.api.web_session import (
 from minutebook.core.database import tenant_transaction
 from minutebook.core.dates import parse_given_date
 from minutebook.core.errors import MinutebookError
+from minutebook.ingest.extract import ITEM_KINDS, ITEM_STATUSES
 from minutebook.ingest.pipeline import FileOutcome
 from minutebook.ingest.reader import NoteText
 
@@ -57,9 +58,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-ITEM_KINDS = ("action", "risk", "decision", "priority", "milestone")
-ITEM_STATUSES = ("open", "in_progress", "done", "approved", "deferred", "rejected")
-_OPEN = ("open", "in_progress")
 
 
 @dataclass
@@ -231,7 +229,7 @@ async def ask_submit(request: Request, who: Visitor = Depends(visitor)) -> Respo
     llm, prices = s.rt.llm(), s.rt.prices()
     if "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
-            _page_events(request, s, llm, prices, question, options),
+            _page_events(request, s, llm, prices, question, options, who.csrf),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -244,11 +242,13 @@ async def ask_submit(request: Request, who: Visitor = Depends(visitor)) -> Respo
     return _render(request, "ask.html", who, page="ask", question=question, answer=data)
 
 
-def _page_events(request: Request, s: AppState, llm: Any, prices: Any, question: str, options: Any) -> Iterator[str]:
+def _page_events(
+    request: Request, s: AppState, llm: Any, prices: Any, question: str, options: Any, csrf: str
+) -> Iterator[str]:
     env = _web(request).env
     for kind, data in answer_events(s, llm, prices, question, options):
         if kind == "answer":
-            yield _event("html", env.get_template("_answer.html").render(answer=data))
+            yield _event("html", env.get_template("_answer.html").render(answer=data, csrf=csrf))
         yield _event(kind, data)
 
 
@@ -336,7 +336,7 @@ def _board(items: list[Any], group: str) -> list[tuple[str, list[Any]]]:
         elif group == "due":
             if item.due_date is None:
                 keys = ["no due date"]
-            elif item.due_date < today and item.status in _OPEN:
+            elif item.overdue(today):
                 keys = ["overdue"]
             else:
                 keys = [item.due_date.strftime("%Y-%m")]
@@ -434,13 +434,36 @@ def costs_page(request: Request, since: str = "30d", budget: str = "", who: Visi
 
 
 @router.get("/cache", response_class=HTMLResponse)
-def cache_page(request: Request, cleared: str = "", who: Visitor = Depends(visitor)) -> HTMLResponse:
+def cache_page(
+    request: Request, cleared: str = "", rejected: str = "", who: Visitor = Depends(visitor)
+) -> HTMLResponse:
     from minutebook.cache import semantic_cache
 
     with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
         stats = semantic_cache.stats(conn, who.tenant)
         entries = semantic_cache.inspect(conn, who.tenant, limit=200)
-    return _render(request, "cache.html", who, page="cache", stats=stats, entries=entries, cleared=cleared[:12])
+    return _render(
+        request, "cache.html", who, page="cache", stats=stats, entries=entries, cleared=cleared[:12],
+        rejected=rejected[:12],
+    )  # fmt: skip
+
+
+@router.post("/cache/{entry_id}/reject", response_model=None)
+async def cache_reject(request: Request, entry_id: int, who: Visitor = Depends(visitor)) -> Response:
+    """As `minutebook cache reject`: the answer is dropped and its kind is not served again."""
+    from minutebook.cache import semantic_cache
+
+    form = await request.form(max_files=0, max_fields=5)
+    _check_csrf(request, who, form.get(CSRF_FIELD))
+    reason = str(form.get("reason") or "").strip()[:500] or "marked wrong on the cache page"
+
+    def reject() -> Any:
+        with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
+            return semantic_cache.reject(conn, who.tenant, entry_id, reason=reason)
+
+    if not 1 <= entry_id <= 2**62 or await run_in_threadpool(reject) is None:
+        raise ApiProblem(404, f"no cached answer {entry_id} (already rejected, expired or cleared?)")
+    return RedirectResponse(f"/cache?rejected={entry_id}", status_code=303)
 
 
 @router.get("/cache/clear", response_class=HTMLResponse)

@@ -31,6 +31,9 @@ SAME_THREAD_SIMILARITY = 0.82  # two items in different meetings about the same 
 RRF_K = 60
 
 
+STILL_OPEN = ("open", "in_progress")  # the statuses an item can be late in
+
+
 @dataclass(frozen=True)
 class Owner:
     name: str
@@ -68,6 +71,10 @@ class ItemView:
     @property
     def owner_names(self) -> str:
         return " + ".join(o.name for o in self.owners) or "unassigned"
+
+    def overdue(self, today: date) -> bool:
+        """Due before `today` and not yet done, decided or dropped."""
+        return self.due_date is not None and self.due_date < today and self.status in STILL_OPEN
 
 
 @dataclass(frozen=True)

@@ -203,3 +203,15 @@ def test_a_transcript_meeting_shows_who_spoke_and_when(
     html = client.get(f"/meetings/{outcome.meeting_id}?lines=3-6").text
     assert re.search(r'<p class="section">[^<]*· [A-Z][a-z]+ [A-Z][a-z]+[^<]*· 00:\d\d:\d\d</p>', html)
     assert 'class="line cited" id="L3"' in html
+
+
+def test_an_upload_over_the_size_limit_is_a_page_saying_so(
+    pg_url: str, pool: ConnectionPool, embedder: Embedder, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path, max_request_bytes=2000)
+    client = TestClient(create_app(Runtime(settings, pg_url, pool, embedder)), base_url="http://127.0.0.1")
+    refused = client.post("/upload", files=[("files", ("big.md", b"x" * 5000, "text/markdown"))])
+    assert refused.status_code == 413 and refused.headers["content-type"].startswith("text/html")
+    assert "request body over 2,000 bytes" in refused.text
+    api = client.post("/v1/ingest", files=[("files", ("big.md", b"x" * 5000, "text/markdown"))])
+    assert api.status_code == 413 and api.headers["content-type"] == "application/problem+json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -286,6 +287,36 @@ def test_clearing_the_cache_asks_first(page: Page) -> None:
     page.get_by_role("button", name=f"Yes, clear {entries} answer").click()
     expect(page.get_by_role("status")).to_contain_text(f"Cleared {entries} cached answer")
     assert page.locator("[data-field=entries]").inner_text() == "0"
+
+
+def test_a_wrong_answer_is_marked_from_the_page_and_not_served_again(page: Page) -> None:
+    question = "What is the monthly cloud infrastructure budget?"
+    ask(page, question)
+    expect(page.locator("#badge")).to_contain_text("Answered by the LLM")
+    page.get_by_role("button", name="This answer is wrong").click()
+    expect(page.get_by_role("status")).to_contain_text("is marked wrong")
+    ask(page, question)
+    expect(page.locator("#badge")).to_contain_text("Answered by the LLM")
+    expect(page.locator("#miss-reason")).to_contain_text("Not from the cache")
+
+
+def test_ask_and_open_a_citation_with_the_keyboard_alone(page: Page) -> None:
+    page.goto("/")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.get_by_label("Question").focus()
+    page.keyboard.type("Who owns the read replicas?")
+    page.keyboard.press("Enter")
+    expect(page.locator("#badge")).to_be_visible(timeout=15_000)
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('a.cite')"):
+            break
+    else:
+        pytest.fail("no citation link is reachable with Tab")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/meetings/\d+\?lines=\d+-\d+#L\d+$"))
+    expect(page.locator(".line.cited").first).to_be_in_viewport()
 
 
 PAGES = ["/", "/search?q=okta+rollout", "/owners?topic=okta", "/meetings", "/costs", "/cache", "/upload"]
