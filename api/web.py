@@ -409,10 +409,10 @@ def costs_page(request: Request, since: str = "30d", budget: str = "", who: Visi
     if budget.strip():
         try:
             limit = Decimal(budget.strip())
-            if not limit.is_finite() or limit < 0:
+            if not limit.is_finite() or limit < 0 or limit > 10**12:
                 raise InvalidOperation
         except InvalidOperation:
-            error, limit = "budget must be a number of dollars, like 50", None
+            error, limit = "budget must be a number of dollars (up to 10^12), like 50", None
     elif s.rt.settings.monthly_budget_usd is not None:
         limit = Decimal(str(s.rt.settings.monthly_budget_usd))
     with tenant_transaction(s.rt.pool, who.tenant) as conn:

@@ -215,3 +215,18 @@ def test_an_upload_over_the_size_limit_is_a_page_saying_so(
     assert "request body over 2,000 bytes" in refused.text
     api = client.post("/v1/ingest", files=[("files", ("big.md", b"x" * 5000, "text/markdown"))])
     assert api.status_code == 413 and api.headers["content-type"] == "application/problem+json"
+
+
+def test_another_tenant_sees_none_of_it(site: tuple[TestClient, str, str], pg_url: str, pool: ConnectionPool) -> None:
+    client, tenant, _ = site
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT set_config('minutebook.tenant', %s, true)", (tenant,))
+        row = conn.execute("SELECT id FROM meetings LIMIT 1").fetchone()
+    assert row is not None
+    with psycopg.connect(pg_url) as conn:
+        _, stranger = create_key(conn, f"other{uuid.uuid4().hex[:8]}", "stranger")
+    sign_in(client, stranger)
+    assert client.get(f"/meetings/{row[0]}").status_code == 404
+    assert "0 passages" in client.get("/search?q=okta+SSO").text
+    assert "No items match" in client.get("/owners").text
+    assert "No meetings yet" in client.get("/meetings").text
