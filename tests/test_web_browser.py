@@ -319,6 +319,9 @@ def test_ask_and_open_a_citation_with_the_keyboard_alone(page: Page) -> None:
     expect(page.locator(".line.cited").first).to_be_in_viewport()
 
 
+WIDEST = """() => { const w = document.documentElement.clientWidth;
+  return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w + 1)
+    .slice(-3).map(e => e.tagName + '.' + e.className + ': ' + e.textContent.slice(0, 60)); }"""
 PAGES = ["/", "/search?q=okta+rollout", "/owners?topic=okta", "/meetings", "/costs", "/cache", "/upload"]
 
 
@@ -332,7 +335,7 @@ def test_every_page_passes_axe_and_fits_the_screen(page: Page, width: int) -> No
         serious = [(v["id"], v["help"]) for v in found if v["impact"] in ("serious", "critical")]
         assert not serious, f"{path}: {serious}"
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at {width}px"
+        assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at {width}px: {page.evaluate(WIDEST)}"
 
 
 def first_meeting(page: Page) -> str:
