@@ -95,13 +95,13 @@ def ask_route(request: Request, body: AskIn, tenant_id: str = Depends(tenant_slo
     return jsonable_encoder(answer)
 
 
-def _event(kind: str, data: Any) -> str:
+def sse_event(kind: str, data: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps(jsonable_encoder(data), ensure_ascii=False)}\n\n"
 
 
 def _stream(s: AppState, llm: Any, prices: Any, question: str, options: AskOptions) -> Iterator[str]:
     for kind, data in answer_events(s, llm, prices, question, options):
-        yield _event(kind, data)
+        yield sse_event(kind, data)
 
 
 def answer_events(s: AppState, llm: Any, prices: Any, question: str, options: AskOptions) -> Iterator[tuple[str, Any]]:

@@ -1,0 +1,201 @@
+"""Web pages about the notes themselves: search, owners and the items board, meetings, upload."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse
+from starlette.datastructures import UploadFile
+
+from minutebook.api import web_pages
+from minutebook.api.deps import state
+from minutebook.api.problems import ApiProblem
+from minutebook.api.routes_notes import MAX_FILES, ingest_received, read_note
+from minutebook.api.web import CSRF_FIELD, PageError, Visitor, check_csrf, choice, form_date, form_int, render, visitor
+from minutebook.core.database import tenant_transaction
+from minutebook.core.dates import parse_given_date
+from minutebook.core.errors import MinutebookError
+from minutebook.ingest.extract import ITEM_KINDS, ITEM_STATUSES
+from minutebook.ingest.pipeline import FileOutcome
+from minutebook.ingest.reader import NoteText
+
+router = APIRouter(include_in_schema=False)
+
+
+# -- search
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    q: str = "",
+    since: str = "",
+    until: str = "",
+    person: str = "",
+    meeting: str = "",
+    kind: str = "",
+    who: Visitor = Depends(visitor),
+) -> HTMLResponse:
+    from minutebook.search.meetings import list_meetings
+    from minutebook.search.notes_search import search_notes
+
+    rt = state(request).rt
+    form = {"q": q[:1000], "since": since, "until": until, "person": person[:200], "meeting": meeting, "kind": kind}
+    result, error = None, None
+    with tenant_transaction(rt.pool, who.tenant) as conn:
+        meetings = list_meetings(conn, limit=500)
+    if q.strip():
+        try:
+            result = search_notes(
+                rt.pool, rt.embedder, q[:1000], tenant=who.tenant, as_of=date.today(),
+                since=form_date(since, "from"), until=form_date(until, "to"), person=person.strip()[:200] or None,
+                meeting_id=form_int(meeting, "meeting"), kind=choice(kind, ITEM_KINDS, "kind"), k=10,
+            )  # fmt: skip
+        except (PageError, MinutebookError) as exc:
+            error = str(exc)
+    return render(
+        request, "search.html", who, status=422 if error else 200, page="search", form=form, result=result,
+        meetings=meetings, kinds=ITEM_KINDS, error=error,
+    )  # fmt: skip
+
+
+# -- owners and items
+
+
+@router.get("/owners", response_class=HTMLResponse)
+def owners_page(
+    request: Request,
+    topic: str = "",
+    owner: str = "",
+    status: str = "",
+    kind: str = "",
+    due_before: str = "",
+    group: str = "owner",
+    who: Visitor = Depends(visitor),
+) -> HTMLResponse:
+    from minutebook.search.owners import list_items, owner_of
+
+    rt = state(request).rt
+    form = {"topic": topic[:500], "owner": owner[:200], "status": status, "kind": kind, "due_before": due_before}
+    group = group if group in ("owner", "status", "due") else "owner"
+    answer, items, error = None, [], None
+    try:
+        if topic.strip():
+            answer = owner_of(rt.pool, rt.embedder, topic[:500], tenant=who.tenant)
+        with tenant_transaction(rt.pool, who.tenant) as conn:
+            items = list_items(
+                conn, tenant=who.tenant, owner=owner.strip() or None, status=choice(status, ITEM_STATUSES, "status"),
+                kind=choice(kind, ITEM_KINDS, "kind"), due_before=form_date(due_before, "due before"), limit=500,
+            )  # fmt: skip
+    except (PageError, MinutebookError) as exc:
+        error = str(exc)
+    return render(
+        request, "owners.html", who, status=422 if error else 200, page="owners", form=form, group=group,
+        answer=answer, board=_board(items, group), count=len(items), kinds=ITEM_KINDS, statuses=ITEM_STATUSES,
+        error=error,
+    )  # fmt: skip
+
+
+def _board(items: list[Any], group: str) -> list[tuple[str, list[Any]]]:
+    """Columns of the items board: by owner, by status, or by when they are due."""
+    today = date.today()
+    columns: dict[str, list[Any]] = defaultdict(list)
+    for item in items:
+        if group == "status":
+            keys = [item.status.replace("_", " ")]
+        elif group == "due":
+            if item.due_date is None:
+                keys = ["no due date"]
+            elif item.overdue(today):
+                keys = ["overdue"]
+            else:
+                keys = [item.due_date.strftime("%Y-%m")]
+        else:
+            keys = [o.name for o in item.owners] or ["unassigned"]
+        for key in keys:
+            columns[key].append(item)
+    order = sorted(columns, key=lambda k: (k in ("unassigned", "no due date"), k != "overdue", k.lower()))
+    return [(k, columns[k]) for k in order]
+
+
+# -- meetings
+
+
+@router.get("/meetings", response_class=HTMLResponse)
+def meetings_page(
+    request: Request, since: str = "", until: str = "", page_no: int = 1, who: Visitor = Depends(visitor)
+) -> HTMLResponse:
+    from minutebook.search.meetings import list_meetings
+
+    per_page = 50
+    page_no = max(1, min(page_no, 100_000))
+    found, error = [], None
+    try:
+        window = (form_date(since, "from"), form_date(until, "to"))
+        with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
+            found = list_meetings(
+                conn, since=window[0], until=window[1], limit=per_page + 1, offset=(page_no - 1) * per_page
+            )
+    except PageError as exc:
+        error = str(exc)
+    return render(
+        request, "meetings.html", who, status=422 if error else 200, page="meetings", meetings=found[:per_page],
+        more=len(found) > per_page, page_no=page_no, form={"since": since, "until": until}, error=error,
+    )  # fmt: skip
+
+
+@router.get("/meetings/{meeting_id}", response_class=HTMLResponse)
+def meeting_page(request: Request, meeting_id: int, lines: str = "", who: Visitor = Depends(visitor)) -> HTMLResponse:
+    from minutebook.search.meetings import get_meeting
+
+    if not 1 <= meeting_id <= 2**62:
+        raise ApiProblem(404, f"no meeting {meeting_id}")
+    with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
+        found = get_meeting(conn, meeting_id, tenant=who.tenant, with_text=True)
+    if found is None:
+        raise ApiProblem(404, f"no meeting {meeting_id} in your notes")
+    span = web_pages.line_span(lines)
+    return render(
+        request, "meeting.html", who, page="meetings", m=found, span=span,
+        blocks=web_pages.note_blocks(found.lines or [], found.passages),
+    )  # fmt: skip
+
+
+# -- upload
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload_page(request: Request, who: Visitor = Depends(visitor)) -> HTMLResponse:
+    return render(request, "upload.html", who, page="upload", result=None, form={"date": ""})
+
+
+@router.post("/upload", response_class=HTMLResponse)
+async def upload(request: Request, who: Visitor = Depends(visitor)) -> HTMLResponse:
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES + 5)
+    except Exception as exc:  # malformed multipart bodies raise parser-specific errors
+        raise ApiProblem(400, f"cannot read the upload: {exc}") from None
+    check_csrf(request, who, form.get(CSRF_FIELD))
+    when = str(form.get("date") or "").strip()[:40]
+    uploads = [v for v in form.getlist("files") if isinstance(v, UploadFile) and (v.filename or v.size)]
+    error = None if uploads else "Choose one or more notes to upload."
+    given = None
+    if when:
+        try:
+            given = parse_given_date(when)
+        except ValueError as exc:
+            error = str(exc)
+    result = None
+    if error is None:
+        max_bytes = state(request).rt.settings.max_note_bytes
+        notes: list[NoteText | FileOutcome] = [read_note(await u.read(), u.filename or "", max_bytes) for u in uploads]
+        result = jsonable_encoder(await run_in_threadpool(ingest_received, state(request), who.tenant, notes, given))
+    return render(
+        request, "upload.html", who, status=422 if error else 200, page="upload", result=result,
+        form={"date": when}, error=error,
+    )  # fmt: skip
