@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from minutebook.api import web_pages
@@ -128,7 +128,12 @@ def _board(items: list[Any], group: str) -> list[tuple[str, list[Any]]]:
 
 @router.get("/meetings", response_class=HTMLResponse)
 def meetings_page(
-    request: Request, since: str = "", until: str = "", page_no: int = 1, who: Visitor = Depends(visitor)
+    request: Request,
+    since: str = "",
+    until: str = "",
+    undated: str = "",
+    page_no: int = 1,
+    who: Visitor = Depends(visitor),
 ) -> HTMLResponse:
     from minutebook.search.meetings import list_meetings
 
@@ -139,18 +144,28 @@ def meetings_page(
         window = (form_date(since, "from"), form_date(until, "to"))
         with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
             found = list_meetings(
-                conn, since=window[0], until=window[1], limit=per_page + 1, offset=(page_no - 1) * per_page
-            )
+                conn, since=window[0], until=window[1], undated=bool(undated), limit=per_page + 1,
+                offset=(page_no - 1) * per_page,
+            )  # fmt: skip
     except PageError as exc:
         error = str(exc)
     return render(
         request, "meetings.html", who, status=422 if error else 200, page="meetings", meetings=found[:per_page],
-        more=len(found) > per_page, page_no=page_no, form={"since": since, "until": until}, error=error,
+        more=len(found) > per_page, page_no=page_no, error=error,
+        form={"since": since, "until": until, "undated": bool(undated)},
     )  # fmt: skip
 
 
 @router.get("/meetings/{meeting_id}", response_class=HTMLResponse)
-def meeting_page(request: Request, meeting_id: int, lines: str = "", who: Visitor = Depends(visitor)) -> HTMLResponse:
+def meeting_page(
+    request: Request, meeting_id: int, lines: str = "", dated: str = "", who: Visitor = Depends(visitor)
+) -> HTMLResponse:
+    return _meeting(request, who, meeting_id, lines=lines, dated=bool(dated))
+
+
+def _meeting(
+    request: Request, who: Visitor, meeting_id: int, *, lines: str = "", dated: bool = False, **form: Any
+) -> HTMLResponse:
     from minutebook.search.meetings import get_meeting
 
     if not 1 <= meeting_id <= 2**62:
@@ -159,11 +174,34 @@ def meeting_page(request: Request, meeting_id: int, lines: str = "", who: Visito
         found = get_meeting(conn, meeting_id, tenant=who.tenant, with_text=True)
     if found is None:
         raise ApiProblem(404, f"no meeting {meeting_id} in your notes")
-    span = web_pages.line_span(lines)
     return render(
-        request, "meeting.html", who, page="meetings", m=found, span=span,
-        blocks=web_pages.note_blocks(found.lines or [], found.passages),
+        request, "meeting.html", who, status=422 if form.get("error") else 200, page="meetings", m=found,
+        span=web_pages.line_span(lines), blocks=web_pages.note_blocks(found.lines or [], found.passages),
+        dated=dated, **form,
     )  # fmt: skip
+
+
+@router.post("/meetings/{meeting_id}/date", response_model=None)
+async def date_meeting_form(request: Request, meeting_id: int, who: Visitor = Depends(visitor)) -> Response:
+    """As `PATCH /v1/meetings/{id}`: the meeting and its passages take the date; cached answers that
+    depended on the old one are dropped."""
+    from minutebook.search.meetings import date_meeting
+
+    form = await request.form(max_files=0, max_fields=5)
+    check_csrf(request, who, form.get(CSRF_FIELD))
+    text = str(form.get("date") or "").strip()[:40]
+    try:
+        given = parse_given_date(text)
+    except ValueError as exc:
+        return await run_in_threadpool(_meeting, request, who, meeting_id, error=str(exc), date_text=text)
+
+    def save() -> Any:
+        with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
+            return date_meeting(conn, meeting_id, given)
+
+    if not 1 <= meeting_id <= 2**62 or await run_in_threadpool(save) is None:
+        raise ApiProblem(404, f"no meeting {meeting_id} in your notes")
+    return RedirectResponse(f"/meetings/{meeting_id}?dated=1", status_code=303)
 
 
 # -- upload

@@ -230,3 +230,22 @@ def test_another_tenant_sees_none_of_it(site: tuple[TestClient, str, str], pg_ur
     assert "0 passages" in client.get("/search?q=okta+SSO").text
     assert "No items match" in client.get("/owners").text
     assert "No meetings yet" in client.get("/meetings").text
+
+
+def test_an_undated_meeting_gets_its_date_from_its_page(
+    site: tuple[TestClient, str, str], pool: ConnectionPool, embedder: Embedder, tmp_path: Path
+) -> None:
+    client, tenant, key = site
+    note = tmp_path / "sync.md"
+    note.write_text("# Platform sync\nAttendees: Ana, Ben\n\n## Decisions\n- Approved: move the queue to Postgres\n")
+    [outcome] = ingest_paths(pool, embedder, [str(note)], options=IngestOptions(tenant=tenant)).outcomes
+    sign_in(client, key)
+    assert "Platform sync" in client.get("/meetings?undated=1").text
+    page = client.get(f"/meetings/{outcome.meeting_id}").text
+    assert "Give this meeting its date" in page
+    bad = client.post(f"/meetings/{outcome.meeting_id}/date", data={"date": "someday", "csrf": _csrf(page)})
+    assert bad.status_code == 422 and 'value="someday"' in bad.text
+    done = client.post(f"/meetings/{outcome.meeting_id}/date", data={"date": "2022-11-07", "csrf": _csrf(page)})
+    assert done.status_code == 200 and "The meeting is dated 2022-11-07" in done.text
+    assert "Platform sync" not in client.get("/meetings?undated=1").text
+    assert client.post(f"/meetings/{outcome.meeting_id}/date", data={"date": "2022-11-07"}).status_code == 403
