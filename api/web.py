@@ -86,6 +86,10 @@ def install(app: FastAPI) -> None:
         if is_page(request.url.path):
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
+            # a tenant's pages stay out of shared caches and the back button after sign-out;
+            # the stylesheet and script are versioned by URL, so they may be kept
+            static = request.url.path.startswith("/static/")
+            response.headers.setdefault("Cache-Control", "public, max-age=86400" if static else "no-store")
         return response
 
     @app.exception_handler(SignInRequired)

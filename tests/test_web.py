@@ -124,6 +124,7 @@ def test_pages_send_a_csp_without_inline_script_and_the_api_keeps_its_errors(
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
     assert "<script>" not in page.text and " on" + "click=" not in page.text
+    assert page.headers["cache-control"] == "no-store"  # a tenant's page is never kept by a shared cache
     missing = client.get("/meetings/999999999")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
     api = client.get("/v1/meetings/999999999")
