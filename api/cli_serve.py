@@ -27,8 +27,9 @@ def serve(
         1, "--workers", min=1, max=64, help="Processes; rate limits and /metrics are per process."
     ),
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs). Keyless requests are allowed only on loopback
-    while no API key exists; they act as the default tenant."""
+    """Serve the web app (at /) and the HTTP API (under /v1; OpenAPI docs at /docs). Keyless
+    requests are allowed only on loopback while no API key exists; they act as the default
+    tenant. Once a key exists, the web pages ask for one at sign-in."""
     import uvicorn
 
     from minutebook.api.app import KEYLESS_ENV, create_app
@@ -45,7 +46,9 @@ def serve(
         rt.close()
         raise
     keyless = settings.tenant if is_loopback(host) else None
-    err_console.print(f"minutebook API on http://{host}:{port} (docs: /docs), {workers} worker(s)")
+    err_console.print(
+        f"minutebook on http://{host}:{port}/ (web pages; API under /v1, docs at /docs), {workers} worker(s)"
+    )
     options: dict[str, Any] = {"host": host, "port": port, "log_level": log_level, "server_header": False}
     if workers == 1:
         try:

@@ -27,7 +27,11 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 def ask_page(request: Request, q: str = "", who: Visitor = Depends(visitor)) -> HTMLResponse:
-    return render(request, "ask.html", who, page="ask", question=q[:2000], answer=None)
+    from minutebook.cache.ledger import recent_questions
+
+    with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
+        recent = recent_questions(conn, who.tenant)
+    return render(request, "ask.html", who, page="ask", question=q[:2000], answer=None, recent=recent)
 
 
 @router.post("/ask", response_model=None)

@@ -111,3 +111,19 @@ def spent_this_month(conn: psycopg.Connection, tenant: str) -> Decimal:
         (tenant,),
     ).fetchone()
     return Decimal(row[0]) if row else Decimal(0)
+
+
+def recent_questions(conn: psycopg.Connection, tenant: str, *, limit: int = 6) -> list[str]:
+    """The tenant's latest distinct questions, newest first (read from its last 200, by index)."""
+    rows = conn.execute(
+        """SELECT question, question_norm FROM questions WHERE tenant_id = %s
+           ORDER BY created_at DESC LIMIT 200""",
+        (tenant,),
+    ).fetchall()
+    seen: set[str] = set()
+    found: list[str] = []
+    for question, norm in rows:
+        if norm not in seen and len(found) < limit:
+            seen.add(norm)
+            found.append(question)
+    return found

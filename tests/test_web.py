@@ -192,6 +192,8 @@ def test_ask_without_script_is_a_page_and_with_it_a_stream_ending_in_the_rendere
     kinds = re.findall(r"^event: (\w+)$", stream.text, re.M)
     assert kinds[0] == "token" and kinds[-2:] == ["html", "answer"]
     assert stream.headers["content-type"].startswith("text/event-stream")
+    recent = client.get("/").text  # asked questions come back as one-click links
+    assert re.search(r'<a href="/\?q=Who%20owns%20the%20read%20replicas%3F">Who owns the read replicas\?</a>', recent)
 
 
 def test_a_transcript_meeting_shows_who_spoke_and_when(

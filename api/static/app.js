@@ -105,7 +105,21 @@ function enhanceDrop() {
   });
 }
 
+function enhanceUpload() {
+  // Ingesting embeds every passage: say so while it runs, and keep the button from a second press.
+  const form = document.getElementById("upload-form");
+  if (!form) return;
+  form.addEventListener("submit", () => {
+    const button = form.querySelector("button[type=submit]");
+    const count = document.getElementById("files").files.length;
+    button.disabled = true;
+    button.textContent = `Uploading and indexing ${count} file${count === 1 ? "" : "s"}…`;
+    form.setAttribute("aria-busy", "true");
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   enhanceAsk();
   enhanceDrop();
+  enhanceUpload();
 });
