@@ -41,14 +41,14 @@ def search_page(
     kind: str = "",
     who: Visitor = Depends(visitor),
 ) -> HTMLResponse:
-    from minutebook.search.meetings import list_meetings
+    from minutebook.search.meetings import meeting_choices
     from minutebook.search.notes_search import search_notes
 
     rt = state(request).rt
     form = {"q": q[:1000], "since": since, "until": until, "person": person[:200], "meeting": meeting, "kind": kind}
     result, error = None, None
     with tenant_transaction(rt.pool, who.tenant) as conn:
-        meetings = list_meetings(conn, limit=500)
+        meetings = meeting_choices(conn)
     if q.strip():
         try:
             result = search_notes(

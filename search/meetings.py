@@ -89,6 +89,23 @@ def list_meetings(
         return [MeetingSummary.from_row(r) for r in cur.execute(query, params).fetchall()]
 
 
+@dataclass(frozen=True)
+class MeetingChoice:
+    id: int
+    title: str
+    when: str
+
+
+def meeting_choices(conn: psycopg.Connection, *, limit: int = 500) -> list[MeetingChoice]:
+    """Meetings to pick from (a search filter): newest first, without the counts a list shows."""
+    rows = conn.execute(
+        """SELECT id, title, date_start, date_end, date_precision FROM meetings
+           ORDER BY date_start DESC NULLS LAST, id DESC LIMIT %s""",
+        (limit,),
+    ).fetchall()
+    return [MeetingChoice(r[0], r[1], describe_date(r[2], r[3], r[4])) for r in rows]
+
+
 def get_meeting(
     conn: psycopg.Connection, meeting_id: int, *, tenant: str, with_text: bool = False
 ) -> MeetingDetail | None:
