@@ -120,8 +120,11 @@ def page(browser: Browser, site: Site, signed_in: dict[str, Any]) -> Iterator[Pa
     assert not errors, f"the page logged errors: {errors}"  # CSP refusals land here too
 
 
-def cost_figures(page: Page) -> dict[str, str]:
-    page.goto("/costs?since=30d")
+def cost_figures(page: Page, period: str = "30d") -> dict[str, str]:
+    page.goto("/costs")
+    page.get_by_label("Period").fill(period)
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(rf"since={period}"))
     return {
         el.get_attribute("data-field") or "": el.get_attribute("data-value") or el.inner_text()
         for el in page.locator("#totals [data-field]").all()
@@ -256,10 +259,10 @@ def test_markup_in_notes_is_shown_never_run(page: Page) -> None:
 
 def test_costs_page_shows_the_numbers_cost_report_prints(page: Page, site: Site) -> None:
     ask(page, "Who owns the database migration?")
-    shown = cost_figures(page)
+    shown = cost_figures(page, "14d")  # a period typed on the page
     env = {**os.environ, "DATABASE_URL": site.pg_url, "MINUTEBOOK_TENANT": site.tenant}
     printed = subprocess.run(
-        [sys.executable, "-m", "minutebook.api", "cost-report", "--since", "30d", "--format", "json"],
+        [sys.executable, "-m", "minutebook.api", "cost-report", "--since", "14d", "--format", "json"],
         capture_output=True, text=True, env=env, check=True, timeout=60,
     )  # fmt: skip
     report = json.loads(printed.stdout)
