@@ -35,23 +35,34 @@ def load_secret(configured: str | None, home: Path) -> bytes:
     if configured:
         return configured.encode()
     path = home / "web-secret"
+    if not path.exists():
+        _publish_secret(path)
     try:
-        return bytes.fromhex(path.read_text().strip())
-    except FileNotFoundError:
-        pass
-    except ValueError:
-        raise ConfigError(f"{path} is damaged: delete it (signed-in browsers sign in again)") from None
-    home.mkdir(parents=True, exist_ok=True)
-    made = secrets.token_bytes(32)
+        secret = bytes.fromhex(path.read_text().strip())
+    except (ValueError, OSError):
+        secret = b""
+    if len(secret) < 16:
+        raise ConfigError(f"{path} is damaged or unreadable: delete it (signed-in browsers sign in again)")
+    return secret
+
+
+def _publish_secret(path: Path) -> None:
+    """Write a new secret whole under a private name, then link it into place: workers starting
+    together all end up reading the one that got there first, never a half-written file."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker made it first: use theirs
-        return bytes.fromhex(path.read_text().strip())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".web-secret.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_bytes(32).hex())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another worker's secret is in place: it is the one
+        finally:
+            draft.unlink(missing_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot keep the web secret at {path}: {exc.strerror}; set MINUTEBOOK_WEB_SECRET") from None
-    with os.fdopen(fd, "w") as out:
-        out.write(made.hex())
-    return made
 
 
 def _b64(data: bytes) -> str:

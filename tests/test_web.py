@@ -252,3 +252,19 @@ def test_an_undated_meeting_gets_its_date_from_its_page(
     assert done.status_code == 200 and "The meeting is dated 2022-11-07" in done.text
     assert "Platform sync" not in client.get("/meetings?undated=1").text
     assert client.post(f"/meetings/{outcome.meeting_id}/date", data={"date": "2022-11-07"}).status_code == 403
+
+
+def test_workers_starting_together_share_one_web_secret(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from minutebook.api.web_session import load_secret
+    from minutebook.core.errors import ConfigError
+
+    with ThreadPoolExecutor(8) as pool:
+        secrets_seen = set(pool.map(lambda _: load_secret(None, tmp_path), range(32)))
+    assert len(secrets_seen) == 1 and len(next(iter(secrets_seen))) == 32
+    assert oct((tmp_path / "web-secret").stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in tmp_path.iterdir()] == ["web-secret"]  # no drafts left behind
+    (tmp_path / "web-secret").write_text("")  # truncated by a full disk
+    with pytest.raises(ConfigError, match="damaged"):
+        load_secret(None, tmp_path)
