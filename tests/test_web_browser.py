@@ -357,3 +357,11 @@ def first_meeting(page: Page) -> str:
     page.goto("/meetings")
     href = page.locator("#meetings tbody a").first.get_attribute("href") or ""
     return href.rsplit("/", 1)[1]
+
+
+def test_asking_after_the_session_ended_leads_to_sign_in(page: Page, site: Site) -> None:
+    page.goto("/")
+    page.context.clear_cookies()  # signed out elsewhere, or the session expired
+    page.get_by_label("Question").fill(QUESTION)
+    page.get_by_role("button", name="Ask").click()
+    expect(page).to_have_url(re.compile(r"/sign-in"))

@@ -49,7 +49,12 @@ function enhanceAsk() {
         headers: { Accept: "text/event-stream", "X-CSRF-Token": csrfToken() },
         credentials: "same-origin",
       });
-      if (!response.ok || !response.body) {
+      const streamed = (response.headers.get("content-type") || "").startsWith("text/event-stream");
+      if (response.ok && !streamed && response.redirected) {
+        window.location.assign(response.url);  // the session ended: the sign-in page, then back here
+        return;
+      }
+      if (!response.ok || !response.body || !streamed) {
         // an error page: show its message
         const page = new DOMParser().parseFromString(await response.text(), "text/html");
         const shown = page.querySelector(".error");
