@@ -365,3 +365,17 @@ def test_asking_after_the_session_ended_leads_to_sign_in(page: Page, site: Site)
     page.get_by_label("Question").fill(QUESTION)
     page.get_by_role("button", name="Ask").click()
     expect(page).to_have_url(re.compile(r"/sign-in"))
+
+
+def test_notes_dropped_on_the_upload_page_are_ingested(page: Page) -> None:
+    page.goto("/upload")
+    dropped = page.evaluate_handle(
+        """() => { const dt = new DataTransfer();
+             dt.items.add(new File(['# Dropped sync - Nov 12, 2025\\nAttendees: Ana\\n\\n- Decided: ship it\\n'],
+                                   '2025-11-12-dropped.md', {type: 'text/markdown'}));
+             return dt; }"""
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
+    expect(page.locator("#drop")).to_contain_text("2025-11-12-dropped.md")
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#outcomes .outcome-new")).to_contain_text("2025-11-12-dropped.md")
