@@ -11,14 +11,15 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment
+from starlette.datastructures import FormData
 
 from minutebook import __version__
 from minutebook.api import web_pages
@@ -48,6 +49,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+
+EntityId = Annotated[int, Path(ge=1, le=2**62)]  # ids in page paths: out of range is a 422 page, as in /v1
 
 
 @dataclass
@@ -116,12 +120,7 @@ def error_page(request: Request, status: int, detail: str, headers: dict[str, st
     """The API's errors, as a page, for requests to pages."""
     if not is_page(request.url.path) or not hasattr(request.app.state, "web"):
         return None
-    html = (
-        web_state(request)
-        .env.get_template("error.html")
-        .render(status=status, detail=detail, visitor=None, version=__version__, elapsed_ms=None, page="error")
-    )
-    return HTMLResponse(html, status_code=status, headers=headers)
+    return render(request, "error.html", None, status=status, headers=headers, detail=detail, page="error")
 
 
 async def visitor(request: Request) -> AsyncIterator[Visitor]:
@@ -156,21 +155,34 @@ def check_csrf(request: Request, who: Visitor, token: Any) -> None:
         raise ApiProblem(403, "this form expired or came from another site: reload the page and send it again")
 
 
-def render(request: Request, template: str, who: Visitor | None, *, status: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    who: Visitor | None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A page: the template with what every page shows (version, the time it took). A browser
+    seen for the first time gets its CSRF nonce cookie."""
     elapsed = round((time.perf_counter() - who.started) * 1000) if who else None
     html = (
         web_state(request)
         .env.get_template(template)
         .render(visitor=who, version=__version__, elapsed_ms=elapsed, today=date.today(), **context)
     )
-    response = HTMLResponse(html, status_code=status)
-    _remember_browser(request, response, who)
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    if who is not None and who.new_nonce:
+        set_cookie(response, request, NONCE_COOKIE, who.nonce, max_age=None)
     return response
 
 
-def _remember_browser(request: Request, response: Response, who: Visitor | None) -> None:
-    if who is not None and who.new_nonce:
-        set_cookie(response, request, NONCE_COOKIE, who.nonce, max_age=None)
+async def checked_form(request: Request, who: Visitor, *, max_fields: int = 5) -> FormData:
+    """A state-changing form's fields, once its CSRF token is known to be this browser's."""
+    form = await request.form(max_files=0, max_fields=max_fields)
+    check_csrf(request, who, form.get(CSRF_FIELD))
+    return form
 
 
 def form_date(value: str | None, name: str) -> date | None:
@@ -216,11 +228,10 @@ async def _sign_in_form(
     s, web = state(request), web_state(request)
     nonce, new = browser_nonce(request)
     keyless = bool(s.keyless_tenant) and not await run_in_threadpool(s.keys.keys_configured)
-    html = web.env.get_template("sign_in.html").render(
-        visitor=None, version=__version__, elapsed_ms=None, page="sign-in", csrf=web.signer.csrf_token(nonce),
+    response = render(
+        request, "sign_in.html", None, status=status, page="sign-in", csrf=web.signer.csrf_token(nonce),
         next=_local(next_path), keyless=keyless, error=error,
     )  # fmt: skip
-    response = HTMLResponse(html, status_code=status)
     if new:
         set_cookie(response, request, NONCE_COOKIE, nonce, max_age=None)
     return response
@@ -251,8 +262,7 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/sign-out", response_model=None)
 async def sign_out(request: Request, who: Visitor = Depends(visitor)) -> Response:
-    form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, who, form.get(CSRF_FIELD))
+    await checked_form(request, who)
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

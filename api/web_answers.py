@@ -16,7 +16,7 @@ from minutebook.api import web_pages
 from minutebook.api.deps import AppState, state
 from minutebook.api.problems import ApiProblem
 from minutebook.api.routes_ask import answer_events, sse_event
-from minutebook.api.web import CSRF_FIELD, Visitor, check_csrf, render, visitor, web_state
+from minutebook.api.web import EntityId, Visitor, checked_form, render, visitor, web_state
 from minutebook.core.database import tenant_transaction
 
 router = APIRouter(include_in_schema=False)
@@ -38,8 +38,7 @@ def ask_page(request: Request, q: str = "", who: Visitor = Depends(visitor)) -> 
 async def ask_submit(request: Request, who: Visitor = Depends(visitor)) -> Response:
     """With `Accept: text/event-stream` (the page's script) the answer streams as /v1/ask's does,
     followed by an `html` event holding the rendered answer; without script, a page."""
-    form = await request.form(max_files=0, max_fields=10)
-    check_csrf(request, who, form.get(CSRF_FIELD))
+    form = await checked_form(request, who)
     question = str(form.get("question") or "").strip()
     if not question or len(question) > 2000:
         return render(
@@ -132,19 +131,18 @@ def cache_page(
 
 
 @router.post("/cache/{entry_id}/reject", response_model=None)
-async def cache_reject(request: Request, entry_id: int, who: Visitor = Depends(visitor)) -> Response:
+async def cache_reject(request: Request, entry_id: EntityId, who: Visitor = Depends(visitor)) -> Response:
     """As `minutebook cache reject`: the answer is dropped and its kind is not served again."""
     from minutebook.cache import semantic_cache
 
-    form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, who, form.get(CSRF_FIELD))
+    form = await checked_form(request, who)
     reason = str(form.get("reason") or "").strip()[:500] or "marked wrong on the cache page"
 
     def reject() -> Any:
         with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
             return semantic_cache.reject(conn, who.tenant, entry_id, reason=reason)
 
-    if not 1 <= entry_id <= 2**62 or await run_in_threadpool(reject) is None:
+    if await run_in_threadpool(reject) is None:
         raise ApiProblem(404, f"no cached answer {entry_id} (already rejected, expired or cleared?)")
     return RedirectResponse(f"/cache?rejected={entry_id}", status_code=303)
 
@@ -162,8 +160,7 @@ def cache_clear_confirm(request: Request, who: Visitor = Depends(visitor)) -> HT
 async def cache_clear(request: Request, who: Visitor = Depends(visitor)) -> Response:
     from minutebook.cache import semantic_cache
 
-    form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, who, form.get(CSRF_FIELD))
+    await checked_form(request, who)
 
     def clear() -> int:
         with tenant_transaction(state(request).rt.pool, who.tenant) as conn:

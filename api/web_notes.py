@@ -16,7 +16,19 @@ from minutebook.api import web_pages
 from minutebook.api.deps import state
 from minutebook.api.problems import ApiProblem
 from minutebook.api.routes_notes import MAX_FILES, ingest_received, read_note
-from minutebook.api.web import CSRF_FIELD, PageError, Visitor, check_csrf, choice, form_date, form_int, render, visitor
+from minutebook.api.web import (
+    CSRF_FIELD,
+    EntityId,
+    PageError,
+    Visitor,
+    check_csrf,
+    checked_form,
+    choice,
+    form_date,
+    form_int,
+    render,
+    visitor,
+)
 from minutebook.core.database import tenant_transaction
 from minutebook.core.dates import parse_given_date
 from minutebook.core.errors import MinutebookError
@@ -158,7 +170,7 @@ def meetings_page(
 
 @router.get("/meetings/{meeting_id}", response_class=HTMLResponse)
 def meeting_page(
-    request: Request, meeting_id: int, lines: str = "", dated: str = "", who: Visitor = Depends(visitor)
+    request: Request, meeting_id: EntityId, lines: str = "", dated: str = "", who: Visitor = Depends(visitor)
 ) -> HTMLResponse:
     return _meeting(request, who, meeting_id, lines=lines, dated=bool(dated))
 
@@ -168,8 +180,6 @@ def _meeting(
 ) -> HTMLResponse:
     from minutebook.search.meetings import get_meeting
 
-    if not 1 <= meeting_id <= 2**62:
-        raise ApiProblem(404, f"no meeting {meeting_id}")
     with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
         found = get_meeting(conn, meeting_id, tenant=who.tenant, with_text=True)
     if found is None:
@@ -182,13 +192,12 @@ def _meeting(
 
 
 @router.post("/meetings/{meeting_id}/date", response_model=None)
-async def date_meeting_form(request: Request, meeting_id: int, who: Visitor = Depends(visitor)) -> Response:
+async def date_meeting_form(request: Request, meeting_id: EntityId, who: Visitor = Depends(visitor)) -> Response:
     """As `PATCH /v1/meetings/{id}`: the meeting and its passages take the date; cached answers that
     depended on the old one are dropped."""
     from minutebook.search.meetings import date_meeting
 
-    form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, who, form.get(CSRF_FIELD))
+    form = await checked_form(request, who)
     text = str(form.get("date") or "").strip()[:40]
     try:
         given = parse_given_date(text)
@@ -199,7 +208,7 @@ async def date_meeting_form(request: Request, meeting_id: int, who: Visitor = De
         with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
             return date_meeting(conn, meeting_id, given)
 
-    if not 1 <= meeting_id <= 2**62 or await run_in_threadpool(save) is None:
+    if await run_in_threadpool(save) is None:
         raise ApiProblem(404, f"no meeting {meeting_id} in your notes")
     return RedirectResponse(f"/meetings/{meeting_id}?dated=1", status_code=303)
 

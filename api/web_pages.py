@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from minutebook.core.dates import clock
 from minutebook.search.hybrid import highlight
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -97,13 +98,6 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     else:
         amount = f"{int(seconds)} s"
     return f"in {amount}" if future else f"{amount} ago"
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 @dataclass(frozen=True)
