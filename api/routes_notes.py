@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from minutebook.api.deps import AppState, state, tenant_slot
 from minutebook.api.problems import ApiProblem
@@ -127,16 +127,9 @@ async def ingest(
     notes: list[NoteText | FileOutcome] = []
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        try:
-            form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
-        except Exception as exc:  # malformed multipart bodies raise parser-specific errors
-            raise ApiProblem(400, f"cannot read the multipart body: {exc}") from None
-        uploads = [v for v in form.getlist("files") if isinstance(v, UploadFile)]
-        if not uploads:
+        _, notes = await notes_from_form(request, settings.max_note_bytes)
+        if not notes:
             raise ApiProblem(422, "send one or more notes as multipart field 'files'")
-        for upload in uploads:
-            data = await upload.read()
-            notes.append(read_note(data, upload.filename or "", settings.max_note_bytes))
     elif content_type == "application/json":
         try:
             body = IngestJSON.model_validate_json(await request.body())
@@ -174,6 +167,19 @@ def _validation_detail(exc: ValidationError) -> str:
     ]
     more = exc.error_count() - len(problems)
     return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+async def notes_from_form(
+    request: Request, max_bytes: int, *, other_fields: int = 0
+) -> tuple[FormData, list[NoteText | FileOutcome]]:
+    """A multipart body and the notes of its `files` field, read (the API's ingest and the upload
+    page). A part with neither a name nor a byte is an empty file input, not a note."""
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES + other_fields)
+    except Exception as exc:  # malformed multipart bodies raise parser-specific errors
+        raise ApiProblem(400, f"cannot read the multipart body: {exc}") from None
+    uploads = [v for v in form.getlist("files") if isinstance(v, UploadFile) and (v.filename or v.size)]
+    return form, [read_note(await u.read(), u.filename or "", max_bytes) for u in uploads]
 
 
 def read_note(data: bytes, name: str, max_bytes: int) -> NoteText | FileOutcome:

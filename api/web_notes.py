@@ -10,12 +10,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile
 
 from minutebook.api import web_pages
 from minutebook.api.deps import state
 from minutebook.api.problems import ApiProblem
-from minutebook.api.routes_notes import MAX_FILES, ingest_received, read_note
+from minutebook.api.routes_notes import ingest_received, notes_from_form
 from minutebook.api.web import (
     CSRF_FIELD,
     EntityId,
@@ -33,8 +32,6 @@ from minutebook.core.database import tenant_transaction
 from minutebook.core.dates import parse_given_date
 from minutebook.core.errors import MinutebookError
 from minutebook.ingest.extract import ITEM_KINDS, ITEM_STATUSES
-from minutebook.ingest.pipeline import FileOutcome
-from minutebook.ingest.reader import NoteText
 
 router = APIRouter(include_in_schema=False)
 
@@ -223,14 +220,11 @@ def upload_page(request: Request, who: Visitor = Depends(visitor)) -> HTMLRespon
 
 @router.post("/upload", response_class=HTMLResponse)
 async def upload(request: Request, who: Visitor = Depends(visitor)) -> HTMLResponse:
-    try:
-        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES + 5)
-    except Exception as exc:  # malformed multipart bodies raise parser-specific errors
-        raise ApiProblem(400, f"cannot read the upload: {exc}") from None
+    s = state(request)
+    form, notes = await notes_from_form(request, s.rt.settings.max_note_bytes, other_fields=5)
     check_csrf(request, who, form.get(CSRF_FIELD))
     when = str(form.get("date") or "").strip()[:40]
-    uploads = [v for v in form.getlist("files") if isinstance(v, UploadFile) and (v.filename or v.size)]
-    error = None if uploads else "Choose one or more notes to upload."
+    error = None if notes else "Choose one or more notes to upload."
     given = None
     if when:
         try:
@@ -239,9 +233,7 @@ async def upload(request: Request, who: Visitor = Depends(visitor)) -> HTMLRespo
             error = str(exc)
     result = None
     if error is None:
-        max_bytes = state(request).rt.settings.max_note_bytes
-        notes: list[NoteText | FileOutcome] = [read_note(await u.read(), u.filename or "", max_bytes) for u in uploads]
-        result = jsonable_encoder(await run_in_threadpool(ingest_received, state(request), who.tenant, notes, given))
+        result = jsonable_encoder(await run_in_threadpool(ingest_received, s, who.tenant, notes, given))
     return render(
         request, "upload.html", who, status=422 if error else 200, page="upload", result=result,
         form={"date": when}, error=error,
