@@ -244,15 +244,8 @@ def _verify(q: _Asking, grey: CachedAnswer, verifier: Verifier) -> Decimal | Non
     cited = {c["chunk_id"] for c in grey.citations if c.get("chunk_id")}
     texts = q.retrieved().texts
     verdict = verifier(grey.question, q.key.question, "\n".join(texts.get(c, "") for c in cited))
-    cost: Decimal = Decimal(0)
-    for a in verdict.attempts:
-        spent = q.prices.cost(a.model, a.usage) if a.outcome == "ok" else Decimal(0)
-        record_llm_call(
-            q.conn, tenant=q.options.tenant, purpose="verify", attempt=a, cost_usd=spent,
-            question_hash=q.key.question_hash,
-        )  # fmt: skip
-        cost += spent or Decimal(0)
-    return cost if verdict.same else None
+    cost = _record_attempts(q, verdict.attempts, purpose="verify")
+    return (cost or Decimal(0)) if verdict.same else None
 
 
 def _serve_hit(
@@ -324,13 +317,13 @@ def _ask_llm(q: _Asking, llm: LLMClient, miss_reason: str) -> Answer:
     )  # fmt: skip
 
 
-def _record_attempts(q: _Asking, attempts: list[Attempt]) -> Decimal | None:
+def _record_attempts(q: _Asking, attempts: list[Attempt], *, purpose: str = "answer") -> Decimal | None:
     """Every attempt in the ledger; their total cost (None when a model's price is unknown)."""
     total: Decimal | None = Decimal(0)
     for a in attempts:
         cost = q.prices.cost(a.model, a.usage) if a.outcome == "ok" else Decimal(0)
         record_llm_call(
-            q.conn, tenant=q.options.tenant, purpose="answer", attempt=a, cost_usd=cost,
+            q.conn, tenant=q.options.tenant, purpose=purpose, attempt=a, cost_usd=cost,
             question_hash=q.key.question_hash,
         )  # fmt: skip
         total = None if total is None or cost is None else total + cost
