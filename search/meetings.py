@@ -32,10 +32,7 @@ class MeetingSummary:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> MeetingSummary:
-        return cls(
-            **{**row, "attendee_names": row.get("attendee_names") or []},
-            when=describe_date(row["date_start"], row["date_end"], row["date_precision"]),
-        )
+        return cls(**row, when=describe_date(row["date_start"], row["date_end"], row["date_precision"]))
 
 
 @dataclass(frozen=True)
@@ -63,8 +60,8 @@ _SUMMARY = """m.id, m.title, m.source, m.date_start, m.date_end, m.date_precisio
     m.ingested_at,
     (SELECT count(*) FROM chunks c WHERE c.meeting_id = m.id) AS chunks,
     (SELECT count(*) FROM items i WHERE i.meeting_id = m.id) AS items,
-    (SELECT array_agg(p.name ORDER BY p.name) FROM meeting_attendees a JOIN people p ON p.id = a.person_id
-     WHERE a.meeting_id = m.id) AS attendee_names"""
+    COALESCE((SELECT array_agg(p.name ORDER BY p.name) FROM meeting_attendees a JOIN people p ON p.id = a.person_id
+              WHERE a.meeting_id = m.id), '{}') AS attendee_names"""
 
 
 def list_meetings(
