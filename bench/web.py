@@ -25,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from browser import find_chromium, launch  # noqa: E402
 from live_server import LiveServer  # noqa: E402
 from llm_server import LLMServer  # noqa: E402
 
@@ -50,10 +51,6 @@ PAGES = {
     "costs": "/costs?since=30d",
     "meetings": "/meetings",
 }
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 _NAVIGATION = """() => { const n = performance.getEntriesByType('navigation')[0];
   return [n.responseStart - n.startTime, n.loadEventEnd - n.startTime]; }"""
@@ -64,6 +61,15 @@ _WATCH_ASK = """() => { window.__t = {}; const form = document.getElementById('a
     .observe(document.getElementById('answer-area'), {subtree: true, childList: true}); }"""
 _ASK_TIMES = """() => { const r = performance.getEntriesByType('resource').filter(e => e.name.endsWith('/ask')).pop();
   return [r.responseStart - window.__t.start, window.__t.done - window.__t.start]; }"""
+
+
+def ask_in_page(page: Any, base: str, question: str) -> str:
+    """Ask on the ask page; the badge's text once the answer is on screen."""
+    page.goto(base + "/")
+    page.get_by_label("Question").fill(question)
+    page.get_by_role("button", name="Ask").click()
+    page.wait_for_selector("#badge")
+    return str(page.inner_text("#badge"))
 
 
 def p50(values: list[float]) -> float:
@@ -102,10 +108,7 @@ def screenshots(browser: Any, base: str, state: Any, out: Path, work: Path) -> N
     out.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1200, "height": 900}, storage_state=state)
     page = context.new_page()
-    page.goto(base + "/")
-    page.get_by_label("Question").fill(QUESTIONS[0])
-    page.get_by_role("button", name="Ask").click()
-    page.wait_for_selector("#badge")
+    ask_in_page(page, base, QUESTIONS[0])
     page.screenshot(path=out / "ask.png")
     page.goto(base + "/search?q=SSO+decisions&since=2025-10-01&until=2025-10-31")
     page.screenshot(path=out / "search.png")
@@ -113,10 +116,7 @@ def screenshots(browser: Any, base: str, state: Any, out: Path, work: Path) -> N
     page.screenshot(path=out / "owners.png")
     page.goto(base + "/meetings")
     page.screenshot(path=out / "meetings.png")
-    page.goto(base + "/")
-    page.get_by_label("Question").fill(QUESTIONS[1])
-    page.get_by_role("button", name="Ask").click()
-    page.wait_for_selector("#badge")
+    ask_in_page(page, base, QUESTIONS[1])
     page.locator("#answer-text a.cite").first.click()
     page.wait_for_load_state("load")
     page.screenshot(path=out / "meeting.png")
@@ -153,7 +153,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15, help="loads per page")
     parser.add_argument("--screenshots", type=Path, help="save a screenshot of every page here")
-    parser.add_argument("--chromium", default=shutil.which("chromium"), help="the browser binary")
+    parser.add_argument("--chromium", default=find_chromium(), help="the browser binary")
     args = parser.parse_args()
     if not args.chromium:
         raise SystemExit("no chromium: `apt-get install chromium` (Debian)")
@@ -173,7 +173,7 @@ def main() -> int:
             )
             app = create_app(Runtime(settings, url, pool, embedder))
             with LiveServer(app) as server, sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+                browser = launch(playwright, args.chromium)
                 context = browser.new_context()
                 page = context.new_page()
                 page.goto(server.url + "/sign-in")
@@ -181,10 +181,7 @@ def main() -> int:
                 page.get_by_role("button", name="Sign in").click()
                 page.wait_for_url(server.url + "/")
                 for question in QUESTIONS:  # answered once by the LLM: the cost page has figures
-                    page.goto(server.url + "/")
-                    page.get_by_label("Question").fill(question)
-                    page.get_by_role("button", name="Ask").click()
-                    page.wait_for_selector("#badge")
+                    ask_in_page(page, server.url, question)
                 results = measure(page, server.url, args.runs)
                 if args.screenshots:
                     screenshots(browser, server.url, context.storage_state(), args.screenshots, work)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
@@ -17,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from browser import find_chromium, launch
 from conftest import FIXTURES, SAMPLES
 from live_server import LiveServer
 from llm_server import LLMServer
@@ -29,28 +29,14 @@ from minutebook.core.embedder import Embedder
 from minutebook.core.settings import Settings
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
 
-CHROMIUM = os.environ.get("MINUTEBOOK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = find_chromium()
 if CHROMIUM is None:
     pytest.skip("browser tests skipped: no chromium (as root, `make test` installs Debian's)", allow_module_level=True)
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
 
-# as the machine's notes advise: no sandbox as root, and no background calls to a closed network
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 QUESTION = "When will Okta SSO be ready?"
-
-
-def launch(playwright: Any) -> Browser:
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 class Site:
@@ -86,7 +72,7 @@ def site(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = launch(playwright)
+        chromium = launch(playwright, CHROMIUM)
         yield chromium
         chromium.close()
 
