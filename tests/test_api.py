@@ -49,7 +49,7 @@ def make_app(
             "home": tmp_path,
             "openai_base_url": llm_server.base_url,
             "openai_api_key": "test",
-            "llm_timeout": 2.0,
+            "llm_timeout": 30.0,  # generous: a loaded machine must not turn a loopback answer into a timeout
             "llm_max_retries": 0,
             "rate_per_second": 1000.0,
             "rate_burst": 1000,

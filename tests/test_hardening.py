@@ -53,6 +53,10 @@ def build_app(pg_url: str, pool: ConnectionPool, embedder: Embedder, tmp_path: P
     return create_app(Runtime(settings, pg_url, pool, embedder))
 
 
+# generous: a test waits for the event, the time it takes belongs in bench/ (issue 23)
+RECOVERY_WAIT_S = 60.0
+
+
 def key_for(pg_url: str, tenant: str) -> dict[str, str]:
     with psycopg.connect(pg_url) as conn:
         _, key = create_key(conn, tenant, "hardening")
@@ -95,9 +99,7 @@ def test_a_lock_taken_through_sql_mode_never_blocks_migrations(pool: ConnectionP
     # before the fix this left the pooled connection holding the migration lock: migrate hung
     with pytest.raises(QueryError):
         run_sql(pool, f"SELECT pg_advisory_lock({_LOCK_KEY})", tenant=tenant)
-    started = time.monotonic()
-    migrate(pg_url, lock_wait=10)
-    assert time.monotonic() - started < 5
+    migrate(pg_url, lock_wait=10)  # a held lock would make this a MigrationError after 10 s
 
 
 def test_a_connection_back_in_the_pool_holds_no_session_lock(pg_url: str) -> None:
@@ -112,10 +114,8 @@ def test_a_connection_back_in_the_pool_holds_no_session_lock(pg_url: str) -> Non
 def test_a_held_migration_lock_is_a_clear_error_not_a_hang(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-        started = time.monotonic()
         with pytest.raises(MigrationError, match="another migration is running"):
             migrate(pg_url, lock_wait=0.5)
-        assert time.monotonic() - started < 5
 
 
 # -- 2 and 5. SQL results: bounded in bytes and time, every type answerable -----------------------
@@ -133,8 +133,8 @@ def test_sql_results_are_capped_in_bytes(pool: ConnectionPool, tenant: str) -> N
 
 @pytest.mark.timeout(60)
 def test_sql_time_limit_covers_the_whole_request(pool: ConnectionPool, tenant: str) -> None:
-    # every row is quick, together they are not: fetching them in batches must not reset the clock
-    started = time.monotonic()
+    # every row is quick, together they are not (4 s): were the clock reset per fetched batch,
+    # the statement would finish instead of failing
     with pytest.raises(QueryError, match="ran past the 1000 ms limit"):
         run_sql(
             pool,
@@ -142,7 +142,6 @@ def test_sql_time_limit_covers_the_whole_request(pool: ConnectionPool, tenant: s
             tenant=tenant,
             limits=SqlLimits(timeout_ms=1000),
         )
-    assert time.monotonic() - started < 2.5
 
 
 def test_sql_results_of_every_type_are_json(
@@ -262,30 +261,33 @@ def test_cli_prints_note_text_as_text(hostile: str, pg_url: str, monkeypatch: py
 # -- 6. one tenant cannot starve the others ------------------------------------------------------
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 def test_a_tenant_flooding_sql_mode_leaves_the_pool_to_others(
     pg_url: str, pool: ConnectionPool, embedder: Embedder, tmp_path: Path
 ) -> None:
     greedy, patient = f"b{uuid.uuid4().hex[:8]}", f"a{uuid.uuid4().hex[:8]}"
     greedy_key, patient_key = key_for(pg_url, greedy), key_for(pg_url, patient)
     statuses: list[int] = []
-    with TestClient(build_app(pg_url, pool, embedder, tmp_path), raise_server_exceptions=False) as client:
+    app = build_app(pg_url, pool, embedder, tmp_path, sql_timeout_ms=30_000)
+    with TestClient(app, raise_server_exceptions=False) as client:
 
         def sleep() -> None:
-            response = client.post("/v1/query", json={"query": "SQL SELECT pg_sleep(1.5)"}, headers=greedy_key)
+            response = client.post("/v1/query", json={"query": "SQL SELECT pg_sleep(8)"}, headers=greedy_key)
             statuses.append(response.status_code)
 
         threads = [threading.Thread(target=sleep) for _ in range(14)]
         for t in threads:
             t.start()
-        time.sleep(0.3)  # the flood is in the database now
-        started = time.monotonic()
+        # the flood is in the database once some of it has been turned away (429) and the rest sleeps
+        while 429 not in statuses:
+            time.sleep(0.05)
         response = client.get("/v1/meetings", headers=patient_key)
-        waited = time.monotonic() - started
+        sleeps_done_when_answered = statuses.count(200)
         for t in threads:
             t.join()
     assert response.status_code == 200
-    assert waited < 0.5, f"the other tenant waited {waited:.2f} s"
+    # the other tenant was answered while the flood still held its connections, not after it
+    assert sleeps_done_when_answered == 0, statuses
     assert statuses.count(200) >= 1 and 429 in statuses
 
 
@@ -412,7 +414,7 @@ def test_note_text_reaches_the_llm_fenced_as_evidence(
 # -- 3. the embedded server dies under a running service -----------------------------------------
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_the_service_restarts_a_killed_embedded_server(tmp_path: Path, embedder: Embedder) -> None:
     home = tmp_path / "home"
     pgdata = home / "pgdata"
@@ -425,20 +427,19 @@ def test_the_service_restarts_a_killed_embedded_server(tmp_path: Path, embedder:
         assert client.get("/v1/meetings").status_code == 200
         postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
         os.kill(postmaster, signal.SIGKILL)
-        killed = time.monotonic()
         codes = []
-        while time.monotonic() - killed < 15:
+        # recovery time is measured by bench/load.py (its restart run); here it must simply happen,
+        # however loaded the machine: until then every answer is a clean 503
+        deadline = time.monotonic() + RECOVERY_WAIT_S
+        while time.monotonic() < deadline:
             code = client.get("/v1/meetings").status_code
             codes.append(code)
             if code == 200:
                 break
             assert code == 503  # unavailable, said cleanly, while it is down
             time.sleep(0.1)
-        back = time.monotonic() - killed
-        assert codes[-1] == 200 and back < 5, f"answering again after {back:.1f} s: {codes}"
-        # the pool refills the connections the kill broke in the background; under a loaded
-        # machine (the full suite on 2 cores) that can take a moment past the first answer
-        deadline = time.monotonic() + 5
+        assert codes[-1] == 200, f"not answering {RECOVERY_WAIT_S} s after the kill: {codes[-5:]}"
+        # the pool refills the connections the kill broke in the background
         while not (ready := client.get("/readyz").json())["ready"] and time.monotonic() < deadline:
             time.sleep(0.2)
         assert ready["ready"] and ready["checks"]["database_restarts"] == 1, ready
