@@ -5,18 +5,24 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench clean browser
 
+# pip's own chatter (and the machine's index warnings) goes to a log, shown only when it fails.
+PIP_QUIET = > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+
 $(BIN)/python:
+	@echo "setting up $(VENV) (the first time takes a few minutes)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --upgrade pip $(PIP_QUIET)
 
 # Re-install only when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
-	touch $@
+	@echo "installing minutebook into $(VENV)"
+	@$(BIN)/pip install --quiet -e . $(PIP_QUIET)
+	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(VENV)/.installed $@
+	@echo "installing minutebook with its test tools into $(VENV)"
+	@$(BIN)/pip install --quiet -e '.[dev]' $(PIP_QUIET)
+	@touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
 	$(BIN)/minutebook ingest examples/notes
