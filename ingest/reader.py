@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
@@ -134,15 +135,24 @@ def note_from_bytes(data: bytes, name: str, *, max_bytes: int) -> NoteText:
 def expand_paths(patterns: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files named, found under directories (recursively) or matched by globs.
 
-    Returns the files in a stable order and (pattern, reason) for arguments that matched nothing.
-    Inside directories only note files are taken and hidden entries are skipped.
+    Returns the files in a stable order and (pattern or path, reason) for arguments that matched
+    nothing and for links that lead nowhere (a loop, a missing target): those are named and
+    skipped, the rest of the batch goes on. Inside directories only note files are taken, hidden
+    entries are skipped and links to directories are not followed (one to a parent would loop).
     """
     files: list[Path] = []
     missing: list[tuple[str, str]] = []
     seen: set[Path] = set()
 
     def add(path: Path) -> None:
-        key = path.resolve()
+        try:
+            key = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # RuntimeError: Python's "Symlink loop from …"
+            link = path.parent.resolve() / path.name  # named once, however many ways it was reached
+            if link not in seen:
+                seen.add(link)
+                missing.append((str(path), _unreachable(path, exc)))
+            return
         if key not in seen:
             seen.add(key)
             files.append(path)
@@ -165,3 +175,17 @@ def expand_paths(patterns: list[str]) -> tuple[list[Path], list[tuple[str, str]]
             else:
                 missing.append((match, "no such file or directory"))
     return files, missing
+
+
+def _unreachable(path: Path, exc: Exception) -> str:
+    """Why `path` leads to no file: a symbolic link loop, a link to nothing, or the OS's reason."""
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "skipped, a symbolic link loop (it leads back to itself)"
+    if path.is_symlink():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"skipped, a symbolic link to {target}, which does not exist"
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"cannot be read ({reason})"

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,30 @@ def test_expand_paths_walks_directories_and_globs(tmp_path: Path) -> None:
     files, missing = expand_paths([str(tmp_path / "a"), str(tmp_path / "*.md"), str(tmp_path / "nope.md")])
     assert [f.name for f in files] == ["one.md", "two.txt", "b.md"]
     assert missing == [(str(tmp_path / "nope.md"), "no such file or directory")]
+
+
+def symlink_traps(root: Path) -> Path:
+    """A notes folder with one good note and every link that leads nowhere."""
+    notes = root / "notes"
+    (notes / "sub").mkdir(parents=True)
+    (notes / "ok.md").write_text("# Sync\nWe met.\n")
+    os.symlink("self.md", notes / "self.md")  # a link to itself
+    os.symlink("b.md", notes / "a.md")  # a → b → a
+    os.symlink("a.md", notes / "b.md")
+    os.symlink("..", notes / "sub" / "up")  # a folder link to its parent
+    os.symlink("gone.md", notes / "dangling.md")
+    return notes
+
+
+@pytest.mark.parametrize("pattern", ["{d}", "{d}/**/*.md", "{d}/sub/up", "{d}/self.md"])
+def test_symlink_loops_and_dangling_links_are_named_and_the_rest_goes_on(tmp_path: Path, pattern: str) -> None:
+    notes = symlink_traps(tmp_path)
+    files, skipped = expand_paths([pattern.format(d=notes), str(notes / "ok.md")])
+    assert [f.resolve() for f in files] == [(notes / "ok.md").resolve()]
+    reasons = {Path(p).name: why for p, why in skipped}
+    expected = {"self.md", "a.md", "b.md", "dangling.md"} if not pattern.endswith("self.md") else {"self.md"}
+    assert set(reasons) == expected  # each named once, however many ways it was reached
+    for name in expected - {"dangling.md"}:
+        assert reasons[name] == "skipped, a symbolic link loop (it leads back to itself)"
+    if "dangling.md" in expected:
+        assert reasons["dangling.md"] == "skipped, a symbolic link to gone.md, which does not exist"
