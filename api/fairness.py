@@ -32,6 +32,12 @@ class TenantSlots:
             self._held[tenant] = held + 1
             return True
 
+    def hold(self, tenant: str) -> None:
+        """Count one more against the tenant, past its limit if need be: for work that outlives
+        its request (a streamed answer whose client left), which the request's slot covered."""
+        with self._lock:
+            self._held[tenant] = self._held.get(tenant, 0) + 1
+
     def give_back(self, tenant: str) -> None:
         with self._lock:
             left = self._held.get(tenant, 1) - 1

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
+import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from minutebook.api.deps import AppState, state, tenant_slot
+from minutebook.api.problems import _TITLES as TITLES
 from minutebook.api.problems import ApiProblem
 from minutebook.cache import semantic_cache
 from minutebook.cache.report import cost_report, period, report_json
 from minutebook.core.database import tenant_transaction
-from minutebook.core.errors import MinutebookError
+from minutebook.core.errors import DatabaseError, MinutebookError
+from minutebook.core.llm import Cancelled
 from minutebook.search.answer import Answer, AskOptions, ask
 
 router = APIRouter()
@@ -99,44 +103,83 @@ def sse_event(kind: str, data: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps(jsonable_encoder(data), ensure_ascii=False)}\n\n"
 
 
-def _stream(s: AppState, llm: Any, prices: Any, question: str, options: AskOptions) -> Iterator[str]:
-    for kind, data in answer_events(s, llm, prices, question, options):
+async def _stream(s: AppState, llm: Any, prices: Any, question: str, options: AskOptions) -> AsyncIterator[str]:
+    async for kind, data in answer_events(s, llm, prices, question, options):
         yield sse_event(kind, data)
 
 
-def answer_events(s: AppState, llm: Any, prices: Any, question: str, options: AskOptions) -> Iterator[tuple[str, Any]]:
-    """("token", text)… then ("answer", Answer) or ("error", {title, detail}): the answer as it is
-    written, for the API's event stream and the web page's."""
-    events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+def stream_error(exc: BaseException) -> dict[str, Any]:
+    """What an `error` event says: a problem (title, status, detail) and whether to retry. The
+    database failing is a 503 to retry, as it is outside a stream, never an "internal error"."""
+    if isinstance(exc, psycopg.OperationalError):  # the pool's timeout included
+        exc = DatabaseError("the database is unavailable; try again in a moment")
+    if isinstance(exc, MinutebookError):
+        status, detail = exc.status_code, str(exc)
+    else:
+        log.error("the streamed answer failed", exc_info=exc)
+        status, detail = 500, "the answer failed; it has been logged"
+    return {
+        "title": TITLES.get(status, type(exc).__name__),
+        "status": status,
+        "detail": detail,
+        "retry": status in (502, 503),
+    }
+
+
+async def answer_events(
+    s: AppState, llm: Any, prices: Any, question: str, options: AskOptions
+) -> AsyncIterator[tuple[str, Any]]:
+    """("token", text)… then ("answer", Answer) or ("error", `stream_error`): the answer as it is
+    written (by a thread of its own), for the API's event stream and the web page's.
+
+    If the reader leaves first (the client disconnected), the LLM stream is closed at its next
+    token and what it received ledgered; until the thread ends, it still counts against the
+    tenant's requests in flight, so that dropped streams cannot escape the tenant's cap."""
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
+    gone = threading.Event()
+    state_lock = threading.Lock()
+    ended = held = False
+
+    def put(event: tuple[str, Any] | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the event loop closed: nobody is reading
+            loop.call_soon_threadsafe(events.put_nowait, event)
+
+    def on_token(token: str) -> None:
+        if gone.is_set():
+            raise Cancelled("the client left before the answer was complete")
+        put(("token", token))
 
     def run() -> None:
-        streamed = False
-
-        def on_token(token: str) -> None:
-            nonlocal streamed
-            streamed = True
-            events.put(("token", token))
-
+        nonlocal ended
         try:
             answer: Answer = ask(
                 s.rt.pool, s.rt.embedder, llm, prices, question, options=options, on_token=on_token,
                 verifier=s.rt.verifier(),
             )  # fmt: skip
             s.metrics.observe_answer(answer)
-            if not streamed:  # cached and extractive answers arrive whole
-                events.put(("token", answer.text))
-            events.put(("answer", answer))
-        except MinutebookError as exc:
-            events.put(("error", {"title": type(exc).__name__, "detail": str(exc)}))
-        except Exception:  # the stream has started: an error event is the only way to say so
-            log.exception("the streamed answer failed")
-            events.put(("error", {"title": "internal error", "detail": "the answer failed; it has been logged"}))
+            if answer.mode != "llm":  # cached and extractive answers arrive whole
+                put(("token", answer.text))
+            put(("answer", answer))
+        except Exception as exc:  # the stream has started: an error event is the only way to say so
+            put(("error", stream_error(exc)))
         finally:
-            events.put(None)
+            with state_lock:
+                ended = True
+                if held:
+                    s.requests.give_back(options.tenant)
+            put(None)
 
     threading.Thread(target=run, name="minutebook-ask-stream", daemon=True).start()
-    while (event := events.get()) is not None:
-        yield event
+    try:
+        while (event := await events.get()) is not None:
+            yield event
+    finally:  # done, or the reader left (cancelled): the thread stops at its next token
+        gone.set()
+        with state_lock:
+            if not ended:
+                s.requests.hold(options.tenant)
+                held = True
 
 
 @router.get("/cost/report", tags=["cost"], summary="LLM spend, cache savings and the month's projection")

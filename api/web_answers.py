@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -54,20 +54,21 @@ async def ask_submit(request: Request, who: Visitor = Depends(visitor)) -> Respo
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    events = await run_in_threadpool(lambda: list(answer_events(s, llm, prices, question, options)))
+    events = [event async for event in answer_events(s, llm, prices, question, options)]
     kind, data = events[-1]
     if kind == "error":
         return render(
-            request, "ask.html", who, status=502, page="ask", question=question, answer=None, error=data["detail"]
-        )
+            request, "ask.html", who, status=data["status"], page="ask", question=question, answer=None,
+            error=data["detail"],
+        )  # fmt: skip
     return render(request, "ask.html", who, page="ask", question=question, answer=data)
 
 
-def _page_events(
+async def _page_events(
     request: Request, s: AppState, llm: Any, prices: Any, question: str, options: Any, csrf: str
-) -> Iterator[str]:
+) -> AsyncIterator[str]:
     env = web_state(request).env
-    for kind, data in answer_events(s, llm, prices, question, options):
+    async for kind, data in answer_events(s, llm, prices, question, options):
         if kind == "answer":
             yield sse_event("html", env.get_template("_answer.html").render(answer=data, csrf=csrf))
         yield sse_event(kind, data)

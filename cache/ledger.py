@@ -2,11 +2,68 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
+from minutebook.cache.prices import PriceTable
+from minutebook.cache.semantic_cache import CachedAnswer
+from minutebook.core.database import tenant_transaction
+from minutebook.core.errors import DatabaseError
 from minutebook.core.llm import Attempt
+
+# A paid LLM call must reach the ledger: its write is retried on a fresh connection (the pool
+# replaces a dead one), pausing 0.5 s then 1 s, before it is logged as lost and the caller told
+# to retry. cache/semantic_cache.py RECORDING_BUDGET allows for these attempts.
+LEDGER_ATTEMPTS = 3
+LEDGER_PAUSE = 0.5
+log = logging.getLogger("minutebook.ledger")
+T = TypeVar("T")
+
+
+def write_ledger(
+    pool: ConnectionPool, tenant: str, write: Callable[[psycopg.Connection], T], *, calls: list[Attempt], question: str
+) -> T:
+    """Run `write` (ledger rows of paid `calls`) in one tenant transaction, retried on a fresh
+    connection; when the database keeps failing, log the calls loudly (so they can be entered by
+    hand: a lost row is an under-counted bill) and raise a retryable DatabaseError."""
+    for attempt in range(1, LEDGER_ATTEMPTS + 1):
+        try:
+            with tenant_transaction(pool, tenant) as conn:
+                return write(conn)
+        except psycopg.OperationalError as exc:  # the pool's timeout is one
+            if attempt == LEDGER_ATTEMPTS:
+                log.error(
+                    "LEDGER WRITE LOST for tenant %s, question %s: %s; LLM calls: %r", tenant, question, exc, calls
+                )
+                raise DatabaseError("the database is unavailable, so the answer was not recorded; retry") from exc
+            log.warning("ledger write failed (attempt %d of %d), retrying: %s", attempt, LEDGER_ATTEMPTS, exc)
+            time.sleep(LEDGER_PAUSE * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def record_attempts(
+    conn: psycopg.Connection,
+    prices: PriceTable,
+    attempts: list[Attempt],
+    *,
+    tenant: str,
+    purpose: str,
+    question_hash: str,
+) -> Decimal | None:
+    """Every attempt in the ledger, billed for what it received (a failed attempt usually
+    received nothing); their total cost (None when a model's price is unknown)."""
+    total: Decimal | None = Decimal(0)
+    for a in attempts:
+        cost = prices.cost(a.model, a.usage) if a.usage.total else Decimal(0)
+        record_llm_call(conn, tenant=tenant, purpose=purpose, attempt=a, cost_usd=cost, question_hash=question_hash)
+        total = None if total is None or cost is None else total + cost
+    return total
 
 
 def record_llm_call(
@@ -42,36 +99,27 @@ def record_llm_call(
     return int(row[0])
 
 
-def record_hit(
-    conn: psycopg.Connection,
-    *,
-    tenant: str,
-    entry_id: int,
-    question: str,
-    cached_question: str,
-    tier: str,
-    similarity: float,
-    tokens_saved: int,
-    cost_saved: Decimal | None,
-    original_latency_ms: int,
-    latency_ms: int,
-) -> None:
+def record_hit(conn: psycopg.Connection, found: CachedAnswer, *, tenant: str, question: str, latency_ms: int) -> None:
+    """A hit saved what the entry's answer cost (gross: a verification is ledgered as its own
+    spend), even when the entry was dropped (rejected, evicted) while a verifier was being
+    asked: the row then points at no entry."""
     conn.execute(
         """INSERT INTO cache_hits (tenant_id, entry_id, model, question, cached_question, tier, similarity,
                                    tokens_saved, cost_saved_usd, latency_saved_ms, latency_ms)
-           VALUES (%(tenant)s, %(entry)s, (SELECT model FROM cache_entries WHERE id = %(entry)s), %(question)s,
+           VALUES (%(tenant)s, (SELECT id FROM cache_entries WHERE id = %(entry)s),
+                   (SELECT model FROM cache_entries WHERE id = %(entry)s), %(question)s,
                    %(cached_question)s, %(tier)s, %(similarity)s, %(tokens_saved)s, %(cost_saved)s,
                    %(latency_saved)s, %(latency)s)""",
         {
             "tenant": tenant,
-            "entry": entry_id,
+            "entry": found.entry_id,
             "question": question,
-            "cached_question": cached_question,
-            "tier": tier,
-            "similarity": similarity,
-            "tokens_saved": tokens_saved,
-            "cost_saved": cost_saved,
-            "latency_saved": max(0, original_latency_ms - latency_ms),
+            "cached_question": found.question,
+            "tier": found.tier,
+            "similarity": found.similarity,
+            "tokens_saved": found.usage.total,
+            "cost_saved": found.cost_usd,
+            "latency_saved": max(0, found.latency_ms - latency_ms),
             "latency": latency_ms,
         },
     )

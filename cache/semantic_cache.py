@@ -17,6 +17,7 @@ Any doubt is a miss: a wrong answer costs more than a token bill.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -28,11 +29,14 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from minutebook.cache.lines import Outline, same_part
 from minutebook.cache.shape import QuestionShape, line_words, question_shape, same_word, shape_mismatch, subject_words
 from minutebook.core.database import session_lock
 from minutebook.core.llm import Usage
+
+log = logging.getLogger("minutebook.cache")
 
 
 @dataclass(frozen=True)
@@ -70,15 +74,39 @@ class CacheKey:
         return f"{self.tenant}\x1f{self.model}\x1f{self.prompt_version}\x1f{self.question_hash}"
 
 
-SINGLE_FLIGHT_WAIT = 120.0  # an LLM answer (with its retries) is over long before this
+# Seconds the single-flight leader may still need after its LLM call: the ledger write, retried
+# (search/answer.py: up to 3 attempts, each waiting up to the pool's 10 s), and the cache store.
+RECORDING_BUDGET = 40.0
+FLIGHT_CONNECT_TIMEOUT = 10  # seconds, as the pool waits for a connection
 
 
 @contextmanager
-def single_flight(conn: psycopg.Connection, key: CacheKey) -> Iterator[None]:
+def single_flight(pool: ConnectionPool, key: CacheKey, *, answer_budget: float) -> Iterator[None]:
     """One LLM call for many identical concurrent misses, across processes: whoever holds the
-    lock asks; the others wait, then find the answer in the cache. `conn` must be idle."""
-    with session_lock(
-        conn, key.lock_name, seconds=SINGLE_FLIGHT_WAIT, busy="the same question is still being answered; retry"
+    lock asks; the others wait, then find the answer in the cache. They wait as long as the
+    leader may take (`answer_budget`, the LLM client's retry budget, plus `RECORDING_BUDGET`).
+
+    The lock lives on a connection of its own, outside the pool: held for a whole LLM call, a
+    pooled one would let a few slow misses starve every other request. If that connection
+    cannot be had (the server is at its connection limit) the question is answered without
+    single flight: at worst one more LLM call, never an error."""
+    conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=FLIGHT_CONNECT_TIMEOUT)
+    except psycopg.OperationalError as exc:
+        log.warning("single flight unavailable, answering without it: %s", exc)
+        conn = None
+    if conn is None:
+        yield
+        return
+    with (
+        conn,
+        session_lock(
+            conn,
+            key.lock_name,
+            seconds=answer_budget + RECORDING_BUDGET,
+            busy="the same question is still being answered; retry",
+        ),
     ):
         yield
 

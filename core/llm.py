@@ -11,7 +11,7 @@ import email.utils
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from minutebook.core.errors import LLMError
@@ -20,6 +20,21 @@ if TYPE_CHECKING:
     import openai
 
 Message = dict[str, str]
+
+# OpenAI's rule of thumb for English: about four characters per token. Used only when a stream
+# ends without reporting its usage (cut upstream, left by its reader, or a server that never
+# sends usage), so that what was received is ledgered rather than 0 tokens and $0.
+CHARS_PER_TOKEN = 4
+
+
+class Cancelled(LLMError):
+    """The caller stopped listening (its client left): the stream was closed mid-answer."""
+
+
+def estimate_usage(messages: list[Message], received: str) -> Usage:
+    """The usage of a request whose server did not report it: its prompt and what was received."""
+    prompt = sum(len(m.get("content", "")) for m in messages)
+    return Usage(-(-prompt // CHARS_PER_TOKEN), -(-len(received) // CHARS_PER_TOKEN))
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,7 @@ class Attempt:
     """One HTTP request to the LLM, as the ledger records it."""
 
     model: str
-    outcome: str  # ok | rate_limited | server_error | timeout | connection_error | error
+    outcome: str  # ok | rate_limited | server_error | timeout | connection_error | error | cancelled
     latency_ms: int
     usage: Usage
     status_code: int | None = None
@@ -81,7 +96,14 @@ class LLMClient:
         # local servers (Ollama, llama.cpp) take any key; the SDK insists on one
         import openai  # 1 s to import: only once an LLM is actually used
 
+        self.timeout = timeout
         self._client = openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=timeout, max_retries=0)
+
+    @property
+    def retry_budget(self) -> float:
+        """The longest `complete` can take, in seconds: every attempt timing out, with the
+        longest wait between each (a callee waiting on it, as single flight does, waits longer)."""
+        return (self.max_retries + 1) * self.timeout + self.max_retries * self.max_wait
 
     def complete(
         self,
@@ -95,7 +117,9 @@ class LLMClient:
         """Stream a chat completion; retry what is worth retrying; raise LLMError when it keeps failing.
 
         Once a token has reached `on_token` the attempt is never retried: the caller has shown
-        it, and a second attempt would show the answer again from its start."""
+        it, and a second attempt would show the answer again from its start. `on_token` may
+        raise `Cancelled` (its reader left): the stream is closed and what was received ledgered.
+        An attempt that reports no usage is ledgered with `estimate_usage` of what it received."""
         import openai
 
         last_error = "no attempt made"
@@ -109,8 +133,15 @@ class LLMClient:
 
         for attempt in range(self.max_retries + 1):
             started = time.perf_counter()
+            received: list[str] = []
             try:
-                text, usage, finish = self._stream(messages, relay, max_tokens, temperature)
+                usage, finish = self._stream(messages, relay, max_tokens, temperature, received)
+            except Cancelled:
+                if on_attempt:
+                    on_attempt(
+                        Attempt(self.model, "cancelled", _ms(started), estimate_usage(messages, "".join(received)))
+                    )
+                raise
             except openai.APIStatusError as exc:
                 outcome = (
                     "rate_limited"
@@ -131,9 +162,13 @@ class LLMClient:
                 retry, wait = False, None
             else:
                 latency = _ms(started)
+                text = "".join(received)
+                usage = usage if usage.total else estimate_usage(messages, text)
                 if on_attempt:
                     on_attempt(Attempt(self.model, "ok", latency, usage, 200))
                 return Completion(text, self.model, usage, latency, finish, attempt + 1)
+            if received:  # cut mid-answer: what was received is billed
+                record = replace(record, usage=estimate_usage(messages, "".join(received)))
             if on_attempt:
                 on_attempt(record)
             last_error = f"{record.outcome}: {record.error}"
@@ -156,7 +191,10 @@ class LLMClient:
         on_token: Callable[[str], None] | None,
         max_tokens: int,
         temperature: float,
-    ) -> tuple[str, Usage, str | None]:
+        parts: list[str],
+    ) -> tuple[Usage, str | None]:
+        """Read one streamed completion into `parts` (kept by the caller even when this raises);
+        the stream is closed however the reading ends."""
         stream = self._client.chat.completions.create(
             model=self.model,
             messages=cast(Any, messages),  # our plain dicts are what the typed params describe
@@ -165,25 +203,25 @@ class LLMClient:
             max_tokens=max_tokens,
             temperature=temperature,
         )
-        parts: list[str] = []
         usage = Usage()
         finish: str | None = None
-        for chunk in stream:
-            if chunk.usage is not None:
-                details = chunk.usage.prompt_tokens_details
-                usage = Usage(
-                    chunk.usage.prompt_tokens or 0,
-                    chunk.usage.completion_tokens or 0,
-                    (details.cached_tokens or 0) if details else 0,
-                )
-            for choice in chunk.choices:
-                if choice.delta and choice.delta.content:
-                    parts.append(choice.delta.content)
-                    if on_token:
-                        on_token(choice.delta.content)
-                if choice.finish_reason:
-                    finish = choice.finish_reason
-        return "".join(parts), usage, finish
+        with stream:
+            for chunk in stream:
+                if chunk.usage is not None:
+                    details = chunk.usage.prompt_tokens_details
+                    usage = Usage(
+                        chunk.usage.prompt_tokens or 0,
+                        chunk.usage.completion_tokens or 0,
+                        (details.cached_tokens or 0) if details else 0,
+                    )
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        parts.append(choice.delta.content)
+                        if on_token:
+                            on_token(choice.delta.content)
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+        return usage, finish
 
 
 def _ms(started: float) -> int:

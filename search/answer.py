@@ -3,12 +3,17 @@
 Without an LLM configured (or once the tenant's monthly LLM budget is spent) the answer is
 extractive (the best evidence lines, cited) and says so. When nothing relevant is retrieved the
 answer is "not in the notes", at no LLM cost. Every question, however answered, is in the ledger.
+
+No connection is held while an LLM works: evidence and the cache lookup are read in one
+transaction, the connection goes back to the pool, and the answer is recorded in another.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -19,18 +24,19 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from minutebook.cache import semantic_cache
-from minutebook.cache.ledger import record_hit, record_llm_call, record_question, spent_this_month
+from minutebook.cache.ledger import record_attempts, record_hit, record_question, spent_this_month, write_ledger
 from minutebook.cache.normalise import normalise_question
 from minutebook.cache.prices import PriceTable
-from minutebook.cache.semantic_cache import CachedAnswer, CacheKey, CacheSettings, Miss, Retrieved
+from minutebook.cache.semantic_cache import CachedAnswer, CacheKey, CacheSettings, Miss
 from minutebook.cache.shape import QuestionShape, read_shape
 from minutebook.cache.verify import Verifier, llm_verifier
-from minutebook.core.database import set_tenant
+from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import LLMError, QueryError
-from minutebook.core.llm import Attempt, LLMClient, Usage
-from minutebook.search.evidence import Citation, Evidence, cited_numbers, extractive_answer, prompt, question_topic
+from minutebook.core.llm import Attempt, Completion, LLMClient, Usage
+from minutebook.search.evidence import Citation, Evidence, cited_numbers, prompt, question_topic
 from minutebook.search.evidence import retrieve_evidence as retrieve
+from minutebook.search.extractive import extractive_answer
 from minutebook.search.notes_search import resolve_window
 from minutebook.search.timewords import TimeWindow
 
@@ -38,6 +44,8 @@ PROMPT_VERSION = "answer-v3"  # v2: evidence fenced as data; v3: 1-based citatio
 NOT_IN_NOTES = "That is not in the notes: nothing retrieved is relevant enough to answer it."
 BUDGET_SPENT = "the monthly LLM budget is spent: cached or extractive answers only"
 MAX_QUESTION = 2000
+log = logging.getLogger("minutebook.answer")
+Cost = Decimal | None  # None: the model's price is unknown
 
 AnswerMode = Literal["llm", "cached", "extractive", "not_in_notes"]
 QuestionOutcome = Literal["llm", "hit_exact", "hit_semantic", "extractive", "not_in_notes", "failed"]
@@ -92,8 +100,7 @@ class AskOptions:
 class _Asking:
     """One question on its way through: what every step needs, in one place."""
 
-    conn: psycopg.Connection
-    llm: LLMClient | None
+    pool: ConnectionPool
     prices: PriceTable
     options: AskOptions
     key: CacheKey
@@ -103,7 +110,6 @@ class _Asking:
     searched: str
     evidence: Evidence = field(default_factory=lambda: Evidence([], [], {}))
     _shape: QuestionShape | None = None
-    _retrieved: Retrieved | None = None
 
     def elapsed(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -115,49 +121,43 @@ class _Asking:
             **more,  # type: ignore[arg-type]
         )  # fmt: skip
 
-    def record(self, outcome: QuestionOutcome, *, model: str | None, cost: Decimal | None = Decimal(0)) -> None:
+    def transaction(self) -> AbstractContextManager[psycopg.Connection]:
+        return tenant_transaction(self.pool, self.options.tenant)
+
+    def record(
+        self, conn: psycopg.Connection, outcome: QuestionOutcome, model: str | None, cost: Cost = Decimal(0)
+    ) -> None:
         """The one ledger row every question gets, however it was answered (or failed)."""
         record_question(
-            self.conn,
-            tenant=self.options.tenant,
-            question=self.key.question,
-            question_norm=self.key.question_norm,
-            outcome=outcome,
-            model=model,
-            cost_usd=cost,
-            latency_ms=self.elapsed(),
-        )
+            conn, tenant=self.options.tenant, question=self.key.question, question_norm=self.key.question_norm,
+            outcome=outcome, model=model, cost_usd=cost, latency_ms=self.elapsed(),
+        )  # fmt: skip
 
-    def retrieved(self) -> Retrieved:
-        """Best evidence first (passages, then items' passages), then the rest of what was retrieved."""
-        if self._retrieved is None:
-            ranked = [h.chunk_id for h in self.evidence.hits] + [i.chunk_id for i in self.evidence.items if i.chunk_id]
-            texts = {h.chunk_id: h.text for h in [*self.evidence.pool, *self.evidence.hits]}
-            for i in self.evidence.items:
-                if i.chunk_id and i.chunk_id not in texts:
-                    texts[i.chunk_id] = "\n".join([i.context, i.text, i.evidence])
-            pool = list(dict.fromkeys([*ranked, *(h.chunk_id for h in self.evidence.pool)]))
-            sections = {
-                h.chunk_id: f"{h.meeting_id}|{' › '.join(h.section_path)}"
-                for h in [*self.evidence.pool, *self.evidence.hits]
-            }
-            similarities = [h.scores.get("vector") or 0.0 for h in self.evidence.hits]
-            closeness = {
-                h.chunk_id: float(v)
-                for h in [*self.evidence.pool, *self.evidence.hits]
-                if (v := h.scores.get("vector"))
-            }
-            self._retrieved = Retrieved(list(dict.fromkeys(ranked)), texts, pool, sections, similarities, closeness)
-        return self._retrieved
+    def record_calls(
+        self, calls: list[Attempt], purpose: str, outcome: QuestionOutcome | None = None, model: str | None = None
+    ) -> Cost:
+        """Paid LLM calls into the ledger, with the question's row when it ends here; retried
+        (cache/ledger.py `write_ledger`): a lost row is an under-counted bill. Their cost."""
 
-    def shape(self) -> QuestionShape:
+        def write(conn: psycopg.Connection) -> Cost:
+            cost = record_attempts(
+                conn, self.prices, calls, tenant=self.options.tenant, purpose=purpose,
+                question_hash=self.key.question_hash,
+            )  # fmt: skip
+            if outcome:
+                self.record(conn, outcome, model, cost)
+            return cost
+
+        return write_ledger(self.pool, self.options.tenant, write, calls=calls, question=self.key.question_hash)
+
+    def shape(self, conn: psycopg.Connection) -> QuestionShape:
         """What the question asks (read once, in a transaction with the tenant set)."""
         if self._shape is None:
-            self._shape = read_shape(self.conn, self.options.tenant, self.searched, self.retrieved().texts.values())
+            self._shape = read_shape(conn, self.options.tenant, self.searched, self.evidence.retrieved.texts.values())
         return self._shape
 
-    def lookup(self) -> CachedAnswer | Miss:
-        return semantic_cache.lookup(self.conn, self.key, self.shape(), self.retrieved(), self.options.cache)
+    def lookup(self, conn: psycopg.Connection) -> CachedAnswer | Miss:
+        return semantic_cache.lookup(conn, self.key, self.shape(conn), self.evidence.retrieved, self.options.cache)
 
 
 def ask(
@@ -177,35 +177,32 @@ def ask(
     topic = question_topic(searched)
     embeddings = embedder.encode_queries([searched, topic])
     key = cache_key(options.tenant, llm.model if llm else "", question, window, embeddings[0])
-    with pool.connection() as conn:
-        q = _Asking(conn, llm, prices, options, key, window, on_token, started, searched)
-        with conn.transaction():
-            set_tenant(conn, options.tenant)
-            q.evidence = retrieve(
-                conn, searched, topic, (embeddings[0], embeddings[1]), tenant=options.tenant,
-                since=since, until=until, k=options.k, items=options.items,
-            )  # fmt: skip
-            if not q.evidence.relevant(windowed=window is not None):
-                q.record("not_in_notes", model=llm.model if llm else None)
-                return q.answer(NOT_IN_NOTES, "not_in_notes")
-            budget_spent = llm is not None and _budget_spent(conn, options)
-            if llm is None or budget_spent:
-                return _without_llm(q, budget_spent)
-            found = q.lookup() if options.use_cache else Miss("cache bypassed (--no-cache)")
-            if isinstance(found, CachedAnswer):
-                return _serve_hit(q, found)
-            if found.grey and options.cache.verify:
-                verdict = _verify(q, found.grey, verifier or llm_verifier(llm))
-                if verdict is not None:
-                    return _serve_hit(q, found.grey, verify_cost=verdict)
-                found = Miss(f"{found.reason}, and the verifier said it asks for something else")
-        with semantic_cache.single_flight(conn, key):
-            if options.use_cache:  # whoever held the flight may have answered it meanwhile
-                with conn.transaction():
-                    set_tenant(conn, options.tenant)
-                    if isinstance(again := q.lookup(), CachedAnswer):
-                        return _serve_hit(q, again)
-            return _ask_llm(q, llm, found.reason)
+    q = _Asking(pool, prices, options, key, window, on_token, started, searched)
+    with q.transaction() as conn:
+        q.evidence = retrieve(
+            conn, searched, topic, (embeddings[0], embeddings[1]), tenant=options.tenant,
+            since=since, until=until, k=options.k, items=options.items,
+        )  # fmt: skip
+        if not q.evidence.relevant(windowed=window is not None):
+            q.record(conn, "not_in_notes", llm.model if llm else None)
+            return q.answer(NOT_IN_NOTES, "not_in_notes")
+        budget = options.monthly_budget_usd
+        budget_spent = llm is not None and budget is not None and spent_this_month(conn, options.tenant) >= budget
+        if llm is None or budget_spent:
+            return _without_llm(q, conn, budget_spent)
+        found = q.lookup(conn) if options.use_cache else Miss("cache bypassed (--no-cache)")
+        if isinstance(found, CachedAnswer):
+            return _serve_hit(q, conn, found)
+    if found.grey and options.cache.verify:  # from here on, no connection is held while an LLM works
+        if (verified := _verify(q, found.grey, verifier or llm_verifier(llm))) is not None:
+            return verified
+        found = Miss(f"{found.reason}, and the verifier said it asks for something else")
+    with semantic_cache.single_flight(pool, key, answer_budget=llm.retry_budget):
+        if options.use_cache:  # whoever held the flight may have answered it meanwhile
+            with q.transaction() as conn:
+                if isinstance(again := q.lookup(conn), CachedAnswer):
+                    return _serve_hit(q, conn, again)
+        return _ask_llm(q, llm, found.reason)
 
 
 def cache_key(tenant: str, model: str, question: str, window: TimeWindow | None, embedding: np.ndarray) -> CacheKey:
@@ -223,55 +220,39 @@ def _read_question(question: str, as_of: date) -> tuple[str, TimeWindow | None, 
     return resolve_window(question, since=None, until=None, as_of=as_of)
 
 
-def _budget_spent(conn: psycopg.Connection, options: AskOptions) -> bool:
-    budget = options.monthly_budget_usd
-    return budget is not None and spent_this_month(conn, options.tenant) >= budget
-
-
-def _without_llm(q: _Asking, budget_spent: bool) -> Answer:
+def _without_llm(q: _Asking, conn: psycopg.Connection, budget_spent: bool) -> Answer:
     """No LLM to ask: a cached answer still costs nothing (budget spent), else the best lines."""
     notice = BUDGET_SPENT if budget_spent else None
-    if budget_spent and isinstance(found := q.lookup(), CachedAnswer):
-        return _serve_hit(q, found, notice=notice)
-    text, used = extractive_answer(q.key.question, q.evidence)
-    citations = q.evidence.citations()
-    q.record("extractive", model=None)
-    return q.answer(text, "extractive", [citations[n] for n in used], notice=notice)
+    if budget_spent and isinstance(found := q.lookup(conn), CachedAnswer):
+        return _serve_hit(q, conn, found, notice=notice)
+    text, citations = extractive_answer(conn, q.key.question, q.evidence, tenant=q.options.tenant)
+    q.record(conn, "extractive", None)
+    return q.answer(text, "extractive", citations, notice=notice)
 
 
-def _verify(q: _Asking, grey: CachedAnswer, verifier: Verifier) -> Decimal | None:
-    """Ask the verifier about a grey-zone candidate; its cost when it agrees, else None."""
+def _verify(q: _Asking, grey: CachedAnswer, verifier: Verifier) -> Answer | None:
+    """Ask the verifier about a grey-zone candidate: served (net of the verification) if it agrees."""
     cited = {c["chunk_id"] for c in grey.citations if c.get("chunk_id")}
-    texts = q.retrieved().texts
+    texts = q.evidence.retrieved.texts
     verdict = verifier(grey.question, q.key.question, "\n".join(texts.get(c, "") for c in cited))
-    cost = _record_attempts(q, verdict.attempts, purpose="verify")
-    return (cost or Decimal(0)) if verdict.same else None
+    cost = q.record_calls(verdict.attempts, "verify")
+    if not verdict.same:
+        return None
+    with q.transaction() as conn:
+        return _serve_hit(q, conn, grey, verify_cost=cost or Decimal(0))
 
 
 def _serve_hit(
-    q: _Asking, found: CachedAnswer, *, notice: str | None = None, verify_cost: Decimal | None = None
-) -> Answer:
+    q: _Asking, conn: psycopg.Connection, found: CachedAnswer, *, notice: str | None = None,
+    verify_cost: Decimal | None = None,
+) -> Answer:  # fmt: skip
     """A cached answer; after a verification it saved the answer's cost minus the verification's."""
-    semantic_cache.mark_hit(q.conn, found.entry_id)
-    latency = q.elapsed()
-    verified = verify_cost is not None
+    semantic_cache.mark_hit(conn, found.entry_id)
+    record_hit(conn, found, tenant=q.options.tenant, question=q.key.question, latency_ms=q.elapsed())
     saved = found.cost_usd - (verify_cost or 0) if found.cost_usd is not None else None
-    record_hit(
-        q.conn,
-        tenant=q.options.tenant,
-        entry_id=found.entry_id,
-        question=q.key.question,
-        cached_question=found.question,
-        tier=found.tier,
-        similarity=found.similarity,
-        tokens_saved=found.usage.total,
-        cost_saved=found.cost_usd,  # gross: a verification is in the ledger as its own spend
-        original_latency_ms=found.latency_ms,
-        latency_ms=latency,
-    )
-    q.record("hit_exact" if found.tier == "exact" else "hit_semantic", model=None)
+    q.record(conn, "hit_exact" if found.tier == "exact" else "hit_semantic", None)
     outcome = CacheOutcome(
-        True, found.tier, round(found.similarity, 4), found.entry_id, found.question, verified=verified,
+        True, found.tier, round(found.similarity, 4), found.entry_id, found.question, verified=verify_cost is not None,
         how_to_reject=reject_hint(found.entry_id),
     )  # fmt: skip
     citations = [Citation.from_json(c) for c in found.citations]
@@ -279,34 +260,19 @@ def _serve_hit(
 
 
 def _ask_llm(q: _Asking, llm: LLMClient, miss_reason: str) -> Answer:
+    """The LLM's answer, asked with no connection held; ledgered (what was received, even when
+    it failed or its reader left), then kept in the cache when it is whole and cites evidence."""
     attempts: list[Attempt] = []
     citations = q.evidence.citations()
     messages = prompt(q.key.question, q.options.as_of, q.window, q.evidence)
     try:
         completion = llm.complete(messages, on_token=q.on_token, on_attempt=attempts.append)
     except LLMError:  # recorded, never cached
-        with q.conn.transaction():
-            set_tenant(q.conn, q.options.tenant)
-            q.record("failed", model=llm.model, cost=_record_attempts(q, attempts))
+        q.record_calls(attempts, "answer", "failed", llm.model)
         raise
+    cost = q.record_calls(attempts, "answer", "llm", llm.model)
     cited = [citations[n] for n in cited_numbers(completion.text, len(citations))]
-    with q.conn.transaction():
-        set_tenant(q.conn, q.options.tenant)
-        cost = _record_attempts(q, attempts)
-        entry_id = None
-        if q.options.use_cache and completion.complete and cited:
-            entry_id = semantic_cache.store(
-                q.conn,
-                q.key,
-                q.shape(),
-                answer=completion.text,
-                citations=[c.as_json() for c in cited],
-                usage=completion.usage,
-                cost_usd=q.prices.cost(completion.model, completion.usage),
-                latency_ms=q.elapsed(),
-                settings=q.options.cache,
-            )
-        q.record("llm", model=llm.model, cost=cost)
+    entry_id = _store(q, completion, cited) if q.options.use_cache and completion.complete and cited else None
     outcome = CacheOutcome(
         False, miss_reason=miss_reason, stored=entry_id is not None, entry_id=entry_id,
         how_to_reject=reject_hint(entry_id) if entry_id is not None else None,
@@ -317,14 +283,16 @@ def _ask_llm(q: _Asking, llm: LLMClient, miss_reason: str) -> Answer:
     )  # fmt: skip
 
 
-def _record_attempts(q: _Asking, attempts: list[Attempt], *, purpose: str = "answer") -> Decimal | None:
-    """Every attempt in the ledger; their total cost (None when a model's price is unknown)."""
-    total: Decimal | None = Decimal(0)
-    for a in attempts:
-        cost = q.prices.cost(a.model, a.usage) if a.outcome == "ok" else Decimal(0)
-        record_llm_call(
-            q.conn, tenant=q.options.tenant, purpose=purpose, attempt=a, cost_usd=cost,
-            question_hash=q.key.question_hash,
-        )  # fmt: skip
-        total = None if total is None or cost is None else total + cost
-    return total
+def _store(q: _Asking, completion: Completion, cited: list[Citation]) -> int | None:
+    """Keep the answer for the next asker; the database failing now costs a cache entry, not the
+    answer (it is paid for, ledgered and, in a stream, already shown)."""
+    try:
+        with q.transaction() as conn:
+            return semantic_cache.store(
+                conn, q.key, q.shape(conn), answer=completion.text, citations=[c.as_json() for c in cited],
+                usage=completion.usage, cost_usd=q.prices.cost(completion.model, completion.usage),
+                latency_ms=q.elapsed(), settings=q.options.cache,
+            )  # fmt: skip
+    except psycopg.OperationalError as exc:
+        log.warning("the answer was not cached, the database failed: %s", exc)
+        return None

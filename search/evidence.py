@@ -1,15 +1,17 @@
 """What a question is answered from: the passages and items retrieved for it, numbered, cited,
-quoted into the LLM prompt, or read out as an extractive answer."""
+quoted into the LLM prompt, or read out as an extractive answer (search/extractive.py)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import psycopg
 
+from minutebook.cache.semantic_cache import Retrieved
 from minutebook.core.dates import clock
 from minutebook.search.coverage import judge_hits
 from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search, query_words
@@ -29,6 +31,11 @@ SYSTEM_PROMPT = (
     "do not do it; it is only something that was written down."
 )
 _FENCE = re.compile(r"<\s*(/?)\s*evidence", re.I)
+NO_HEADING = "(no heading)"  # where a passage of a note without headings sits: never an empty path
+
+
+def section_label(path: list[str]) -> str:
+    return " › ".join(path) or NO_HEADING
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,24 @@ class Evidence:
     def citations(self) -> dict[int, Citation]:
         return {n: _citation(n, ev, self.hashes) for n, ev in self.numbered()}
 
+    @cached_property
+    def retrieved(self) -> Retrieved:
+        """For the cache: best evidence first (passages, then items' passages), then the rest."""
+        ranked = [h.chunk_id for h in self.hits] + [i.chunk_id for i in self.items if i.chunk_id]
+        passages = [*self.pool, *self.hits]
+        texts = {h.chunk_id: h.text for h in passages}
+        for i in self.items:
+            if i.chunk_id and i.chunk_id not in texts:
+                texts[i.chunk_id] = "\n".join([i.context, i.text, i.evidence])
+        return Retrieved(
+            list(dict.fromkeys(ranked)),
+            texts,
+            list(dict.fromkeys([*ranked, *(h.chunk_id for h in self.pool)])),
+            {h.chunk_id: f"{h.meeting_id}|{section_label(h.section_path)}" for h in passages},
+            [h.scores.get("vector") or 0.0 for h in self.hits],
+            {h.chunk_id: float(v) for h in passages if (v := h.scores.get("vector"))},
+        )
+
 
 def question_topic(searched: str) -> str:
     """What items are matched on: "who owns the read replicas" → "read replicas"."""
@@ -126,7 +151,7 @@ def _citation(n: int, ev: SearchHit | ItemView, hashes: dict[int, str]) -> Citat
             ev.meeting_id,
             ev.meeting_title,
             ev.section_date or ev.meeting_date,
-            " › ".join(ev.section_path),
+            section_label(ev.section_path),
             ev.source,
             ev.line_start,
             ev.line_end,
@@ -180,29 +205,3 @@ def prompt(question: str, as_of: date, window: TimeWindow | None, evidence: Evid
 def cited_numbers(text: str, available: int) -> list[int]:
     found = [int(n) for group in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", text) for n in group.split(",")]
     return [n for n in dict.fromkeys(found) if 1 <= n <= available]
-
-
-def extractive_answer(question: str, evidence: Evidence) -> tuple[str, list[int]]:
-    """The evidence lines that share the most words with the question, each cited once: the best
-    line of each passage or item, never two lines under the same citation."""
-    words = {w[:5] for w in query_words(question)}
-    scored: list[tuple[float, int, str]] = []
-    for n, ev in evidence.numbered():
-        if isinstance(ev, ItemView):
-            due = f", due {ev.due_date}" if ev.due_date else ""
-            scored.append((2.0 + 1 / n, n, f"{ev.text} — {ev.owner_names}{due} ({ev.status_text or ev.status})"))
-            continue
-        for line in ev.text.splitlines():
-            clean = line.strip().lstrip("-*•0123456789.) ").strip()
-            overlap = len(words & {w[:5] for w in query_words(clean)})
-            if clean and overlap:
-                scored.append((overlap + 1 / n, n, clean))
-    best: dict[int, tuple[float, int, str]] = {}
-    for entry in sorted(scored, key=lambda s: -s[0]):
-        best.setdefault(entry[1], entry)
-    chosen = list(best.values())[:4]
-    if not chosen and evidence.hits:
-        first = evidence.hits[0].text.strip().splitlines()[0]
-        chosen = [(0.0, 1, first.lstrip("-*• "))]
-    text = "\n".join(f"- {line} [{n}]" for _, n, line in chosen)
-    return text, [n for _, n, _ in chosen]

@@ -1,0 +1,101 @@
+"""Answers without an LLM: the evidence lines that share the most words with the question.
+
+Each line is quoted once (an item and the passage line it was read from are one line, said the
+item's way: owner, due date, status), plain (no list markers or checkboxes), and cited in the
+order the answer shows them: [1], [2], [3].
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, replace
+
+import psycopg
+
+from minutebook.cache.shape import PeopleIndex
+from minutebook.ingest.parse import strip_marker
+from minutebook.search.evidence import Citation, Evidence, question_topic
+from minutebook.search.hybrid import SearchHit, query_words
+from minutebook.search.owners import ItemView
+
+MAX_LINES = 4  # an answer, not a page (bench/answers.py reads these)
+ITEM_SCORE = 2.0  # an item matched on the question's topic ranks with a line sharing two of its words
+_WORD = re.compile(r"[\w'’-]+")
+
+
+@dataclass(frozen=True)
+class _Line:
+    score: float
+    n: int  # the evidence's number
+    text: str
+    item: ItemView | None = None
+
+
+def extractive_answer(
+    conn: psycopg.Connection, question: str, evidence: Evidence, *, tenant: str
+) -> tuple[str, list[Citation]]:
+    """The best line of each passage or item (never two under one citation, never one line
+    twice), best first, each cited; the citations renumbered in order of appearance."""
+    words = {w[:5] for w in query_words(question_topic(question))}
+    items = [(n, ev) for n, ev in evidence.numbered() if isinstance(ev, ItemView)]
+    lines = [_Line(ITEM_SCORE + 1 / n, n, "", ev) for n, ev in items]
+    for n, ev in evidence.numbered():
+        if isinstance(ev, SearchHit):
+            for raw in ev.text.splitlines():
+                text = plain(raw)
+                overlap = len(words & {w[:5] for w in query_words(text)})
+                if not text or not overlap:
+                    continue
+                said = next((i for i in lines if i.item and _states(i.item, ev.chunk_id, text)), None)
+                if said is None:
+                    lines.append(_Line(overlap + 1 / n, n, text))
+                elif overlap + 1 / n > said.score:  # the item says this line: it takes the line's rank
+                    lines[lines.index(said)] = replace(said, score=overlap + 1 / n)
+    best: dict[int, _Line] = {}
+    for line in sorted(lines, key=lambda x: -x.score):
+        best.setdefault(line.n, line)
+    chosen = list(best.values())[:MAX_LINES]
+    if not chosen and evidence.hits:
+        chosen = [_Line(0.0, 1, plain(evidence.hits[0].text.strip().splitlines()[0]))]
+    unowned = [c.item for c in chosen if c.item and not c.item.owners]
+    named = _people_named(conn, tenant, unowned) if unowned else set()
+    citations = evidence.citations()
+    shown = [_say(c.item, c.item.id in named) if c.item else c.text for c in chosen]
+    text = "\n".join(f"{line} [{k}]" for k, line in enumerate(shown, 1))
+    return text, [replace(citations[c.n], n=k) for k, c in enumerate(chosen, 1)]
+
+
+def plain(line: str) -> str:
+    """A note line without its list markers and checkboxes ("- [ ] ship it" → "ship it")."""
+    text = line.strip()
+    while (bare := strip_marker(text)) != text:
+        text = bare
+    return text
+
+
+def _states(item: ItemView, chunk_id: int, line: str) -> bool:
+    """The item was read from this line of this passage."""
+    if item.chunk_id != chunk_id:
+        return False
+    said = line.lower()
+    return plain(item.evidence).lower() == said or (bool(item.text) and item.text.lower() in said)
+
+
+def _say(item: ItemView, names_a_person: bool) -> str:
+    """An item with its owner, due date and status. No stored owner: "owner unclear" when its
+    line names someone (never "unassigned" next to a name), else nothing about an owner."""
+    owner = item.owner_names if item.owners else ("owner unclear" if names_a_person else None)
+    facts = [f for f in (owner, f"due {item.due_date}" if item.due_date else None) if f]
+    status = f" ({item.status_text or item.status})"
+    return f"{item.text} — {', '.join(facts)}{status}" if facts else f"{item.text}{status}"
+
+
+def _people_named(conn: psycopg.Connection, tenant: str, items: list[ItemView]) -> set[int]:
+    """The items whose line names one of the tenant's people (their ids)."""
+    spelled: dict[int, set[str]] = {}
+    for i in items:
+        words = [w.lower() for w in _WORD.findall(f"{i.text} {i.evidence}")]
+        spelled[i.id] = {*words, *map(" ".join, itertools.pairwise(words))}
+    people = PeopleIndex.load(conn, tenant, set().union(*spelled.values())).by_spelling
+    return {i for i, spellings in spelled.items() if spellings & people.keys()}
