@@ -19,6 +19,7 @@ from minutebook.api.fairness import TenantSlots, default_request_limit, default_
 from minutebook.api.keys import KeyResolver
 from minutebook.api.metrics import Metrics
 from minutebook.api.ratelimit import TokenBuckets
+from minutebook.api.request_origin import RequestOrigin
 from minutebook.api.runtime import Runtime
 from minutebook.core.migrations import pending_count
 
@@ -26,7 +27,9 @@ DESCRIPTION = """Semantic search over meeting notes: what was decided, who owns 
 
 Authenticate with `Authorization: Bearer <key>` (or `X-API-Key`); keys come from
 `minutebook keys create --tenant NAME`. A server on 127.0.0.1 with no keys configured serves one
-local tenant without keys. Errors are `application/problem+json`. The web pages are at `/`."""
+local tenant without keys; it answers only to its own address and the loopback names (plus
+`MINUTEBOOK_ALLOWED_HOSTS`), and refuses keyless state-changing requests from other sites. Errors
+are `application/problem+json`. The web pages are at `/`."""
 
 
 class BodyLimit:
@@ -161,6 +164,8 @@ def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
     app.include_router(routes_search.router, prefix="/v1")
     app.include_router(routes_ask.router, prefix="/v1")
     web.install(app)
+    # outermost: a request from a rebound host or another site is refused before anything runs
+    app.add_middleware(RequestOrigin, check_host=keyless_tenant is not None, allowed_hosts=s.allowed_hosts)
     return app
 
 

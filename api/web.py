@@ -2,8 +2,9 @@
 pages) and sign-in. The pages themselves are in `web_answers.py` and `web_notes.py`; each makes
 the service call its /v1 twin makes and renders it through a Jinja template.
 
-Sign-in exchanges an API key for a session cookie; keyless on loopback until a key exists, as
-the API is. Every state-changing form carries a CSRF token."""
+Sign-in exchanges an API key for a session cookie that names a row the server keeps, so that
+sign-out ends every copy of the cookie; keyless on loopback until a key exists, as the API is.
+Every state-changing form carries a CSRF token."""
 
 from __future__ import annotations
 
@@ -32,9 +33,13 @@ from minutebook.api.web_session import (
     CSRF_HEADER,
     NONCE_COOKIE,
     SESSION_COOKIE,
+    Session,
     Signer,
     browser_nonce,
+    end_session,
     load_secret,
+    record_session,
+    session_recorded,
     set_cookie,
 )
 
@@ -130,10 +135,7 @@ async def visitor(request: Request) -> AsyncIterator[Visitor]:
     s, web = state(request), web_state(request)
     nonce, new_nonce = browser_nonce(request)
     session = web.signer.read_session(request.cookies.get(SESSION_COOKIE))
-    tenant = None
-    if session is not None:
-        found = await run_in_threadpool(s.keys.tenant_for_digest, session.key_digest)
-        tenant = found if found == session.tenant else None  # revoked keys end their sessions
+    tenant = await run_in_threadpool(_session_tenant, s, session) if session is not None else None
     signed_in = tenant is not None
     if tenant is None and s.keyless_tenant and not await run_in_threadpool(s.keys.keys_configured):
         tenant = s.keyless_tenant
@@ -147,6 +149,14 @@ async def visitor(request: Request) -> AsyncIterator[Visitor]:
         )
     async with s.requests.waiting(tenant, "requests"):
         yield Visitor(tenant, nonce, new_nonce, web.signer.csrf_token(nonce), signed_in, started)
+
+
+def _session_tenant(s: AppState, session: Session) -> str | None:
+    """The tenant a session acts for while its key is live (revoked keys end their sessions)
+    and the server still has it (signed out: gone, whichever copy of the cookie comes back)."""
+    if s.keys.tenant_for_digest(session.key_digest) != session.tenant:
+        return None
+    return session.tenant if session_recorded(s.rt.pool, session) else None
 
 
 def check_csrf(request: Request, who: Visitor, token: Any) -> None:
@@ -252,17 +262,21 @@ async def sign_in(request: Request) -> Response:
         if s.buckets.take(f"address\x1f{address}") > 0:
             return await _sign_in_form(request, next_path, status=429, error="Too many attempts: wait a moment.")
         return await _sign_in_form(request, next_path, status=401, error="That key is unknown or revoked.")
+    session = web.signer.new_session(tenant, hash_key(key))
+    await run_in_threadpool(record_session, s.rt.pool, session)
     response = RedirectResponse(next_path, status_code=303)
     set_cookie(
-        response, request, SESSION_COOKIE, web.signer.session_cookie(tenant, hash_key(key)),
-        max_age=int(web.signer.session_seconds),
-    )  # fmt: skip
+        response, request, SESSION_COOKIE, web.signer.session_cookie(session), max_age=int(web.signer.session_seconds)
+    )
     return response
 
 
 @router.post("/sign-out", response_model=None)
 async def sign_out(request: Request, who: Visitor = Depends(visitor)) -> Response:
     await checked_form(request, who)
+    session = web_state(request).signer.read_session(request.cookies.get(SESSION_COOKIE))
+    if who.signed_in and session is not None:
+        await run_in_threadpool(end_session, state(request).rt.pool, session)
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -1,9 +1,11 @@
 """Web sign-in: an API key is exchanged once for a signed, expiring session cookie; every
 state-changing form carries a CSRF token bound to the browser.
 
-The cookie holds the tenant and the sha256 of the key (never the key), so revoking the key ends
-the session. Cookies are HttpOnly and SameSite=Strict; the CSRF token is an HMAC of a random
-per-browser nonce kept in its own cookie, so a page on another site can neither read nor forge it.
+The cookie holds the tenant, the sha256 of the key (never the key), so revoking the key ends
+the session, and a random session id whose row in `web_sessions` (sql/016) sign-out deletes, so a
+copied cookie ends with the browser's own. Cookies are HttpOnly and SameSite=Strict; the CSRF
+token is an HMAC of a random per-browser nonce kept in its own cookie, so a page on another site
+can neither read nor forge it.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from psycopg_pool import ConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minutebook.core.database import tenant_transaction
 from minutebook.core.errors import ConfigError
 
 SESSION_COOKIE = "mb_session"
 NONCE_COOKIE = "mb_nonce"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
+SESSION_ID_BYTES = 18  # 144 random bits: a session id cannot be guessed, and the cookie is signed too
 
 
 def load_secret(configured: str | None, home: Path) -> bytes:
@@ -78,6 +83,7 @@ class Session:
     tenant: str
     key_digest: str
     expires: int
+    id: str  # names the session's row in web_sessions; sign-out deletes it
 
 
 class Signer:
@@ -88,9 +94,13 @@ class Signer:
     def _mac(self, purpose: str, payload: str) -> str:
         return _b64(hmac.new(self._secret, f"{purpose}\x1f{payload}".encode(), hashlib.sha256).digest())
 
-    def session_cookie(self, tenant: str, key_digest: str, *, now: float | None = None) -> str:
+    def new_session(self, tenant: str, key_digest: str, *, now: float | None = None) -> Session:
         expires = int((now or time.time()) + self.session_seconds)
-        payload = _b64(json.dumps({"t": tenant, "k": key_digest, "e": expires}).encode())
+        return Session(tenant, key_digest, expires, secrets.token_urlsafe(SESSION_ID_BYTES))
+
+    def session_cookie(self, session: Session) -> str:
+        fields = {"t": session.tenant, "k": session.key_digest, "e": session.expires, "s": session.id}
+        payload = _b64(json.dumps(fields).encode())
         return f"{payload}.{self._mac('session', payload)}"
 
     def read_session(self, cookie: str | None, *, now: float | None = None) -> Session | None:
@@ -102,7 +112,7 @@ class Signer:
             return None
         try:
             data = json.loads(_unb64(payload))
-            found = Session(str(data["t"]), str(data["k"]), int(data["e"]))
+            found = Session(str(data["t"]), str(data["k"]), int(data["e"]), str(data["s"]))
         except (ValueError, KeyError, TypeError):
             return None
         return found if found.expires > (now or time.time()) else None
@@ -132,3 +142,38 @@ def set_cookie(response: Response, request: Request, name: str, value: str, *, m
         secure=request.url.scheme == "https",
         path="/",
     )
+
+
+# -- the server's record of sessions (sql/016): one row per sign-in, under the tenant's RLS
+
+
+def _id_hash(session: Session) -> str:
+    return hashlib.sha256(session.id.encode()).hexdigest()
+
+
+def record_session(pool: ConnectionPool, session: Session) -> None:
+    """A sign-in: its row, and the tenant's expired rows gone."""
+    with tenant_transaction(pool, session.tenant) as conn:
+        conn.execute("DELETE FROM web_sessions WHERE tenant_id = %s AND expires_at < now()", (session.tenant,))
+        conn.execute(
+            "INSERT INTO web_sessions (tenant_id, id_hash, expires_at) VALUES (%s, %s, to_timestamp(%s))",
+            (session.tenant, _id_hash(session), session.expires),
+        )
+
+
+def session_recorded(pool: ConnectionPool, session: Session) -> bool:
+    """Whether the session is still signed in (its row exists and has not expired)."""
+    with tenant_transaction(pool, session.tenant) as conn:
+        row = conn.execute(
+            "SELECT 1 FROM web_sessions WHERE tenant_id = %s AND id_hash = %s AND expires_at > now()",
+            (session.tenant, _id_hash(session)),
+        ).fetchone()
+    return row is not None
+
+
+def end_session(pool: ConnectionPool, session: Session) -> None:
+    """Sign-out: every copy of the cookie stops working."""
+    with tenant_transaction(pool, session.tenant) as conn:
+        conn.execute(
+            "DELETE FROM web_sessions WHERE tenant_id = %s AND id_hash = %s", (session.tenant, _id_hash(session))
+        )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Requests one tenant may have in flight at once; unset: three quarters of the pool.",
     )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Host names (comma-separated, e.g. a reverse proxy's) the server answers to besides its own "
+        "address and localhost. A loopback server refuses every other Host header (DNS rebinding); set, any "
+        "server does.",
+    )
 
     # -- web pages
     web_secret: str | None = Field(
@@ -144,6 +150,13 @@ class Settings(BaseSettings):
     @property
     def llm_configured(self) -> bool:
         return bool(self.openai_api_key or self.openai_base_url)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
 
     @field_validator("home", mode="before")
     @classmethod

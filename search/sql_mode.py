@@ -3,7 +3,8 @@
 One statement (a cursor's DECLARE cannot hold two), SELECT or WITH only, in a READ ONLY
 transaction, as the `minutebook_reader` role: row-level security confines it to the caller's
 tenant; the role cannot call set_config (so it cannot change tenant or role), take advisory
-locks or read other tenants' row counts (sql/009). The time limit covers the whole request and
+locks or read other tenants' row counts (sql/009), nor see other sessions' locks, transaction ids,
+WAL positions or sequence positions (sql/015). The time limit covers the whole request and
 the result is capped in rows and bytes (`truncated`). Anything else is refused with the
 database's reason, and nothing is changed.
 """
@@ -103,14 +104,15 @@ def check_reader_is_safe(conn: psycopg.Connection) -> None:
     row = conn.execute(
         """SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s AND NOT rolsuper AND NOT rolbypassrls),
                   has_function_privilege(%s, 'pg_catalog.set_config(text, text, boolean)', 'EXECUTE')
-                  OR has_function_privilege(%s, 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE'),
+                  OR has_function_privilege(%s, 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE')
+                  OR has_function_privilege(%s, 'pg_catalog.pg_lock_status()', 'EXECUTE'),
                   pg_has_role(current_user, %s, 'USAGE') OR pg_has_role(current_user, %s, 'SET')""",
-        (READER_ROLE, READER_ROLE, READER_ROLE, READER_ROLE, READER_ROLE),
+        (READER_ROLE, READER_ROLE, READER_ROLE, READER_ROLE, READER_ROLE, READER_ROLE),
     ).fetchone()
     if not row or not row[0] or row[1] or not row[2]:
         raise QueryError(
             "the SQL mode is unavailable: this database does not let minutebook confine user SQL "
-            "(role minutebook_reader missing, or set_config and advisory locks not restricted); run "
+            "(role minutebook_reader missing, or set_config, advisory locks and pg_locks not restricted); run "
             "migrations as a role that can create roles and change pg_catalog privileges"
         )
 

@@ -73,7 +73,7 @@ def test_pages_need_a_sign_in_once_a_key_exists_and_a_wrong_key_is_refused(site:
 def test_a_forged_tampered_or_revoked_session_is_no_session(site: tuple[TestClient, str, str], pg_url: str) -> None:
     client, tenant, key = site
     signer = Signer(b"not the server's secret" * 2, session_seconds=3600)
-    client.cookies.set(SESSION_COOKIE, signer.session_cookie(tenant, "0" * 64))
+    client.cookies.set(SESSION_COOKIE, signer.session_cookie(signer.new_session(tenant, "0" * 64)))
     assert client.get("/", follow_redirects=False).status_code == 303
     client.cookies.clear()
     sign_in(client, key)
