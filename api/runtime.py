@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from minutebook.core.database import connect, open_app_pool, resolve_database_url
 from minutebook.core.embedded import EmbeddedSupervisor
 from minutebook.core.embedder import Embedder
-from minutebook.core.embedding_identity import check_identity
+from minutebook.core.embedding_identity import CheckedEmbedder, StoreGuard, check_identity
 from minutebook.core.migrations import migrate
 from minutebook.core.settings import Settings
 
@@ -117,8 +117,8 @@ class Runtime:
         self.close()
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    return Embedder(
+def make_embedder(settings: Settings, kind: type[Embedder] = Embedder) -> Embedder:
+    return kind(
         settings.embed_model,
         batch_size=settings.embed_batch_size,
         runtime=settings.embed_runtime,
@@ -133,13 +133,17 @@ def open_runtime(settings: Settings, *, supervise: bool = False, check_embedding
     url = resolve_database_url(settings)
     if settings.auto_migrate:
         migrate(url)
-    embedder = make_embedder(settings)
+    embedder = make_embedder(settings, CheckedEmbedder)
+    legacy = embedder.identity_with("torch")
     if check_embeddings:
         with connect(url) as conn:
-            check_identity(conn, embedder.identity, legacy=embedder.identity_with("torch"))
+            check_identity(conn, embedder.identity, legacy=legacy)
     pool = open_app_pool(
         url, settings.app_database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
     )
+    if check_embeddings and isinstance(embedder, CheckedEmbedder):
+        # and again at each use: a `reembed` run beside a server changes what the store holds
+        embedder.guard = StoreGuard(pool, embedder.identity, legacy)
     supervisor = None
     if supervise and not settings.database_url:
         supervisor = EmbeddedSupervisor(settings.home / "pgdata").start()

@@ -4,19 +4,27 @@ The store records the identity of what made its vectors (`Embedder.identity`); a
 embeds (ingest, search, ask, the API) checks it against its own before it runs and refuses, with
 the command to run, when they differ. `reembed` moves a store to a new identity in batches,
 marking each row it has done, so it can be stopped and resumed; until it finishes, searching
-is refused rather than comparing vectors of two kinds.
+is refused rather than comparing vectors of two kinds. A running server checks on every use of
+its model (`CheckedEmbedder`), so a re-embed run beside it is noticed at the next request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psycopg
 
 from minutebook.core.database import set_tenant
+from minutebook.core.embedder import Embedder
 from minutebook.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -38,10 +46,7 @@ def check_identity(conn: psycopg.Connection, identity: str, legacy: str) -> None
     there was). Commits nothing itself: the caller's transaction keeps the record."""
     stored, target = recorded(conn)
     if target is not None:
-        raise ConfigError(
-            f"re-embedding the notes with {target} is under way ({progress(conn, target)}): "
-            "run `minutebook reembed` to finish it before searching or ingesting"
-        )
+        raise ConfigError(under_way(target, progress(conn, target)))
     if stored is None or stored == LEGACY:
         conn.execute(
             """INSERT INTO store_meta (key, value) VALUES ('embedding', %s)
@@ -59,7 +64,17 @@ def check_identity(conn: psycopg.Connection, identity: str, legacy: str) -> None
         )
 
 
-def progress(conn: psycopg.Connection, target: str) -> str:
+def under_way(target: str, done: str | None = None) -> str:
+    """Why searching and ingesting are refused while the store moves to `target`."""
+    return (
+        f"the notes are being re-embedded with {target}{f' ({done})' if done else ''}: searching and "
+        "ingesting wait until `minutebook reembed` finishes (if it was stopped, run it again to finish)"
+    )
+
+
+def progress(conn: psycopg.Connection, target: str) -> str | None:
+    """Progress as "2 of 8 vectors done"; None for a role that sees no tenant's vectors (the
+    app's pool outside a tenant transaction), where the count would say "0 of 0"."""
     row = conn.execute(
         """SELECT (SELECT count(*) FILTER (WHERE embedded_with = %(t)s) FROM chunks)
                 + (SELECT count(*) FILTER (WHERE embedded_with = %(t)s) FROM items),
@@ -67,7 +82,7 @@ def progress(conn: psycopg.Connection, target: str) -> str:
         {"t": target},
     ).fetchone()
     done, total = row or (0, 0)
-    return f"{done:,} of {total:,} vectors done"
+    return f"{done:,} of {total:,} vectors done" if total else None
 
 
 @dataclass
@@ -161,3 +176,70 @@ def vectors_to_do(conn: psycopg.Connection, target: str) -> int:
         {"t": target},
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+class StoreGuard:
+    """A long-running process (`serve`) checks, before each use of its model, that the store
+    still holds vectors of its kind: `minutebook reembed` run beside it moves the store to
+    another identity, and searching with the old query vectors would compare two kinds. One
+    small read of `store_meta` (two rows by primary key) on a pooled connection per use."""
+
+    def __init__(self, pool: ConnectionPool, identity: str, legacy: str) -> None:
+        self.pool = pool
+        self.identity = identity
+        self.legacy = legacy
+
+    def check(self) -> None:
+        with self.pool.connection() as conn:
+            stored, target = recorded(conn)
+            if target is None and stored == self.identity:
+                return
+            if target is None and stored in (None, LEGACY):  # an emptied store: record what this makes
+                check_identity(conn, self.identity, self.legacy)
+                return
+        raise ConfigError(self.refusal(stored, target))
+
+    def refusal(self, stored: str | None, target: str | None) -> str:
+        if target is not None:
+            if target == self.identity:
+                return under_way(target)
+            return under_way(target) + (
+                f"; this server embeds with {self.identity}: restart it with the configuration the notes "
+                "are moving to once it is done"
+            )
+        runtime = (stored or "").rsplit("/", 1)[-1]
+        return (
+            f"the notes here were re-embedded with {stored}, but this server embeds with {self.identity}: "
+            f"restart it with the configuration that made them (MINUTEBOOK_EMBED_RUNTIME={runtime} or "
+            "MINUTEBOOK_EMBED_MODEL), or run `minutebook reembed` with its own"
+        )
+
+
+class CheckedEmbedder(Embedder):
+    """The embedder of a runtime: with a `guard`, every use (passages or queries, remembered or
+    not) first checks the store is still of its kind and raises ConfigError (503) otherwise."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.guard: StoreGuard | None = None
+        self._checking = threading.local()  # one check per call, not one per nested encode
+
+    @contextmanager
+    def _checked(self) -> Iterator[None]:
+        if self.guard is None or getattr(self._checking, "active", False):
+            yield
+            return
+        self.guard.check()
+        self._checking.active = True
+        try:
+            yield
+        finally:
+            self._checking.active = False
+
+    def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
+        with self._checked():
+            return super().encode(texts, batch_size=batch_size)
+
+    def encode_queries(self, texts: list[str]) -> list[np.ndarray]:
+        with self._checked():
+            return super().encode_queries(texts)

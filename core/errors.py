@@ -11,9 +11,11 @@ class MinutebookError(Exception):
 
 
 class ConfigError(MinutebookError):
-    """Settings or environment that cannot work (bad model path, wrong embedding size...)."""
+    """Settings or environment that cannot work (bad model path, wrong embedding size, vectors of
+    another model in the store, a re-embed under way...). Not the request's fault and no bug
+    either: the service cannot serve it as configured, so the API says 503 with the reason."""
 
-    status_code = 500
+    status_code = 503
 
 
 class DatabaseError(MinutebookError):

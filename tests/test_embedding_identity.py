@@ -1,6 +1,7 @@
 """Vectors of two models or runtimes are never mixed: a store remembers what made its vectors,
 refuses another kind with the command to run, and `reembed` moves it over in resumable batches."""
 
+import html
 import json
 import shutil
 from pathlib import Path
@@ -8,10 +9,15 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from minutebook.api.app import create_app
+from minutebook.api.runtime import open_runtime
+from minutebook.core.embedder import Embedder
 from minutebook.core.embedding_identity import check_identity, recorded, reembed
 from minutebook.core.errors import ConfigError
 from minutebook.core.migrations import SQL_DIR, migrate
+from minutebook.core.settings import Settings
 
 TORCH, INT8 = "minilm@abc/torch", "minilm@abc/onnx-int8"
 
@@ -79,7 +85,7 @@ def test_reembed_is_resumable_and_searching_waits_for_it(blank_db_url: str) -> N
     with psycopg.connect(blank_db_url, autocommit=True) as conn:
         with pytest.raises(RuntimeError):
             reembed(conn, failing, INT8, default_tenant="acme", batch=2)
-        with pytest.raises(ConfigError, match=r"under way .*2 of 8 vectors done"):
+        with pytest.raises(ConfigError, match=r"being re-embedded with .*2 of 8 vectors done.*reembed` finishes"):
             check_identity(conn, INT8, legacy=TORCH)
         report = reembed(conn, unit, INT8, default_tenant="acme", batch=2)
         assert (report.source, report.chunks, report.tenants) == (TORCH, 6, 2)  # the 2 already done are kept
@@ -110,3 +116,55 @@ def test_the_cli_refuses_other_vectors_and_reembed_moves_them_over(
     assert report["source"] == "all-MiniLM-L6-v2@old/torch" and report["chunks"] > 0 and report["items"] > 0
     found = runner.invoke(app, ["search", "Okta SSO", "--json"])
     assert found.exit_code == 0 and json.loads(found.output)["hits"]
+
+
+OTHER = "all-MiniLM-L6-v2@0123456789ab/onnx-fp32"  # what a `reembed` under another configuration makes
+NOTE = {"name": "2025-11-03-platform-sync.md", "text": "# Platform sync - Nov 3, 2025\nAttendees: Sarah\n\n"
+        "## Action Items\n- [ ] Okta SSO rollout (Sarah, Nov 15)\n"}  # fmt: skip
+
+
+def test_a_running_server_notices_a_reembed_beside_it_and_answers_503_until_it_fits_again(
+    blank_db_url: str, embedder: Embedder
+) -> None:
+    """Issue 23 item 7: `serve` kept searching with its old query vectors during and after a
+    `reembed`, and an ingest through it was a 500. Now each use of the model checks the store."""
+    rt = open_runtime(Settings(database_url=blank_db_url, pool_max_size=4))
+    try:
+        client = TestClient(create_app(rt, keyless_tenant="local"), raise_server_exceptions=False)
+        assert client.post("/v1/ingest", json={"notes": [NOTE]}).status_code == 200
+        assert client.get("/v1/search", params={"q": "Okta rollout"}).json()["hits"]
+
+        def refused(why: str) -> None:
+            for response in (
+                client.get("/v1/search", params={"q": "Okta rollout"}),
+                client.get("/v1/owners", params={"topic": "Okta SSO"}),
+                client.post(
+                    "/v1/ingest", json={"notes": [{"name": "new.md", "text": NOTE["text"] + "Budget agreed.\n"}]}
+                ),
+            ):
+                assert response.status_code == 503, response.text
+                assert response.headers["content-type"] == "application/problem+json"
+                assert why in response.json()["detail"]
+            page = client.get("/search", params={"q": "Okta rollout"})  # the web page says it in its form
+            assert page.status_code < 500 and why in html.unescape(page.text)
+
+        during: list[int] = []
+
+        def in_the_middle(done: int) -> None:  # after each committed batch of the re-embed
+            during.append(done)
+            refused(f"the notes are being re-embedded with {OTHER}")
+
+        with psycopg.connect(blank_db_url, autocommit=True) as owner:
+            reembed(owner, unit, OTHER, default_tenant="local", batch=1, on_batch=in_the_middle)
+        assert during, "the re-embed ran no batch"
+        refused(f"embedded with {OTHER}, but this")  # the API's ingest: the pipeline's own check
+        restart = client.get("/v1/search", params={"q": "Okta rollout"}).json()["detail"]
+        assert f"re-embedded with {OTHER}, but this server embeds with {rt.embedder.identity}: restart it" in restart
+
+        # re-embedded back with what the server makes: it serves again, without a restart
+        with psycopg.connect(blank_db_url, autocommit=True) as owner:
+            reembed(owner, embedder.encode, embedder.identity, default_tenant="local")
+        found = client.get("/v1/search", params={"q": "Okta rollout"})
+        assert found.status_code == 200 and found.json()["hits"]
+    finally:
+        rt.close()

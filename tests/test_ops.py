@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
 
 from minutebook.api.app import create_app
 from minutebook.api.runtime import Runtime
@@ -30,6 +31,7 @@ from minutebook.core.embedder import Embedder
 from minutebook.core.errors import DatabaseError
 from minutebook.core.migrations import migrate
 from minutebook.core.settings import Settings
+from minutebook.ingest.pipeline import IngestOptions, ingest_paths
 
 EVENT_WAIT_S = 60.0  # generous: a loaded 2-core CI machine may take many seconds for a restart
 SHORT_LOCK_WAIT_S = 0.5  # the waiter gives up quickly: the holder never lets go in these tests
@@ -136,3 +138,23 @@ def test_readyz_recovers_when_another_process_restarted_the_server(tmp_path: Pat
     finally:
         rt.close()
         stop_embedded(pgdata)
+
+
+def test_an_ingest_of_a_folder_with_symlink_loops_stores_the_good_notes(
+    tmp_path: Path, pool: ConnectionPool, embedder: Embedder, options: IngestOptions
+) -> None:
+    """Issue 23 item 13: a link to itself crashed the whole batch; now each bad link is one
+    failed line naming it and why, and the good note is stored."""
+    notes = tmp_path / "notes"
+    (notes / "sub").mkdir(parents=True)
+    (notes / "ok.md").write_text("# Platform sync - Nov 3, 2025\nAttendees: Sarah\n\nWe chose Okta.\n")
+    os.symlink("self.md", notes / "self.md")
+    os.symlink("b.md", notes / "a.md")
+    os.symlink("a.md", notes / "b.md")
+    os.symlink("..", notes / "sub" / "up")
+    report = ingest_paths(pool, embedder, [str(notes)], options=options)
+    by_name = {Path(o.source).name: o for o in report.outcomes}
+    assert by_name["ok.md"].status == "new"
+    for name in ("self.md", "a.md", "b.md"):
+        assert by_name[name].status == "failed"
+        assert by_name[name].error == f"{notes / name}: skipped, a symbolic link loop (it leads back to itself)"
