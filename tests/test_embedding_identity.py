@@ -138,6 +138,7 @@ def test_a_running_server_notices_a_reembed_beside_it_and_answers_503_until_it_f
             for response in (
                 client.get("/v1/search", params={"q": "Okta rollout"}),
                 client.get("/v1/owners", params={"topic": "Okta SSO"}),
+                client.post("/v1/ask", json={"question": "Who owns the Okta rollout?"}),
                 client.post(
                     "/v1/ingest", json={"notes": [{"name": "new.md", "text": NOTE["text"] + "Budget agreed.\n"}]}
                 ),
