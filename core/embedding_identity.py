@@ -134,31 +134,23 @@ def reembed(
         (target,),
     )
     report = ReembedReport(stored, target)
-    for tenant in tenants(conn, default_tenant):
-        report.tenants += 1
-        for table, select in _TABLES.items():
-            while True:
-                with conn.transaction():
-                    set_tenant(conn, tenant)
-                    rows = conn.execute(
-                        f"{select} WHERE tenant_id = %s AND embedded_with IS DISTINCT FROM %s ORDER BY id LIMIT %s",
-                        (tenant, target, batch),
-                    ).fetchall()
-                    if not rows:
-                        break
-                    vectors = encode([r[1] for r in rows])
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            f"UPDATE {table} SET embedding = %s, embedded_with = %s WHERE id = %s",
-                            [(v, target, r[0]) for r, v in zip(rows, vectors, strict=True)],
-                        )
-                setattr(report, table, getattr(report, table) + len(rows))
-                if on_batch:
-                    on_batch(len(rows))
-        with conn.transaction():
-            set_tenant(conn, tenant)  # cached questions' vectors are of the old kind too
-            dropped = conn.execute("DELETE FROM cache_entries WHERE tenant_id = %s", (tenant,)).rowcount
-            report.cache_entries_dropped += dropped
+    moved: set[str] = set()
+    while True:
+        before = report.chunks + report.items
+        for tenant in tenants(conn, default_tenant):
+            moved.add(tenant)
+            _move_tenant(conn, tenant, encode, target, batch, report, on_batch)
+        # an ingest that embedded before the move began may have stored its old-kind vectors since
+        # (searching and ingesting are refused once it has begun): another pass takes them
+        left = vectors_to_do(conn, target)
+        if not left:
+            break
+        if report.chunks + report.items == before:  # a pass that moved nothing would spin forever
+            raise ConfigError(
+                f"{left:,} vectors could not be re-embedded: this database role does not see every tenant's "
+                "notes (run `minutebook reembed` as the database's owner)"
+            )
+    report.tenants = len(moved)
     with conn.transaction():
         conn.execute(
             """INSERT INTO store_meta (key, value) VALUES ('embedding', %s)
@@ -167,6 +159,41 @@ def reembed(
         )
         conn.execute("DELETE FROM store_meta WHERE key = 'reembed_to'")
     return report
+
+
+def _move_tenant(
+    conn: psycopg.Connection,
+    tenant: str,
+    encode: Encode,
+    target: str,
+    batch: int,
+    report: ReembedReport,
+    on_batch: Callable[[int], None] | None,
+) -> None:
+    for table, select in _TABLES.items():
+        while True:
+            with conn.transaction():
+                set_tenant(conn, tenant)
+                rows = conn.execute(
+                    f"{select} WHERE tenant_id = %s AND embedded_with IS DISTINCT FROM %s ORDER BY id LIMIT %s",
+                    (tenant, target, batch),
+                ).fetchall()
+                if not rows:
+                    break
+                vectors = encode([r[1] for r in rows])
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        f"UPDATE {table} SET embedding = %s, embedded_with = %s WHERE id = %s",
+                        [(v, target, r[0]) for r, v in zip(rows, vectors, strict=True)],
+                    )
+            setattr(report, table, getattr(report, table) + len(rows))
+            if on_batch:
+                on_batch(len(rows))
+    with conn.transaction():
+        set_tenant(conn, tenant)  # cached questions' vectors are of the old kind too
+        report.cache_entries_dropped += conn.execute(
+            "DELETE FROM cache_entries WHERE tenant_id = %s", (tenant,)
+        ).rowcount
 
 
 def vectors_to_do(conn: psycopg.Connection, target: str) -> int:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from minutebook.api.app import create_app
 from minutebook.api.runtime import open_runtime
 from minutebook.core.embedder import Embedder
-from minutebook.core.embedding_identity import check_identity, recorded, reembed
+from minutebook.core.embedding_identity import check_identity, recorded, reembed, vectors_to_do
 from minutebook.core.errors import ConfigError
 from minutebook.core.migrations import SQL_DIR, migrate
 from minutebook.core.settings import Settings
@@ -169,3 +169,25 @@ def test_a_running_server_notices_a_reembed_beside_it_and_answers_503_until_it_f
         assert found.status_code == 200 and found.json()["hits"]
     finally:
         rt.close()
+
+
+def test_vectors_stored_by_an_ingest_during_a_reembed_are_moved_too(blank_db_url: str) -> None:
+    """An ingest that embedded before the re-embed began can store its old-kind vectors after
+    the re-embed has passed its tenant; the store must not then claim to be all `target`."""
+    migrate(blank_db_url)
+    fill(blank_db_url, "acme", 3)
+    with psycopg.connect(blank_db_url) as conn:
+        check_identity(conn, TORCH, legacy=TORCH)
+    calls = 0
+
+    def late_ingest(done: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # commits while the re-embed is under way, in a tenant it did not list
+            fill(blank_db_url, "a-late-tenant", 2)
+
+    with psycopg.connect(blank_db_url, autocommit=True) as conn:
+        report = reembed(conn, unit, INT8, default_tenant="acme", batch=2, on_batch=late_ingest)
+        assert vectors_to_do(conn, INT8) == 0
+        assert recorded(conn) == (INT8, None)
+    assert report.chunks == 5 and report.tenants == 2
