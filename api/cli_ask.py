@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from minutebook.api.cli_support import (
+    Col,
     clean,
     console,
     err_console,
     friendly_errors,
     parse_as_of,
     print_json,
+    print_table,
     safe,
     settings_from,
 )
@@ -33,7 +34,9 @@ cache_app = typer.Typer(help="The semantic cache: stats, inspect, reject, clear.
 
 
 def _money(value: Decimal | None) -> str:
-    return "unknown" if value is None else f"${value:.6f}"
+    from minutebook.cache.report import usd
+
+    return usd(value)
 
 
 def _render_answer(answer: Answer, streamed: bool) -> None:
@@ -153,17 +156,19 @@ def cache_inspect(
     if json_out:
         print_json(entries)
         return
-    table = Table("id", "question", "hits", "cost", "window", "expires")
-    for e in entries:
-        table.add_row(
+    cols = [Col("id", "number"), Col("question"), Col("hits", "number"), Col("cost", "number"), Col("window", "words")]
+    rows = [
+        [
             str(e["id"]),
             safe(e["question"]),
             str(e["hit_count"]),
             _money(e["cost_usd"]),
-            e["window_key"] or "-",
+            safe(e["window_key"] or "-"),
             e["expires_at"].strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
+        ]
+        for e in entries
+    ]
+    print_table([*cols, Col("expires", "number")], rows, key=2, narrow="records")
 
 
 @cache_app.command("reject")
@@ -228,21 +233,9 @@ def parse_period(text: str) -> timedelta:
 
 def _render_report(report: CostReport) -> None:
     t = report.totals
-    table = Table(
-        report.by,
-        "questions",
-        "LLM calls",
-        "hit rate",
-        "exact",
-        "semantic",
-        "tokens",
-        "spend",
-        "saved",
-        "savings",
-        title=f"cost report since {report.since:%Y-%m-%d %H:%M}",
-    )
-    for row in [*report.groups, {**t, "key": "total"}]:
-        table.add_row(
+    figures = ("questions", "LLM calls", "hit rate", "exact", "semantic", "tokens", "spend", "saved", "savings")
+    rows = [
+        [
             safe(row["key"]),
             str(row["questions"]),
             f"{row['llm_calls']} ({row['failed_calls']} failed)",
@@ -253,8 +246,14 @@ def _render_report(report: CostReport) -> None:
             _money(row["spend_usd"]),
             _money(row["saved_usd"]),
             "-" if row["savings_pct"] is None else f"{row['savings_pct']:.1f}%",
-        )
-    console.print(table)
+        ]
+        for row in [*report.groups, {**t, "key": "total"}]
+    ]
+    print_table(
+        [Col(report.by, "words"), *(Col(f, "number") for f in figures)],
+        rows,
+        title=f"cost report since {report.since:%Y-%m-%d %H:%M}",
+    )
     if t["verify_calls"]:
         console.print(
             f"of the spend, {_money(t['verify_usd'])} went on {t['verify_calls']} verifications of grey-zone cache "

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from minutebook.api.cli_support import console, friendly_errors, print_json, settings_from
+from minutebook.api.cli_support import Col, console, friendly_errors, print_json, print_table, settings_from
 
 db_app = typer.Typer(
     help="Database: start/stop the embedded server, apply and inspect migrations.", no_args_is_help=True
@@ -40,11 +39,16 @@ def status_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON."
     if json_out:
         print_json([s.__dict__ for s in states])
         return
-    table = Table("version", "name", "state", "applied at")
-    for s in states:
-        colour = {"applied": "green", "pending": "yellow"}.get(s.state, "red")
-        table.add_row(f"{s.version:03d}", s.name, f"[{colour}]{s.state}[/{colour}]", s.applied_at or "")
-    console.print(table)
+    colours = {"applied": "green", "pending": "yellow"}
+    print_table(
+        [Col("version", "number"), Col("name"), Col("state", "words"), Col("applied at", "words")],
+        [
+            [f"{s.version:03d}", s.name, f"[{colours.get(s.state, 'red')}]{s.state}[/]", s.applied_at or ""]
+            for s in states
+        ],
+        key=2,
+        narrow="records",
+    )
 
 
 @db_app.command("start")

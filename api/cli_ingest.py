@@ -6,13 +6,13 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from minutebook.api.cli_support import (
-    console,
+    Col,
     err_console,
     friendly_errors,
     print_json,
+    print_table,
     progress_bar,
     safe,
     settings_from,
@@ -86,8 +86,8 @@ def _render(report: IngestReport) -> None:
             err_console.print(f"[yellow]warning:[/yellow] {safe(w)}", highlight=False)
         if o.error:
             err_console.print(f"[red]failed:[/red] {safe(o.error)}", highlight=False)
-    table = Table("new", "updated", "unchanged", "failed", "chunks", "seconds", "chunks/s", title="ingest")
-    table.add_row(
+    headers = ("new", "updated", "unchanged", "failed", "chunks", "seconds", "chunks/s")
+    row = [
         str(report.count("new")),
         str(report.count("updated")),
         str(report.count("unchanged")),
@@ -95,5 +95,5 @@ def _render(report: IngestReport) -> None:
         str(report.chunks_written),
         f"{report.seconds:.2f}",
         f"{report.chunks_per_second:.1f}",
-    )
-    console.print(table)
+    ]
+    print_table([Col(h, "number") for h in headers], [row], title="ingest", key=0)

@@ -6,14 +6,15 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from minutebook.api.cli_support import (
+    Col,
     console,
     friendly_errors,
     parse_as_of,
     parse_day,
     print_json,
+    print_table,
     safe,
     settings_from,
 )
@@ -63,13 +64,17 @@ def meetings_cmd(
 
 
 def _render(found: list[MeetingSummary], *, undated: bool) -> None:
-    table = Table("id", "date", "title", "source", "passages", "items", title="undated meetings" if undated else None)
+    rows = []
     for m in found:
         when = safe(m.when) if m.when else "[yellow]undated[/yellow]"
         if m.date_source == "given":
             when += " [dim](given)[/dim]"
-        table.add_row(str(m.id), when, safe(m.title), safe(m.source), str(m.chunks), str(m.items))
-    console.print(table)
+        rows.append([str(m.id), when, safe(m.title), safe(m.source), str(m.chunks), str(m.items)])
+    print_table(
+        [Col("id", "number"), Col("date", "words"), Col("title"), Col("source"), Col("passages", "number"),
+         Col("items", "number")],
+        rows, title="undated meetings" if undated else None, key=2, narrow="records",
+    )  # fmt: skip
     if undated:
         console.print("give one a date with: minutebook meetings set-date ID DATE", highlight=False)
 

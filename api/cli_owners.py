@@ -7,9 +7,17 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from minutebook.api.cli_support import clean, console, friendly_errors, print_json, safe, settings_from
+from minutebook.api.cli_support import (
+    Col,
+    clean,
+    console,
+    friendly_errors,
+    print_json,
+    print_table,
+    safe,
+    settings_from,
+)
 from minutebook.ingest.extract import ITEM_KINDS, ITEM_STATUSES
 
 if TYPE_CHECKING:
@@ -128,14 +136,19 @@ def items_cmd(
     if not found:
         console.print("no items match")
         return
-    table = Table("kind", "item", "owner", "due", "status", "meeting")
-    for i in found:
-        table.add_row(
-            i.kind,
-            safe(i.text),
-            safe(i.owner_names),
-            str(i.due_date or ""),
-            safe(i.status_text or i.status),
-            safe(f"{i.meeting_title} ({i.meeting_date})" if i.meeting_date else i.meeting_title),
-        )
-    console.print(table)
+    print_table(
+        [Col("kind", "words"), Col("item"), Col("owner"), Col("due", "words"), Col("status"), Col("meeting")],
+        [
+            [
+                i.kind,
+                safe(i.text),
+                safe(i.owner_names),
+                str(i.due_date or ""),
+                safe(i.status_text or i.status),
+                safe(f"{i.meeting_title} ({i.meeting_date})" if i.meeting_date else i.meeting_title),
+            ]
+            for i in found
+        ],
+        key=2,
+        narrow="records",
+    )

@@ -7,12 +7,14 @@ from dataclasses import asdict
 import typer
 
 from minutebook.api.cli_support import (
+    Col,
     clean,
     console,
     friendly_errors,
     parse_as_of,
     parse_day,
     print_json,
+    print_table,
     safe,
     settings_from,
 )
@@ -112,12 +114,12 @@ query.__doc__ = (query.__doc__ or "") + "\n\n" + "\n\n".join(f"  {form}" for for
 def _render_query(result: dict) -> None:
     mode = result["mode"]
     if mode == "SQL":
-        from rich.table import Table
-
-        table = Table(*(safe(c) for c in result["columns"]))
-        for row in result["rows"]:
-            table.add_row(*("" if v is None else safe(v) for v in row))
-        console.print(table)
+        print_table(
+            [Col(safe(c), "words") for c in result["columns"]],
+            [["" if v is None else safe(v) for v in row] for row in result["rows"]],
+            key=0,
+            narrow="records",
+        )
         if result["truncated"]:
             why = "bytes" if result.get("truncated_reason") == "bytes" else "rows"
             console.print(f"[yellow]result cut at the {why} limit; add a LIMIT or select fewer columns[/yellow]")

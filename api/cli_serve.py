@@ -6,9 +6,17 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
-from minutebook.api.cli_support import console, err_console, friendly_errors, print_json, settings_from
+from minutebook.api.cli_support import (
+    Col,
+    console,
+    err_console,
+    friendly_errors,
+    print_json,
+    print_table,
+    safe,
+    settings_from,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -113,18 +121,24 @@ def keys_list(
     if json_out:
         print_json([k.__dict__ for k in found])
         return
-    table = Table("id", "tenant", "prefix", "label", "created", "last used", "revoked")
-    for k in found:
-        table.add_row(
-            str(k.id),
-            k.tenant,
-            k.prefix + "…",
-            k.label or "",
-            f"{k.created_at:%Y-%m-%d}",
-            f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "-",
-            f"{k.revoked_at:%Y-%m-%d}" if k.revoked_at else "",
-        )
-    console.print(table)
+    cols = [Col("id", "number"), Col("tenant", "words"), Col("prefix", "words"), Col("label")]
+    print_table(
+        [*cols, Col("created", "words"), Col("last used", "words"), Col("revoked", "words")],
+        [
+            [
+                str(k.id),
+                safe(k.tenant),
+                safe(k.prefix) + "…",
+                safe(k.label or ""),
+                f"{k.created_at:%Y-%m-%d}",
+                f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "-",
+                f"{k.revoked_at:%Y-%m-%d}" if k.revoked_at else "",
+            ]
+            for k in found
+        ],
+        key=2,
+        narrow="records",
+    )
 
 
 @keys_app.command("revoke")

@@ -16,6 +16,28 @@ from psycopg.rows import dict_row
 
 from minutebook.core.errors import ConfigError
 
+# One way to write money, in the CLI and on the web: cents from a dollar up; below a dollar, where
+# single LLM calls live, 4 decimals ($0.0012), and at least 2 significant digits for what is
+# smaller still ($0.000042), so a tiny cost never reads as $0.0000
+CENT_DECIMALS = 2
+SUB_DOLLAR_DECIMALS = 4
+TINY_SIGNIFICANT_DIGITS = 2
+
+
+def usd(value: Decimal | float | int | None) -> str:
+    """`$1,234.50`, `$0.0120`, `$0.000042`; "unknown" when the price was not known."""
+    if value is None:
+        return "unknown"
+    amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    sign, size = ("-" if amount < 0 else ""), abs(amount)
+    if size.quantize(Decimal(1).scaleb(-SUB_DOLLAR_DECIMALS)) >= 1:
+        return f"{sign}${size:,.{CENT_DECIMALS}f}"
+    decimals = SUB_DOLLAR_DECIMALS
+    if size:
+        decimals = max(decimals, TINY_SIGNIFICANT_DIGITS - 1 - size.adjusted())
+    return f"{sign}${size:.{decimals}f}"
+
+
 GROUPS = {"day": "date_trunc('day', created_at)::date::text", "model": "COALESCE(model, '-')", "tenant": "tenant_id"}
 
 
@@ -43,7 +65,7 @@ class CostReport:
             return None
         share = self.projected_month / self.budget * 100 if self.budget else Decimal(0)
         verdict = "within" if self.projected_month <= self.budget else "OVER"
-        return f"{verdict} budget: projected ${self.projected_month:,.2f} of ${self.budget:,.2f}/month ({share:.0f}%)"
+        return f"{verdict} budget: projected {usd(self.projected_month)} of {usd(self.budget)}/month ({share:.0f}%)"
 
 
 # Per question: hits save what their original call cost; misses cost what their LLM calls cost.

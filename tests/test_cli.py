@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,7 +123,7 @@ def test_database_url_is_used_instead_of_the_embedded_server(tmp_path: Path) -> 
         assert result.returncode == 1
         assert "empty.md: the file is empty" in result.stderr
         assert "Traceback" not in result.stderr
-        assert "│ 1   │ 0       │ 0         │ 1" in result.stdout  # new, updated, unchanged, failed
+        assert re.search(r"│\s+1 │\s+0 │\s+0 │\s+1 │", result.stdout)  # new, updated, unchanged, failed
         assert not (home / "pgdata").exists()
         migrated = run(["db", "status", "--json"], env)
         assert {m["state"] for m in json.loads(migrated.stdout)} == {"applied"}
