@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from minutebook.cache.report import usd
 from minutebook.core.dates import clock
 from minutebook.search.hybrid import highlight
 
@@ -23,6 +24,21 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 _MARKERS = re.compile(r"[\x02\x03]")
 _CITE = re.compile(r"\[(\d{1,3})\]")
+
+
+# What a passage holding items of each kind is called in a list ("Holding: priorities"); a kind
+# with no entry is shown as written rather than given a made-up plural
+KIND_PLURALS = {
+    "action": "action items",
+    "risk": "risks",
+    "decision": "decisions",
+    "priority": "priorities",
+    "milestone": "milestones",
+}
+
+
+def kind_plural(kind: str) -> str:
+    return KIND_PLURALS.get(kind, kind)
 
 
 def environment() -> Environment:
@@ -40,6 +56,7 @@ def environment() -> Environment:
         ago=ago,
         clock=clock,
         citation_href=citation_href,
+        kind_plural=kind_plural,
     )
     return env
 
@@ -71,10 +88,9 @@ def cited(text: str, citations: list[Any]) -> Markup:
     return Markup(_CITE.sub(link, str(escape(text))))
 
 
-def money(value: Decimal | float | None, digits: int = 4) -> str:
-    if value is None:
-        return "unknown"
-    return f"${Decimal(value):,.{digits}f}"
+def money(value: Decimal | float | None) -> str:
+    """Dollars written one way on every page and in the CLI (see `usd`)."""
+    return usd(value)
 
 
 def when(value: date | datetime | None) -> str:
@@ -143,7 +159,7 @@ def cost_chart(bars: list[Bar]) -> Markup:
         f'<svg class="chart" viewBox="0 0 {width} {height + 30}" role="img" aria-labelledby="chart-title">',
         '<title id="chart-title">LLM spend and cache savings per day</title>',
         f'<line x1="{pad}" y1="{height}" x2="{width - 10}" y2="{height}" stroke="#555"/>',
-        f'<text x="{pad - 4}" y="12" text-anchor="end" font-size="10" fill="#333">${top:.4f}</text>',
+        f'<text x="{pad - 4}" y="12" text-anchor="end" font-size="10" fill="#333">{usd(top)}</text>',
         f'<text x="{pad - 4}" y="{height}" text-anchor="end" font-size="10" fill="#333">$0</text>',
     ]
     for i, bar in enumerate(bars):
@@ -157,7 +173,7 @@ def cost_chart(bars: list[Bar]) -> Markup:
             y -= h
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.8:.1f}" height="{h:.1f}" fill="{colour}">'
-                f"<title>{bar.day.isoformat()}: {label} ${value:.6f}</title></rect>"
+                f"<title>{bar.day.isoformat()}: {label} {usd(value)}</title></rect>"
             )
         if len(bars) <= 14 or i % max(len(bars) // 7, 1) == 0:
             parts.append(

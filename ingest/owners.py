@@ -182,7 +182,12 @@ _NOT_NAMES = frozenset(
         "friday",
     ]
 )
-_UNASSIGNED = frozenset({"tbd", "tba", "unassigned", "none", "n/a", "na", "?", "nobody", "-", "—"})
+# Written where an owner goes but naming no one: "All: code freeze", "Owner: TBD", "@everyone".
+# Everyone is no one in particular, so such an item is unassigned: no person, no "All" team.
+NOT_A_PERSON = frozenset(
+    {"all", "everyone", "everybody", "all hands", "team", "the team", "whole team", "nobody", "no one", "none"}
+    | {"tbd", "tba", "unassigned", "n/a", "na", "?", "-", "—"}
+)
 _ROLE = re.compile(r"^(?P<name>[^()]+?)\s*\((?P<role>[^)]*)\)$")
 _TOKEN = re.compile(r"^(?:[A-Z][\w'’.-]*|[A-Z]{2,6}s?|Mc[A-Z]\w*|O['’][A-Z]\w*|de|van|von|da|di|le|la)$")
 
@@ -249,11 +254,12 @@ def _one_owner(raw: str, *, mention: bool) -> OwnerRef | None:
 def parse_owners(text: str, *, mention: bool = False) -> list[OwnerRef] | None:
     """Owners named in `text`; [] when it explicitly says nobody (TBD); None when it is not names."""
     cleaned = text.strip().strip("*_").strip()
-    if cleaned.lower() in _UNASSIGNED:
+    if cleaned.lower() in NOT_A_PERSON:
         return []
     parts = _split_outside_parens(cleaned)
     if not parts or len(parts) > 6:
         return None
+    parts = [p for p in parts if p.lstrip("@").strip().rstrip(".:").lower() not in NOT_A_PERSON]
     owners = [_one_owner(p, mention=mention or p.startswith("@")) for p in parts]
     if any(o is None for o in owners):
         return None
