@@ -71,7 +71,7 @@ class RequestOrigin:
             await response(scope, receive, send)
             return
         if scope["method"] in STATE_CHANGING and not any(headers.get(h) for h in KEY_HEADERS):
-            why = cross_origin(headers, host)
+            why = cross_origin(headers, host, self.allowed)
             if why is not None:
                 detail = f"refused a state-changing request from another site ({why})"
                 response = web.error_page(Request(scope), 403, detail, None) or problems.json_problem(
@@ -97,9 +97,10 @@ class RequestOrigin:
         return name in own and (port is None or port == served_port)
 
 
-def cross_origin(headers: dict[bytes, bytes], host: str) -> str | None:
+def cross_origin(headers: dict[bytes, bytes], host: str, allowed: frozenset[str] = frozenset()) -> str | None:
     """Why a browser's request came from another origin, or None when it did not (or when the
-    client is no browser and says nothing)."""
+    client is no browser and says nothing). An origin on an allowed host is this server's own
+    behind a proxy that passes another Host."""
     fetch_site = headers.get(b"sec-fetch-site")
     if fetch_site is not None:  # set by the browser itself; pages cannot forge it
         value = fetch_site.decode("latin-1").strip().lower()
@@ -113,6 +114,8 @@ def cross_origin(headers: dict[bytes, bytes], host: str) -> str | None:
     ours = split_host(host)
     if theirs is None or ours is None:
         return f"Origin: {text[:100]}"  # "null" (a sandboxed frame, a file) included
+    if theirs[0] in allowed or parts.netloc in allowed:
+        return None
     # a Host without a port is the default one of the scheme the browser used (which a proxy
     # that ends TLS does not pass on), so only the name and an explicit port are compared
     their_port = theirs[1] or DEFAULT_PORTS[parts.scheme]

@@ -150,6 +150,10 @@ def test_allowed_hosts_admit_a_proxy_name_and_hold_any_server_to_them(
     assert client.get("/v1/meetings", headers={**bearer, "Host": "Notes.Example.com:443"}).status_code == 200
     assert client.get("/v1/meetings", headers=bearer).status_code == 200  # its own address (testserver)
     assert_problem(client.get("/v1/meetings", headers={**bearer, "Host": "attacker.example"}), 421, "host")
+    # a proxy that passes its own Host: the browser's origin is the allowed name, not a foreign site
+    behind_proxy = {"Origin": "https://notes.example.com"}
+    assert_problem(client.post("/v1/ingest", files=_note_files(), headers=behind_proxy), 401, "API key")
+    assert_problem(client.post("/v1/ingest", files=_note_files(), headers=CROSS_SITE), 403, "another site")
 
 
 def test_a_request_with_a_key_is_no_ambient_credential_and_passes_from_any_origin(
