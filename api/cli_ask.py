@@ -156,6 +156,9 @@ def cache_inspect(
     if json_out:
         print_json(entries)
         return
+    if not entries:
+        console.print("no cached answers yet: answers from the LLM are cached as they are asked")
+        return
     cols = [Col("id", "number"), Col("question"), Col("hits", "number"), Col("cost", "number"), Col("window", "words")]
     rows = [
         [
