@@ -25,6 +25,7 @@ TENANT_TABLES = {
     "meetings",
     "people",
     "questions",
+    "web_sessions",
 }
 OPERATOR_ONLY = {"api_keys"}  # keyed by hash: the app may only ask minutebook_tenant_for_key()
 
@@ -52,9 +53,10 @@ COLUMNS = {
     "questions": "id tenant_id question question_norm outcome model cost_usd latency_ms created_at",
     "schema_migrations": "version name sha256 applied_at",
     "store_meta": "key value updated_at",
+    "web_sessions": "tenant_id id_hash created_at expires_at",
 }
 APP_WRITES = "DELETE,INSERT,SELECT,UPDATE"
-READER_TABLES = TENANT_TABLES - {"cache_entry_chunks", "chunk_lines"}
+READER_TABLES = TENANT_TABLES - {"cache_entry_chunks", "chunk_lines", "web_sessions"}
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +91,7 @@ def test_roles_have_exactly_the_grants_they_need(catalog: psycopg.Connection) ->
         **dict.fromkeys(TENANT_TABLES, APP_WRITES),
         "schema_migrations": "SELECT",
         "store_meta": "INSERT,SELECT,UPDATE",  # the first ingest records what made the vectors
+        "web_sessions": "DELETE,INSERT,SELECT",  # made at sign-in, ended at sign-out, never changed
     }
     assert grants("minutebook_reader") == dict.fromkeys(READER_TABLES, "SELECT")
     for role in ("minutebook_app", "minutebook_reader"):
