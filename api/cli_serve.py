@@ -37,7 +37,9 @@ def serve(
 ) -> None:
     """Serve the web app (at /) and the HTTP API (under /v1; OpenAPI docs at /docs). Keyless
     requests are allowed only on loopback while no API key exists; they act as the default
-    tenant. Once a key exists, the web pages ask for one at sign-in."""
+    tenant. Once a key exists, the web pages ask for one at sign-in. On loopback the server
+    answers only to 127.0.0.1, localhost and [::1] (behind a proxy, name it in
+    MINUTEBOOK_ALLOWED_HOSTS)."""
     import uvicorn
 
     from minutebook.api.app import KEYLESS_ENV, create_app
