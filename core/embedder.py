@@ -6,6 +6,7 @@ mixed in one database (core/embedding_identity.py)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -16,8 +17,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from minutebook.core.errors import ConfigError
-from minutebook.core.onnx_embedder import RUNTIMES, OnnxEncoder, ensure_exported, max_seq_length, model_hash
+from minutebook.core.onnx_embedder import (
+    RUNTIMES,
+    OnnxEncoder,
+    ensure_exported,
+    export_again,
+    max_seq_length,
+    model_hash,
+    verify_export,
+)
 
+log = logging.getLogger(__name__)
 QUERY_MEMORY = 2048  # recent query vectors kept per process (1.5 KB each)
 
 if TYPE_CHECKING:
@@ -88,17 +98,18 @@ class Embedder:
         return self._onnx
 
     def _load_onnx(self) -> OnnxEncoder:
-        """The exported model; a damaged export (a disk that filled, a file someone truncated) is
-        made again, once."""
+        """The exported model, its bytes checked against the sha256 recorded at export; a damaged
+        export (a disk that filled, a file someone truncated or overwrote) is made again, once."""
         try:
             exported = ensure_exported(self.models_dir, self.directory, self.runtime)
             try:
+                verify_export(exported)
                 return OnnxEncoder(exported, self.directory)
             except ConfigError:
                 raise
-            except Exception:
-                exported.unlink(missing_ok=True)
-                return OnnxEncoder(ensure_exported(self.models_dir, self.directory, self.runtime), self.directory)
+            except Exception as exc:  # DamagedExport, or a file ONNX Runtime cannot read
+                log.warning("the exported embedding model is damaged, exporting it again: %s", exc)
+                return OnnxEncoder(export_again(self.models_dir, self.directory, self.runtime), self.directory)
         except OSError as exc:
             raise ConfigError(
                 f"cannot keep the exported model in {self.models_dir} (MINUTEBOOK_MODELS_DIR): {exc}"
@@ -180,9 +191,10 @@ class Embedder:
 
     def encode_queries(self, texts: list[str]) -> list[np.ndarray]:
         """Query vectors, remembered like `encode_one`; the ones not remembered go through the
-        model in one batch (two short texts cost little more than one)."""
+        model in one batch (two short texts cost little more than one), never queued behind a
+        bulk `encode` (an ingest's) that is in progress."""
         if self.query_memory <= 0:
-            return list(self.encode(texts))
+            return list(self._encode_now(texts))
         found: dict[str, np.ndarray] = {}
         with self._recent_lock:
             for text in texts:
@@ -191,7 +203,7 @@ class Embedder:
                     found[text] = vector
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            for text, vector in zip(missing, self.encode(missing), strict=True):
+            for text, vector in zip(missing, self._encode_now(missing), strict=True):
                 vector.setflags(write=False)  # shared between callers
                 found[text] = vector
             with self._recent_lock:
@@ -200,6 +212,11 @@ class Embedder:
                 while len(self._recent) > self.query_memory:
                     self._recent.popitem(last=False)
         return [found[t] for t in texts]
+
+    def _encode_now(self, texts: list[str]) -> np.ndarray:
+        if not texts or self.runtime == "torch":
+            return self.encode(texts)
+        return self.onnx.encode_query(texts)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word-piece counts without special tokens, as the model would see them."""

@@ -3,7 +3,9 @@ normalisation inside the graph), its MatMul weights quantised to int8 per channe
 under MINUTEBOOK_HOME/models keyed by the model's hash. Loading it takes a tenth of a second and no
 torch; encoding is several times faster than fp32 torch on a CPU (bench/ingest.py measures both).
 
-Exporting needs torch and onnx (installed with the package) and takes a few seconds, once.
+Exporting needs torch and onnx (installed with the package) and takes a few seconds, once. The
+export's sha256, size and mtime are recorded beside it (`<file>.sha256.json`); a file whose bytes
+no longer match is made again (core/embedder.py), and so is one with no record.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +32,15 @@ from minutebook.core.errors import ConfigError
 RUNTIMES = ("onnx-int8", "onnx-fp32", "torch")
 _FFN_OUTPUT = re.compile(r"/layer\.\d+/output/dense/")  # BERT naming: not the attention's output
 EXPORT_VERSION = 2  # bump when the exported graph or the quantisation changes
+# How long a process waits for another one's export before failing with the holder's name. An
+# int8 export took 16 s on 2 cores under a load average of 9 (measured for issue 23), so a holder
+# past two minutes is stopped or stuck rather than working (SECURITY.md: lock waits are bounded).
+EXPORT_LOCK_TIMEOUT = 120.0
+LOCK_POLL = 0.1  # seconds between non-blocking attempts: a wait ends within this of the release
+
+
+class DamagedExport(Exception):
+    """An exported model whose bytes are not the ones recorded when it was written."""
 
 
 def model_hash(model_dir: Path) -> str:
@@ -60,20 +73,130 @@ def onnx_path(models: Path, model_dir: Path, runtime: str) -> Path:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def _file_lock(path: Path, *, timeout: float = EXPORT_LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold `path` locked (flock) against other processes, waiting at most `timeout` seconds. The
+    holder writes its pid and command into the file, so a waiter that gives up can name it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # another process exporting the same model: wait for it
-        yield
+    # opened without truncating: the holder's name is in it
+    with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+", encoding="utf-8") as f:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ConfigError(
+                        f"waited {timeout:g} s for the lock {path}, held by {_lock_holder(f)}: another "
+                        "minutebook process is exporting the embedding model; let it finish, or end that process"
+                    ) from None
+                time.sleep(LOCK_POLL)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} ({_short(' '.join(sys.orig_argv))})\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()  # still held: nobody reads a stale name
 
 
-def ensure_exported(models: Path, model_dir: Path, runtime: str) -> Path:
-    """The ONNX file for this model and runtime in `models`, exported (once, under a lock) if missing."""
+def _lock_holder(f: Any) -> str:
+    """'pid 123 (python -m minutebook.api ingest …)' as the holder wrote it, or found in /proc/locks
+    when it wrote nothing (an older version, another program); ', stopped' when it is."""
+    f.seek(0)
+    written = f.read().strip()
+    pid = match.group(1) if (match := re.match(r"pid (\d+)", written)) else _flock_pid(os.fstat(f.fileno()).st_ino)
+    if pid is None:
+        return "an unknown process"
+    with contextlib.suppress(OSError):
+        if not match:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            written = f"pid {pid} ({_short(command)})"
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+            written += ", stopped"
+    return written or f"pid {pid}"
+
+
+def _short(command: str, keep: int = 120) -> str:
+    """One line, its start and end kept: the program and the arguments that tell runs apart."""
+    flat = " ".join(command.split())
+    return flat if len(flat) <= 2 * keep else f"{flat[:keep]} … {flat[-keep:]}"
+
+
+def _flock_pid(inode: int) -> str | None:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()  # "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF"
+            if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
+                return fields[4]
+    return None
+
+
+def checksum_path(target: Path) -> Path:
+    return target.with_name(target.name + ".sha256.json")
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _stamp(target: Path) -> dict[str, int]:
+    stat = target.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def record_checksum(target: Path, *, written_as: Path | None = None) -> None:
+    """Record `written_as`'s (default: `target`'s) sha256 and stamp as `target`'s, atomically."""
+    source = written_as or target
+    record = {"sha256": file_sha256(source), **_stamp(source)}
+    partial = checksum_path(target).with_name(f"{checksum_path(target).name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(record), encoding="utf-8")
+    partial.rename(checksum_path(target))
+
+
+def verify_export(target: Path) -> None:
+    """Raise DamagedExport unless `target` is what was recorded when it was written. The file is
+    hashed only when its size or mtime differ from the record: hashing the 69 MB int8 export costs
+    150 ms of CPU on a busy 2-core machine, at every CLI command, while any write to the file
+    (a 1 MiB overwritten in place included) moves its mtime. A file hashed and found whole (a copy,
+    a restored backup) gets its stamp recorded again."""
+    try:
+        record = json.loads(checksum_path(target).read_text(encoding="utf-8"))
+        recorded = str(record["sha256"])
+        stamp = {"size": int(record["size"]), "mtime_ns": int(record["mtime_ns"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DamagedExport(f"{target}: no readable checksum recorded beside it") from None
+    if _stamp(target) == stamp:
+        return
+    actual = file_sha256(target)
+    if actual != recorded:
+        raise DamagedExport(f"{target}: its sha256 is {actual[:12]}…, not the {recorded[:12]}… recorded at export")
+    with contextlib.suppress(OSError):
+        record_checksum(target)
+
+
+def ensure_exported(models: Path, model_dir: Path, runtime: str, *, lock_timeout: float = EXPORT_LOCK_TIMEOUT) -> Path:
+    """The ONNX file for this model and runtime in `models`, exported (once, under a lock) if missing
+    or exported before checksums were recorded."""
     target = onnx_path(models, model_dir, runtime)
-    if target.exists():
+    if target.exists() and checksum_path(target).exists():
         return target
-    with _file_lock(target.with_suffix(".lock")):
-        if not target.exists():
+    with _file_lock(target.with_suffix(".lock"), timeout=lock_timeout):
+        if not (target.exists() and checksum_path(target).exists()):
+            _export(model_dir, target, quantise=runtime == "onnx-int8")
+    return target
+
+
+def export_again(models: Path, model_dir: Path, runtime: str, *, lock_timeout: float = EXPORT_LOCK_TIMEOUT) -> Path:
+    """Replace a damaged export, unless another process replaced it while this one waited."""
+    target = onnx_path(models, model_dir, runtime)
+    with _file_lock(target.with_suffix(".lock"), timeout=lock_timeout):
+        try:
+            verify_export(target)
+        except DamagedExport:
             _export(model_dir, target, quantise=runtime == "onnx-int8")
     return target
 
@@ -146,53 +269,78 @@ def _export(model_dir: Path, target: Path, *, quantise: bool) -> None:
         fp32.unlink()
     else:
         fp32.rename(partial)
+    record_checksum(target, written_as=partial)  # a crash before the next line: the old file fails its check
     partial.rename(target)  # whole or absent: a crash mid-export leaves only a .tmp
 
 
 class OnnxEncoder:
-    """Tokenizer and session: thread-safe; ONNX Runtime runs one call at a time per session here."""
+    """Tokenizers and one session, thread-safe. Bulk encodes (ingest, re-embed) take the session
+    one batch at a time, in turn; queries never queue behind them: ONNX Runtime runs calls on one
+    session concurrently, so a question's few milliseconds run beside a bulk batch instead of after
+    a whole note's worth of them. Measured on 2 cores under a load average of 10 for issue 23: a
+    query beside a bulk batch of 16, p99 76 ms; with a second session for queries about the same
+    (56-73 ms) for 83 MB more; behind a lock taken per batch, seconds (a batch of 16 took 3.7 s).
+    bench/load.py's noisy-neighbour run measures it through the API."""
 
     def __init__(self, onnx_file: Path, model_dir: Path, *, threads: int | None = None) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
-        tokenizer_file = model_dir / "tokenizer.json"
-        if not tokenizer_file.exists():
+        self._tokenizer_file = model_dir / "tokenizer.json"
+        if not self._tokenizer_file.exists():
             raise ConfigError(f"no tokenizer.json in {model_dir}: the ONNX runtime needs a fast tokenizer")
         self.max_tokens = max_seq_length(model_dir)
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        self._tokenizer.enable_truncation(self.max_tokens)
-        self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id("[PAD]") or 0)
-        self._counter = Tokenizer.from_file(str(tokenizer_file))  # no truncation: counts whole texts
-        self._counter.no_padding()
-        self._counter.no_truncation()
+        # One tokenizer per path, each made on first use (80 ms apiece on a busy machine: a CLI
+        # search needs only the query's) and used under its path's lock: HF fast tokenizers fail
+        # ("Already borrowed") when two threads use one at once.
+        self._tokenizers: dict[str, Any] = {}
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
-        self.dim = int(self._session.get_outputs()[0].shape[1] or 0) or self._probe_dim()
-        self._lock = threading.Lock()
+        self._bulk_lock = threading.Lock()  # one bulk batch at a time: two would only share the cores
+        self._query_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self.dim = int(self._session.get_outputs()[0].shape[1] or 0) or int(self.encode_query(["x"]).shape[1])
 
-    def _probe_dim(self) -> int:
-        return int(self._run(["x"]).shape[1])
+    def _tokenizer(self, path: str) -> Any:
+        """The tokenizer of `path` (bulk, query, count); the caller holds that path's lock."""
+        if (made := self._tokenizers.get(path)) is None:
+            from tokenizers import Tokenizer
 
-    def _run(self, texts: list[str]) -> np.ndarray:
-        encoded = self._tokenizer.encode_batch(texts)
+            made = Tokenizer.from_file(str(self._tokenizer_file))
+            if path == "count":  # whole texts
+                made.no_padding()
+                made.no_truncation()
+            else:
+                made.enable_truncation(self.max_tokens)
+                made.enable_padding(pad_id=made.token_to_id("[PAD]") or 0)
+            self._tokenizers[path] = made
+        return made
+
+    def _run(self, path: str, texts: list[str]) -> np.ndarray:
+        encoded = self._tokenizer(path).encode_batch(texts)
         ids = np.array([e.ids for e in encoded], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
         out = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
         return np.asarray(out[0], dtype=np.float32)
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Bulk: the session is taken and given back per batch, so other bulk encodes interleave."""
         # similar lengths together: padding to the longest in a batch is wasted work
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        with self._lock:
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                out[batch] = self._run([texts[i] for i in batch])
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            with self._bulk_lock:
+                out[batch] = self._run("bulk", [texts[i] for i in batch])
         return out
 
+    def encode_query(self, texts: list[str]) -> np.ndarray:
+        """A question's few texts, beside any bulk batch in progress rather than after it."""
+        with self._query_lock:
+            return self._run("query", texts)
+
     def count_tokens(self, texts: list[str]) -> list[int]:
-        with self._lock:
-            return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=False)]
+        with self._count_lock:
+            counted = self._tokenizer("count").encode_batch(texts, add_special_tokens=False)
+            return [len(e.ids) for e in counted]
