@@ -3,7 +3,8 @@
 It speaks the real protocol (plain JSON and server-sent-event streaming, with usage), answers
 deterministically from the numbered evidence in the prompt, and fails on demand: queue
 behaviours such as "429", "500", "hang", "truncate" or "drop" (stream a few tokens, then cut the
-connection) and the next requests get them.
+connection) and the next requests get them. `hold()` makes every request wait until `release()`:
+a slow LLM whose slowness the test ends, rather than a number of seconds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _WORD = re.compile(r"[a-z0-9]+")
+HELD_AT_MOST = 600.0  # seconds a held request waits for release(): a failed test must not hang forever
 
 
 def _answer(messages: list[dict[str, str]]) -> str:
@@ -42,6 +44,8 @@ class LLMServer:
         self.hang_seconds = 5.0
         self.verdict = "yes"  # what it says when asked whether two questions ask for the same thing
         self._lock = threading.Lock()
+        self._open = threading.Event()
+        self._open.set()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,6 +58,7 @@ class LLMServer:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 behaviour = server._next(body)
+                server._open.wait(HELD_AT_MOST)
                 if behaviour == "hang":  # the client gives up first; nothing is sent
                     time.sleep(server.hang_seconds)
                     self.close_connection = True
@@ -180,6 +185,12 @@ class LLMServer:
         with self._lock:
             self.script.extend(behaviours)
 
+    def hold(self) -> None:
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
     def reset(self) -> None:
         with self._lock:
             self.script.clear()
@@ -187,6 +198,7 @@ class LLMServer:
         self.delay = 0.0
         self.token_delay = 0.0
         self.verdict = "yes"
+        self._open.set()
 
     def __enter__(self) -> LLMServer:
         self._thread.start()

@@ -1,5 +1,6 @@
 """The question path end to end: evidence, the LLM over real HTTP, the semantic cache, the ledger."""
 
+import re
 import shutil
 import threading
 import uuid
@@ -318,3 +319,46 @@ def test_cost_report_adds_up(
     assert lines[0].startswith("day,questions") and lines[-1].startswith("total,5,2")
     png = plot(report, tmp_path / "cost.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+OPS_NOTE = """# Ops sync
+Date: 2025-10-01
+Attendees: Dana Whitfield, Omar Haddad
+
+## Backups
+- Dana owns the nightly backup job
+- Risk: only Dana knows how the nightly backup job restores
+- Risk: the nightly backup job has no monitoring
+- [ ] Document the nightly backup job restore steps
+"""
+PLAIN_NOTE = "Standup notes\n\nWe talked about the vendor contract renewal.\nIt is due in March and legal reviews it.\n"
+LIST_GLYPH = re.compile(r"^\s*(?:[-*+•◦▪‣○●✓✔☐☑✅❌]|\[[ xX✓]\]|\d{1,3}[.)])\s")
+
+
+def test_extractive_answers_read_as_plain_lines_cited_in_order(
+    pool: ConnectionPool, embedder: Embedder, notes: tuple[str, Path]
+) -> None:
+    tenant, folder = notes
+    (folder / "ops.md").write_text(OPS_NOTE)
+    (folder / "standup.txt").write_text(PLAIN_NOTE)
+    assert not ingest_paths(pool, embedder, [str(folder)], options=IngestOptions(tenant=tenant)).failed
+    answers = {
+        q: ask(pool, embedder, None, PRICES, q, options=options(tenant))
+        for q in ("When will Okta SSO be ready?", "Who owns the database migration?",
+                  "Who owns the nightly backup job?", "When is the vendor contract renewal?")
+    }  # fmt: skip
+    for q, answer in answers.items():
+        assert answer.mode == "extractive"
+        lines = answer.text.splitlines()
+        numbers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+        assert numbers == list(range(1, len(lines) + 1)) == [c.n for c in answer.citations], q  # [1] [2] [3]
+        assert not [line for line in lines if LIST_GLYPH.match(line)], q  # no "- ", "[ ]", "○"
+        quoted = [re.sub(r" — .*| \[\d+\]$", "", line) for line in lines]
+        assert len(set(quoted)) == len(quoted), q  # an item and the line it was read from: said once
+        assert all(c.section.strip() for c in answer.citations), q
+    assert answers["When will Okta SSO be ready?"].text.count("Complete Okta SSO integration") == 1
+    backups = answers["Who owns the nightly backup job?"].text
+    assert "only Dana knows how the nightly backup job restores — owner unclear" in backups
+    assert "the nightly backup job has no monitoring (open)" in backups and "unassigned" not in backups
+    (renewal, *_) = answers["When is the vendor contract renewal?"].citations
+    assert renewal.meeting_title == "Standup notes" and renewal.section == "(no heading)"
