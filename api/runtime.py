@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from minutebook.core.database import connect, open_app_pool, resolve_database_url
 from minutebook.core.embedded import EmbeddedSupervisor
@@ -117,13 +117,21 @@ class Runtime:
         self.close()
 
 
-def make_embedder(settings: Settings, kind: type[Embedder] = Embedder) -> Embedder:
-    return kind(
-        settings.embed_model,
-        batch_size=settings.embed_batch_size,
-        runtime=settings.embed_runtime,
-        models_dir=settings.models_dir or settings.home / "models",
-    )
+def make_embedder(settings: Settings) -> Embedder:
+    return Embedder(settings.embed_model, **_embedder_options(settings))
+
+
+def make_checked_embedder(settings: Settings) -> CheckedEmbedder:
+    """The embedder of a runtime, which can check the store's vectors before each use."""
+    return CheckedEmbedder(settings.embed_model, **_embedder_options(settings))
+
+
+def _embedder_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "batch_size": settings.embed_batch_size,
+        "runtime": settings.embed_runtime,
+        "models_dir": settings.models_dir or settings.home / "models",
+    }
 
 
 def open_runtime(settings: Settings, *, supervise: bool = False, check_embeddings: bool = True) -> Runtime:
@@ -133,7 +141,7 @@ def open_runtime(settings: Settings, *, supervise: bool = False, check_embedding
     url = resolve_database_url(settings)
     if settings.auto_migrate:
         migrate(url)
-    embedder = make_embedder(settings, CheckedEmbedder)
+    embedder = make_checked_embedder(settings)
     legacy = embedder.identity_with("torch")
     if check_embeddings:
         with connect(url) as conn:
@@ -141,7 +149,7 @@ def open_runtime(settings: Settings, *, supervise: bool = False, check_embedding
     pool = open_app_pool(
         url, settings.app_database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
     )
-    if check_embeddings and isinstance(embedder, CheckedEmbedder):
+    if check_embeddings:
         # and again at each use: a `reembed` run beside a server changes what the store holds
         embedder.guard = StoreGuard(pool, embedder.identity, legacy)
     supervisor = None
