@@ -41,7 +41,7 @@ def write_ledger(
                 log.error(
                     "LEDGER WRITE LOST for tenant %s, question %s: %s; LLM calls: %r", tenant, question, exc, calls
                 )
-                raise DatabaseError("the database is unavailable, so the answer was not recorded; retry") from exc
+                raise DatabaseError("the database is unavailable, so the answer was not recorded; try again") from exc
             log.warning("ledger write failed (attempt %d of %d), retrying: %s", attempt, LEDGER_ATTEMPTS, exc)
             time.sleep(LEDGER_PAUSE * 2 ** (attempt - 1))
     raise AssertionError("unreachable")

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from live_server import LiveServer
 from llm_server import LLMServer
 from psycopg_pool import ConnectionPool
+from test_web import _csrf, sign_in
 
 from minutebook.api.app import create_app
 from minutebook.api.keys import create_key
@@ -211,7 +212,7 @@ def test_a_ledger_write_that_keeps_failing_is_logged_and_retryable(
     a, _ = two_tenants
     llm = LLMClient(model="gpt-4o-mini", base_url=llm_server.base_url, timeout=GENEROUS)
     FailingPool(small_pool, monkeypatch, lambda: llm_server.request_count > 0)
-    with caplog.at_level(logging.ERROR), pytest.raises(DatabaseError, match="retry"):
+    with caplog.at_level(logging.ERROR), pytest.raises(DatabaseError, match="try again"):
         ask(small_pool, embedder, llm, PRICES, QUESTIONS[0], options=asking(a))
     lost = [r.getMessage() for r in caplog.records if "LEDGER WRITE LOST" in r.getMessage()]
     assert len(lost) == 1 and "outcome='ok'" in lost[0] and "completion_tokens=" in lost[0]
@@ -236,4 +237,18 @@ def test_database_trouble_in_a_stream_is_a_503_to_retry(
     assert "".join(data for kind, data in events if kind == "token").startswith("According to")
     kind, problem = events[-1]
     assert kind == "error" and problem["status"] == 503 and problem["retry"] is True
-    assert problem["title"] == "Service unavailable" and "retry" in problem["detail"]
+    assert problem["title"] == "Service unavailable" and "try again" in problem["detail"]
+
+
+def test_database_trouble_during_a_web_answer_says_try_again(
+    pg_url: str, small_pool: ConnectionPool, embedder: Embedder, llm_server: LLMServer, two_tenants: tuple[str, str],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    a, _ = two_tenants
+    app = create_app(Runtime(app_settings(tmp_path, llm_server), pg_url, small_pool, embedder))
+    client = TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1")
+    sign_in(client, key(pg_url, a)["Authorization"].removeprefix("Bearer "))
+    token = _csrf(client.get("/").text)
+    FailingPool(small_pool, monkeypatch, lambda: llm_server.request_count > 0)
+    page = client.post("/ask", data={"question": QUESTIONS[0], "csrf": token})
+    assert page.status_code == 503 and "try again" in page.text
