@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import islice
 from typing import Literal, get_args
+
+from minutebook.core.errors import IngestError
 
 MONTHS: dict[str, int] = {}
 for _i, _name in enumerate(calendar.month_name):
@@ -64,6 +70,82 @@ _PART_OF_MONTH = re.compile(
     re.IGNORECASE,
 )
 _FILENAME_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?([01]\d)[-_.]?([0-3]\d)(?!\d)")
+
+
+# A line (or field) holding more date mentions than this was not written by hand: a schedule row has
+# a few dozen at most. find_dates reads only the first ones, so one line costs bounded work.
+MAX_DATES_PER_TEXT = 200
+# Date matches one note's parsers may read in all (each find_dates call counts, so a line read by
+# three rules counts three times). Far above what the densest real notes read for their size (see
+# tests/test_parser_growth.py); past it a note is a dump of dates, not minutes, and fails with that reason.
+MAX_DATE_MATCHES_PER_NOTE = 250_000
+# Characters one note's date search may read, as a multiple of the note's length: each line is read
+# by a handful of rules (meeting date, fields, due dates). Far past that, a parser is re-reading text
+# it has read already (the quadratic bug of issue 23), and the note fails instead of costing hours.
+DATE_SCAN_FACTOR = 40
+DATE_SCAN_SLACK = 100_000  # short notes: a header read by several rules is still cheap
+
+
+class ParseBudget:
+    """The parse work one note may cost, counted deterministically (date matches and characters
+    read by find_dates), carried through parse and extraction with `active()`. Past a limit the note
+    fails with an IngestError naming the file and the reason, before anything is stored."""
+
+    def __init__(self, name: str, size: int) -> None:
+        self.name = name
+        self.matches = 0
+        self.scanned = 0
+        self.max_matches = MAX_DATE_MATCHES_PER_NOTE
+        self.max_scanned = DATE_SCAN_FACTOR * size + DATE_SCAN_SLACK
+
+    def charge(self, *, matches: int, scanned: int) -> None:
+        self.matches += matches
+        self.scanned += scanned
+        if self.matches > self.max_matches:
+            raise IngestError(
+                f"{self.name}: too complex to parse: more than {self.max_matches:,} date mentions "
+                "(meeting notes hold far fewer); nothing from it was stored"
+            )
+        if self.scanned > self.max_scanned:
+            raise IngestError(
+                f"{self.name}: too complex to parse: reading its dates took more than {DATE_SCAN_FACTOR} "
+                "passes over the note; nothing from it was stored"
+            )
+
+    @contextmanager
+    def active(self) -> Iterator[ParseBudget]:
+        """Charge every find_dates call made inside the block to this budget."""
+        token = _BUDGET.set(self)
+        try:
+            yield self
+        finally:
+            _BUDGET.reset(token)
+
+
+_BUDGET: ContextVar[ParseBudget | None] = ContextVar("minutebook_parse_budget", default=None)
+
+
+class _Taken:
+    """Spans already read as dates: sorted and disjoint. The matches of one pattern arrive in order,
+    so each is checked by walking forward through these once per pattern, not against all of them."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int]] = []
+        self._new: list[tuple[int, int]] = []
+        self._at = 0
+
+    def next_pattern(self) -> None:
+        self.spans = sorted(self.spans + self._new)  # two sorted runs: Timsort merges them linearly
+        self._new, self._at = [], 0
+
+    def free(self, span: tuple[int, int]) -> bool:
+        spans = self.spans
+        while self._at < len(spans) and spans[self._at][1] <= span[0]:
+            self._at += 1
+        return self._at == len(spans) or spans[self._at][0] >= span[1]
+
+    def take(self, span: tuple[int, int]) -> None:
+        self._new.append(span)  # one pattern's matches never overlap each other
 
 
 Precision = Literal["day", "range", "month", "quarter"]
@@ -196,12 +278,18 @@ def find_dates(
 
     `coarse` also finds months and quarters with a year ("October 2022", "Q3 2024"), which say
     when a meeting was but are too vague for a due date. `numeric_order` is the tenant's day/month
-    order for numeric dates that fit both."""
+    order for numeric dates that fit both. Reads at most MAX_DATES_PER_TEXT matches of each form,
+    in time linear in the text; the work is charged to the active ParseBudget, if any."""
     found: list[DateMention] = []
-    taken: list[tuple[int, int]] = []
+    taken = _Taken()
+    matches = 0
 
-    def free(span: tuple[int, int]) -> bool:
-        return all(span[1] <= a or span[0] >= b for a, b in taken)
+    def each(pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        nonlocal matches
+        taken.next_pattern()
+        for m in islice(pattern.finditer(text), MAX_DATES_PER_TEXT):
+            matches += 1
+            yield m
 
     def add(
         start: date | None,
@@ -211,20 +299,20 @@ def find_dates(
         precision: Precision | None = None,
         ambiguous: bool = False,
     ) -> None:
-        if start is None or end is None or end < start or not free(m.span()):
+        if start is None or end is None or end < start or not taken.free(m.span()):
             return
-        taken.append(m.span())
+        taken.take(m.span())
         kind: Precision = precision or ("range" if end != start else "day")
         found.append(DateMention(start, end, m.group(0), m.span(), has_year, kind, ambiguous))
 
-    for m in _ISO.finditer(text):
+    for m in each(_ISO):
         start = _safe_date(int(m["y1"]), int(m["m1"]), int(m["d1"]))
         end = start
         if m["y2"] and start:
             end = _safe_date(int(m["y2"]), int(m["m2"]), int(m["d2"]))
         add(start, end, m, True)
 
-    for m in _MONTH_FIRST.finditer(text):
+    for m in each(_MONTH_FIRST):
         month1 = month_number(m["m1"])
         if month1 is None:
             continue
@@ -237,7 +325,7 @@ def find_dates(
             end = _end_after(start, month2 or month1, _day(m["d2"]), m["y2"])
         add(start, end, m, bool(year1))
 
-    for m in _DAY_FIRST_SPAN.finditer(text):
+    for m in each(_DAY_FIRST_SPAN):
         month1, month2 = month_number(m["m1"]), month_number(m["m2"])
         if month1 is None or month2 is None:
             continue
@@ -248,7 +336,7 @@ def find_dates(
             start = _safe_date(start.year - 1, start.month, start.day)  # "28 Dec - 3 Jan 2025"
         add(start, end, m, bool(year1))
 
-    for m in _DAY_FIRST.finditer(text):
+    for m in each(_DAY_FIRST):
         month1 = month_number(m["m1"])
         if month1 is None:
             continue
@@ -256,11 +344,11 @@ def find_dates(
         end = _end_after(start, month1, _day(m["d2"]), m["y1"]) if start and m["d2"] else start
         add(start, end, m, bool(m["y1"]))
 
-    for m in _NUMERIC.finditer(text):
+    for m in each(_NUMERIC):
         if (reading := _numeric_reading(m, numeric_order)) is not None:
             add(reading[0], reading[1], m, True, ambiguous=reading[2])
 
-    for m in _PART_OF_MONTH.finditer(text):
+    for m in each(_PART_OF_MONTH):
         month = month_number(m["m1"])
         if month is None:
             continue
@@ -279,19 +367,21 @@ def find_dates(
         add(point, point, m, bool(m["y1"]))
 
     if coarse:
-        for m in _MONTH_YEAR.finditer(text):
+        for m in each(_MONTH_YEAR):
             if (month := month_number(m["m1"])) is not None:
                 year = int(m["y1"])
                 add(date(year, month, 1), _month_end(year, month), m, True, "month")
-        for m in _QUARTER.finditer(text):
+        for m in each(_QUARTER):
             quarter = int(m["q1"] or m["q2"])
             raw = m["y1"] or m["y2"]
             year = int(raw) + (2000 if len(raw) == 2 else 0)
             first = 3 * quarter - 2
             add(date(year, first, 1), _month_end(year, first + 2), m, True, "quarter")
 
+    if (budget := _BUDGET.get()) is not None:
+        budget.charge(matches=matches, scanned=len(text))
     found.sort(key=lambda d: d.span[0])
-    return found
+    return found[:MAX_DATES_PER_TEXT]
 
 
 def first_date(text: str, reference: date | None = None) -> DateMention | None:

@@ -22,7 +22,7 @@ from typing import Literal, get_args
 from minutebook.core.dates import DateMention, find_dates
 from minutebook.ingest.commitments import Commitment, decision_text, find_commitment, is_decision
 from minutebook.ingest.owners import TEAM_WORDS, OwnerRef, format_owners, parse_owners
-from minutebook.ingest.parse import LIST_MARKER, ParsedNote, Section, indent_of, is_list_item
+from minutebook.ingest.parse import LIST_MARKER, ParsedNote, Section, budget_of, indent_of, is_list_item
 
 _SECTION_KINDS: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -54,8 +54,10 @@ _DECISION_PREFIX = re.compile(
 _AGREED_INLINE = re.compile(r"^(?:[\w ]{0,30}:\s*)?(?:we\s+)?(?:agreed|decided)\s+(?:to|that|on)\b", re.I)
 _RISK_PREFIX = re.compile(r"^(?:\*\*)?Risk(?:\*\*)?\s*:\s*", re.I)
 _MENTION = re.compile(r"^@(?P<who>[\w.'-]+(?:\s*(?:,|&|\+|and)\s*@[\w.'-]+)*)\s*[:\-–]?\s*")
+# `(?<!\s)`: a run of spaces is tried from its start only (the leftmost match starts there anyway);
+# tried from every space in it, a long run costs its length squared
 _KEY_FIELD = re.compile(
-    r"(?:^|[,;|]\s*|\s{2,}|\s[-–]\s)(?P<key>Owners?|Assignee|Assigned to|DRI|Responsible|Lead|Due|Deadline|"
+    r"(?:^|[,;|]\s*|(?<!\s)\s{2,}|\s[-–]\s)(?P<key>Owners?|Assignee|Assigned to|DRI|Responsible|Lead|Due|Deadline|"
     r"Due date|ETA|Target|By|Status|Mitigation|Impact|Risk|Action)\s*:\s*",
     re.I,
 )
@@ -67,9 +69,8 @@ _WHO_DOES = re.compile(
 _LEADING_OWNER = re.compile(r"^(?P<who>[^:]{1,60}?)\s*[:\-–]\s+(?P<task>\S.*)$")
 _TRAILING_PARENS = re.compile(r"\s*\((?P<inner>[^()]*)\)\s*\.?(?P<remark>\s+[—–-]\s+.*)?$")
 _TRAILING_OWNER = re.compile(r"\s+[—–-]\s+(?P<who>[^—–]+?)$")
-_BY_DATE = re.compile(
-    r"\s*[,;]?\s*\b(?:by|before|due(?:\s+(?:on|by))?|no later than|NLT|until|deadline)\s*:?\s+$", re.I
-)
+# "by", "due", "deadline:" right before a date; the spaces, comma or semicolon before it go with it
+_BY_WORD = re.compile(r"\b(?:by|before|due(?:\s+(?:on|by))?|no later than|NLT|until|deadline)(?:\s*:)?\s+$", re.I)
 _DONE_WORDS = re.compile(r"\b(done|complete[d]?|shipped|closed|finished|resolved|delivered|merged|launched)\b", re.I)
 _PROGRESS_WORDS = re.compile(
     r"\b(in[ -]progress|ongoing|wip|started|underway|design phase|in review|in design|in development|"
@@ -144,13 +145,31 @@ def _due_from_mention(item: ExtractedItem, mention: DateMention) -> None:
     item.due_start, item.due_date, item.due_text = mention.start, mention.end, mention.text
 
 
+def _by_phrase(text: str, start: int, end: int) -> int | None:
+    """Where a "by"/"due"/"deadline" phrase ending at `end` begins (with the spaces and the comma or
+    semicolon before it), looking back no further than `start`: only the text since the previous
+    date is read, so finding the due date reads the text once, not once per date."""
+    m = _BY_WORD.search(text, start, end)
+    if m is None:
+        return None
+    at = m.start()
+    while at > start and text[at - 1].isspace():
+        at -= 1
+    if at > start and text[at - 1] in ",;":
+        at -= 1
+        while at > start and text[at - 1].isspace():
+            at -= 1
+    return at
+
+
 def take_due(text: str, ref: date | None, *, any_date: bool) -> tuple[str, DateMention | None]:
     """Pull a due date out of `text` ("by Nov 25", "due 2025-11-17"); return the text without it."""
     mentions = find_dates(text, ref)
+    previous_end = 0  # a date never ends in a space, comma or "by": the phrase lies after the previous one
     for m in mentions:
-        before = text[: m.span[0]]
-        if b := _BY_DATE.search(before):
-            return (text[: b.start()] + text[m.span[1] :]).strip(), m
+        if (cut := _by_phrase(text, previous_end, m.span[0])) is not None:
+            return (text[:cut] + text[m.span[1] :]).strip(), m
+        previous_end = m.span[1]
     if any_date and mentions:
         m = mentions[-1]
         rest = text[m.span[1] :].strip()
@@ -556,5 +575,6 @@ class _Extractor:
 
 def extract_items(note: ParsedNote, people: Iterable[str] = ()) -> list[ExtractedItem]:
     """Items in `note`; `people` (lower-cased names and handles the tenant knows) lets a commitment's
-    subject be recognised however it is written."""
-    return _Extractor(note, people).run()
+    subject be recognised however it is written. The work is charged to the note's parse budget."""
+    with budget_of(note).active():
+        return _Extractor(note, people).run()

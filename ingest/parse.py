@@ -15,6 +15,7 @@ from pathlib import PurePath
 from minutebook.core.dates import (
     DateMention,
     NumericOrder,
+    ParseBudget,
     date_from_filename,
     find_dates,
     first_date,
@@ -77,6 +78,15 @@ class ParsedNote:
     date_text: str | None = None  # the date as the note (or the user) wrote it
     date_source: str | None = None  # where it was read: given | front matter | date line | title | …
     date_order: NumericOrder | None = None  # the day/month order this note's numeric dates show (set at ingest)
+    # the parse work this note may still cost: extraction charges the same budget as parsing
+    budget: ParseBudget | None = field(default=None, repr=False, compare=False)
+
+
+def budget_of(note: ParsedNote) -> ParseBudget:
+    """The note's parse budget (a fresh one for a note built by hand rather than by parse_note)."""
+    if note.budget is None:
+        note.budget = ParseBudget("note", sum(len(line) + 1 for line in note.lines))
+    return note.budget
 
 
 def is_list_item(text: str) -> bool:
@@ -131,14 +141,22 @@ def _heading_at(lines: list[str], i: int) -> tuple[int, str, int] | None:
     return None
 
 
-def _next_nonblank(lines: list[str], i: int) -> int | None:
-    for j in range(i + 1, len(lines)):
+Following = list[int | None]  # for each line, the next non-blank line after it
+
+
+def _following(lines: list[str]) -> Following:
+    """The next non-blank line after each line, in one backward pass (a search per line is
+    quadratic in a run of blank lines)."""
+    following: Following = [None] * len(lines)
+    nxt: int | None = None
+    for j in range(len(lines) - 1, -1, -1):
+        following[j] = nxt
         if lines[j].strip():
-            return j
-    return None
+            nxt = j
+    return following
 
 
-def _is_label_heading(lines: list[str], i: int) -> bool:
+def _is_label_heading(lines: list[str], i: int, following: Following) -> bool:
     """`Engineering Team:` (or a bare `Next steps` after a blank line) alone on a line,
     introducing an indented block or a list."""
     text = lines[i]
@@ -154,11 +172,11 @@ def _is_label_heading(lines: list[str], i: int) -> bool:
             return False
         if _KEY_VALUE.match(text):
             return False
-    j = _next_nonblank(lines, i)
+    j = following[i]
     return j is not None and j == i + 1 and (is_list_item(lines[j]) or indent_of(lines[j]) > 0)
 
 
-def _item_heading(lines: list[str], i: int) -> str | None:
+def _item_heading(lines: list[str], i: int, following: Following) -> str | None:
     """A list item that owns a nested list and reads like a title becomes a sub-section."""
     text = lines[i]
     m = LIST_MARKER.match(text)
@@ -170,7 +188,7 @@ def _item_heading(lines: list[str], i: int) -> str | None:
         return None
     if len(body.rstrip(":").split()) > _MAX_PSEUDO_HEADING_WORDS:
         return None
-    j = _next_nonblank(lines, i)
+    j = following[i]
     if j is None or indent_of(lines[j]) <= indent_of(text):
         return None
     return _clean_heading(body)
@@ -323,20 +341,26 @@ def _attendance(lines: list[str]) -> Attendance:
     """Attendance blocks (a heading or label named for it, then its lines) and inline
     `Present: a, b` / `Regrets: c` lines."""
     inline: list[tuple[str, str]] = []
-    blocks: list[list[str]] = []
+    following = _following(lines)
+    headings = [_heading_at(lines, i) for i in range(len(lines))]
+    starts: dict[int, int] = {}  # line opening an attendance block → its first line
     for i, text in enumerate(lines):
         kv = _KEY_VALUE.match(text)
         if kv and not is_list_item(text) and (is_attendance_label(kv["key"]) or is_absence_label(kv["key"])):
             inline.append((kv["key"], kv["value"]))
             continue
-        heading = _heading_at(lines, i)
-        label = text if _is_label_heading(lines, i) or text.strip().endswith(":") else None
+        heading = headings[i]
+        label = text if _is_label_heading(lines, i, following) or text.strip().endswith(":") else None
         name = heading[1] if heading else label
-        if name is None or not is_attendance_label(name):
-            continue
+        if name is not None and is_attendance_label(name):
+            starts[i] = i + (heading[2] if heading else 1)
+    blocks: list[list[str]] = []
+    for first in starts.values():
         block: list[str] = []
-        j = i + (heading[2] if heading else 1)
-        while j < len(lines) and _heading_at(lines, j) is None:
+        j = first
+        # a block also ends where another one starts: that one reads the rest (an indented
+        # "Attendees:" inside a block would otherwise have every block re-read all that follows)
+        while j < len(lines) and headings[j] is None and j not in starts:
             line = lines[j]
             if line.strip():
                 if not (is_list_item(line) or indent_of(line) > 0 or _KEY_VALUE.match(line)) and block:
@@ -450,6 +474,22 @@ def parse_note(
     `modified` (the file's time) dates a transcript that says nothing else; `given` is a date the
     user stated for this note, which wins over anything in it; `numeric_order` is the tenant's
     day/month order for numeric dates that fit both."""
+    budget = ParseBudget(PurePath(filename).name if filename else "note", len(text))
+    with budget.active():
+        note = _parse(text, filename, reference, modified, given=given, numeric_order=numeric_order)
+    note.budget = budget
+    return note
+
+
+def _parse(
+    text: str,
+    filename: str | None,
+    reference: date | None,
+    modified: date | None,
+    *,
+    given: DateMention | None,
+    numeric_order: NumericOrder | None,
+) -> ParsedNote:
     if (filename and PurePath(filename).suffix.lower() in TRANSCRIPT_EXTENSIONS) or detect_format(text):
         return _dated_as_given(_parse_timed_transcript(text, filename, reference, modified), given)
     lines = text.splitlines()
@@ -480,6 +520,7 @@ def parse_note(
     stack: list[tuple[int, str, Span]] = []  # real headings: (level, text, dates)
     pseudo: tuple[str, Span, int] | None = None  # (text, dates, indent that ends it)
     title_is_h1 = title_line is not None and bool(_ATX.match(lines[title_line]))
+    following = _following(lines)
 
     def inherited() -> Span:
         return next((h[2] for h in reversed(stack) if h[2]), None)
@@ -515,19 +556,19 @@ def parse_note(
             open_section(i)
             i += consumed
             continue
-        if _is_label_heading(lines, i):
+        if _is_label_heading(lines, i, following):
             pseudo = (_clean_heading(text), heading_date(text, inherited()), -1)
             open_section(i)
             i += 1
             continue
-        if (item_name := _item_heading(lines, i)) is not None:
+        if (item_name := _item_heading(lines, i, following)) is not None:
             pseudo = (item_name, heading_date(item_name, inherited()), indent_of(text))
             open_section(i)
             i += 1
             continue
         if pseudo and pseudo[2] < 0 and not text.strip():
             # a label's block ends at a blank line followed by unindented prose
-            j = _next_nonblank(lines, i)
+            j = following[i]
             if j is not None and indent_of(lines[j]) == 0 and not is_list_item(lines[j]):
                 pseudo = None
                 open_section(j)

@@ -14,7 +14,7 @@ from datetime import date
 
 from minutebook.ingest.extract import ExtractedItem, take_due
 from minutebook.ingest.owners import OwnerRef, parse_owners
-from minutebook.ingest.parse import ParsedNote
+from minutebook.ingest.parse import ParsedNote, budget_of
 from minutebook.ingest.transcript import Turn
 
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")
@@ -45,13 +45,19 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCES.split(text) if s.strip()]
 
 
-_TAIL_QUESTION = re.compile(r",?\s+(?:can|could|will|would) you\b.*$", re.IGNORECASE)
+# `(?<!\s)`: a run of spaces is tried from its start only, not from each space in it (quadratic)
+_TAIL_QUESTION = re.compile(r",?(?<!\s)\s+(?:can|could|will|would) you\b.*$", re.IGNORECASE)
+_TRAILING_PUNCTUATION = ",;:—-"
 _VAGUE = re.compile(r"^(?:\w+\s+)?(?:that|it|this|so)$", re.IGNORECASE)  # "do that", "take it"
 
 
 def _clean_task(text: str) -> str:
     text = _TAIL_QUESTION.sub("", text.strip())
-    text = re.sub(r"[\s,;:—-]+$", "", text.rstrip("?.!"))
+    text = text.rstrip("?.!")
+    end = len(text)  # a search for "[\s,;:—-]+$" would retry from every character of a long run
+    while end and (text[end - 1].isspace() or text[end - 1] in _TRAILING_PUNCTUATION):
+        end -= 1
+    text = text[:end]
     return text[:1].upper() + text[1:]
 
 
@@ -60,6 +66,12 @@ def _owner(speaker: str) -> list[OwnerRef]:
 
 
 def extract_spoken(note: ParsedNote) -> list[ExtractedItem]:
+    """Commitments and decisions in a transcript's turns; the work is charged to the note's parse budget."""
+    with budget_of(note).active():
+        return _extract_spoken(note)
+
+
+def _extract_spoken(note: ParsedNote) -> list[ExtractedItem]:
     items: list[ExtractedItem] = []
     turns = note.turns
     ref = note.date_start or note.reference

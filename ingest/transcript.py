@@ -18,8 +18,10 @@ TRANSCRIPT_EXTENSIONS = frozenset({".vtt", ".srt"})
 _TIME = r"(?:(\d{1,3}):)?([0-5]?\d):([0-5]\d)(?:[.,](\d{1,3}))?"
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TIMING_LOOSE = re.compile(r"-->")
-_VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,3}:\d{2}(?::\d{2})?[.,]\d{1,3}>")
+# A tag ends at the next ">" and never holds a "<": read to the end of the line instead, each of
+# thousands of unclosed "<v " would cost the rest of the line (quadratic).
+_VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^<>]+)>")
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<\d{1,3}:\d{2}(?::\d{2})?[.,]\d{1,3}>")
 _NAME = r"(?P<speaker>[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,3})"
 _CLOCK = r"(?P<time>\d{1,2}:\d{2}(?::\d{2})?)"
 _SPEAKER = re.compile(rf"^(?:-\s*)?{_NAME}:\s+(?P<text>\S.*)$")
@@ -210,18 +212,20 @@ def _parse_stamped(lines: list[str]) -> Transcript:
 def merge_turns(cues: list[Turn]) -> list[Turn]:
     """Consecutive cues of one speaker become one turn; a cue naming nobody continues the turn
     before it (exporters name the speaker on the first cue only)."""
-    turns: list[Turn] = []
+    runs: list[list[Turn]] = []  # joined once at the end: growing one string cue by cue is quadratic
     for cue in cues:
-        prev = turns[-1] if turns else None
-        if prev and (cue.speaker is None or cue.speaker == prev.speaker):
-            turns[-1] = Turn(
-                prev.speaker,
-                prev.start,
-                cue.end if cue.end is not None else prev.end,
-                f"{prev.text} {cue.text}",
-                prev.line_start,
-                cue.line_end,
-            )
+        if runs and (cue.speaker is None or cue.speaker == runs[-1][0].speaker):
+            runs[-1].append(cue)
         else:
-            turns.append(cue)
+            runs.append([cue])
+    turns: list[Turn] = []
+    for run in runs:
+        first = run[0]
+        end = first.end
+        for cue in run[1:]:
+            end = cue.end if cue.end is not None else end
+        text = " ".join(c.text for c in run)
+        turns.append(
+            first if len(run) == 1 else Turn(first.speaker, first.start, end, text, first.line_start, run[-1].line_end)
+        )
     return turns
