@@ -55,7 +55,7 @@ def search_page(
 
     rt = state(request).rt
     form = {"q": q[:1000], "since": since, "until": until, "person": person[:200], "meeting": meeting, "kind": kind}
-    result, error = None, None
+    result, error, code = None, None, 200
     with tenant_transaction(rt.pool, who.tenant) as conn:
         meetings = meeting_choices(conn)
     if q.strip():
@@ -66,11 +66,18 @@ def search_page(
                 meeting_id=form_int(meeting, "meeting"), kind=choice(kind, ITEM_KINDS, "kind"), k=10,
             )  # fmt: skip
         except (PageError, MinutebookError) as exc:
-            error = str(exc)
+            error, code = str(exc), failed_status(exc)
     return render(
-        request, "search.html", who, status=422 if error else 200, page="search", form=form, result=result,
+        request, "search.html", who, status=code, page="search", form=form, result=result,
         meetings=meetings, kinds=ITEM_KINDS, error=error,
     )  # fmt: skip
+
+
+def failed_status(exc: Exception) -> int:
+    """A form the page cannot use is 422; the service being unable (a re-embed under way, the
+    database down) keeps its own retryable status, as the API says it."""
+    status = getattr(exc, "status_code", 422)
+    return status if isinstance(status, int) and status >= 500 else 422
 
 
 # -- owners and items
@@ -92,7 +99,7 @@ def owners_page(
     rt = state(request).rt
     form = {"topic": topic[:500], "owner": owner[:200], "status": status, "kind": kind, "due_before": due_before}
     group = group if group in ("owner", "status", "due") else "owner"
-    answer, items, error = None, [], None
+    answer, items, error, code = None, [], None, 200
     try:
         if topic.strip():
             answer = owner_of(rt.pool, rt.embedder, topic[:500], tenant=who.tenant)
@@ -102,9 +109,9 @@ def owners_page(
                 kind=choice(kind, ITEM_KINDS, "kind"), due_before=form_date(due_before, "due before"), limit=500,
             )  # fmt: skip
     except (PageError, MinutebookError) as exc:
-        error = str(exc)
+        error, code = str(exc), failed_status(exc)
     return render(
-        request, "owners.html", who, status=422 if error else 200, page="owners", form=form, group=group,
+        request, "owners.html", who, status=code, page="owners", form=form, group=group,
         answer=answer, board=_board(items, group), count=len(items), kinds=ITEM_KINDS, statuses=ITEM_STATUSES,
         error=error,
     )  # fmt: skip
