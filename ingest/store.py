@@ -20,7 +20,8 @@ from minutebook.ingest.people import PeopleDirectory
 from minutebook.ingest.reader import NoteText
 
 # Bump when parsing, chunking or extraction changes what a note turns into.
-EXTRACTOR_VERSION = 5  # 2: transcripts; 3: dates; 4: attendance, commitments, item context; 5: line fingerprints
+EXTRACTOR_VERSION = 6  # 2: transcripts; 3: dates; 4: attendance, commitments, item context; 5: line fingerprints;
+# 6: "All"/"everyone"/"team" are no owner, date parsing bounded per note
 
 
 @dataclass(frozen=True)
