@@ -32,6 +32,7 @@ _NAME_TOKEN = re.compile(r"^(?:[A-Z][\w'’.-]*|[a-z]{1,3}|d['’][A-Z]\w*|Mc[A-
 _HANDLE_ONLY = re.compile(r"^@?[A-Za-z][\w.-]{1,38}$")
 _NOTE_WORDS = re.compile(r"\b(late|left|early|partial|minutes?|min|first|last|joined|dropped|part)\b", re.I)
 _MAX_NAME_TOKENS = 5
+_ASIDE = re.compile(r"(?<!\s)\s*\([^()]*\)")  # a run of spaces is tried from its start only: linear
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,25 @@ class Attendance:
     unparsed: list[str]
 
 
+_AND = re.compile(r"(?<!\s)\s+(?:and|&)\s+")  # tried from a run's start only: linear
+
+
+def _split_and(part: str) -> list[str]:
+    """`part` split at "and"/"&" outside parentheses: what `re.split(r"\\s+(?:and|&)\\s+(?![^()]*\\))")`
+    does, without that lookahead reading to the next parenthesis after every "and" (quadratic)."""
+    next_paren: list[str] = [""] * (len(part) + 1)  # the first "(" or ")" at or after each position
+    for k in range(len(part) - 1, -1, -1):
+        next_paren[k] = part[k] if part[k] in "()" else next_paren[k + 1]
+    pieces: list[str] = []
+    start = 0
+    for m in _AND.finditer(part):
+        if next_paren[m.end()] != ")":
+            pieces.append(part[start : m.start()])
+            start = m.end()
+    pieces.append(part[start:])
+    return pieces
+
+
 def _split(value: str) -> list[str]:
     """Entries separated by commas, semicolons or "and", outside parentheses."""
     parts, depth, current = [], 0, ""
@@ -66,7 +86,7 @@ def _split(value: str) -> list[str]:
     parts.append(current)
     out: list[str] = []
     for part in parts:
-        out.extend(p for p in re.split(r"\s+(?:and|&)\s+(?![^()]*\))", part) if p.strip())
+        out.extend(p for p in _split_and(part) if p.strip())
     return [re.sub(r"^(?:and|&)\s+", "", p.strip(), flags=re.I) for p in out if p.strip()]
 
 
@@ -93,7 +113,7 @@ def parse_entry(raw: str, group: str | None = None) -> Attendee | None:
             handle = inner.lstrip("@")
         elif inner and not _NOTE_WORDS.search(inner) and not any(c.isdigit() for c in inner):
             role_parts.append(inner)
-    text = re.sub(r"\s*\([^()]*\)", "", text).strip()
+    text = _ASIDE.sub("", text).strip()
     for sep in (" - ", " – ", " — ", ", "):
         if sep in text:
             head, tail = text.split(sep, 1)

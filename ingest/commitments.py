@@ -73,8 +73,11 @@ class Commitment:
     verb: str
 
 
+_NAME_SEPARATOR = re.compile(r"(?<!\s)\s*(?:,|\+|&|/|\band\b)\s*")  # from a run's start only: linear
+
+
 def _names(who: str) -> list[str]:
-    parts = re.split(r"\s*(?:,|\+|&|/|\band\b)\s*", who)
+    parts = _NAME_SEPARATOR.split(who)
     return [p.strip().lstrip("@").strip(".") for p in parts if p.strip()]
 
 

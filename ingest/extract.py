@@ -67,8 +67,12 @@ _WHO_DOES = re.compile(
     r"(?P<task>.+)$"
 )
 _LEADING_OWNER = re.compile(r"^(?P<who>[^:]{1,60}?)\s*[:\-–]\s+(?P<task>\S.*)$")
-_TRAILING_PARENS = re.compile(r"\s*\((?P<inner>[^()]*)\)\s*\.?(?P<remark>\s+[—–-]\s+.*)?$")
-_TRAILING_OWNER = re.compile(r"\s+[—–-]\s+(?P<who>[^—–]+?)$")
+# `(?<!\s)` before a leading run of spaces: tried from each space of a long run instead of its start
+# (where the leftmost match begins anyway), such a pattern costs the run's length squared. After the
+# ")", `\s*\.?` then `\s+` split one run in every way; the alternatives below read it once.
+_TRAILING_PARENS = re.compile(r"(?<!\s)\s*\((?P<inner>[^()]*)\)(?:(?:\s*\.)?(?P<remark>\s+[—–-]\s+.*)?|\s+)$")
+_TRAILING_OWNER = re.compile(r"(?<!\s)\s+[—–-]\s+(?P<who>[^—–]+?)$")
+_TRAILING_ASIDE = re.compile(r"(?<!\s)\s*\([^()]*\)\s*$")
 # "by", "due", "deadline:" right before a date; the spaces, comma or semicolon before it go with it
 _BY_WORD = re.compile(r"\b(?:by|before|due(?:\s+(?:on|by))?|no later than|NLT|until|deadline)(?:\s*:)?\s+$", re.I)
 _DONE_WORDS = re.compile(r"\b(done|complete[d]?|shipped|closed|finished|resolved|delivered|merged|launched)\b", re.I)
@@ -108,7 +112,7 @@ class ExtractedItem:
     @property
     def embed_text(self) -> str:
         # "(Week 1-2)" and similar asides say when, not what: they only blur the meaning
-        core = re.sub(r"\s*\([^()]*\)\s*$", "", self.text) or self.text
+        core = _TRAILING_ASIDE.sub("", self.text) or self.text
         detail = " ".join(self.detail.split()[:60])
         text = f"{core} — {detail}" if detail else core
         # a terse item ("volunteer to open the vote issue") means little without its agenda item

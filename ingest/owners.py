@@ -188,7 +188,11 @@ NOT_A_PERSON = frozenset(
     {"all", "everyone", "everybody", "all hands", "team", "the team", "whole team", "nobody", "no one", "none"}
     | {"tbd", "tba", "unassigned", "n/a", "na", "?", "-", "—"}
 )
-_ROLE = re.compile(r"^(?P<name>[^()]+?)\s*\((?P<role>[^)]*)\)$")
+# the name keeps the spaces before "(" (stripped where used): a lazy name before `\s*\(` retried
+# every split of a long run of spaces
+_ROLE = re.compile(r"^(?P<name>[^()]+)\((?P<role>[^)]*)\)$")
+# `(?<!\s)`: a run of spaces is tried from its start only, not from each space in it (quadratic)
+_OWNER_SEPARATOR = re.compile(r"[()]|(?<!\s)\s*(?:\+|&|/|,|;|\band\b)\s*")
 _TOKEN = re.compile(r"^(?:[A-Z][\w'’.-]*|[A-Z]{2,6}s?|Mc[A-Z]\w*|O['’][A-Z]\w*|de|van|von|da|di|le|la)$")
 
 
@@ -215,7 +219,7 @@ def _split_outside_parens(text: str) -> list[str]:
     parts: list[str] = []
     depth = 0
     start = 0
-    for m in re.finditer(r"[()]|\s*(?:\+|&|/|,|;|\band\b)\s*", text):
+    for m in _OWNER_SEPARATOR.finditer(text):
         token = m.group(0)
         if token == "(":
             depth += 1

@@ -32,7 +32,7 @@ from minutebook.ingest.transcript import TRANSCRIPT_EXTENSIONS, Turn, detect_for
 
 LIST_MARKER = re.compile(r"^(?P<indent>\s*)(?P<marker>[-*+•◦▪‣○●✓✔☐☑✅❌]|\d{1,3}[.)]|[a-z][.)]|\[[ xX✓]\])\s+")
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
-_BANNER = re.compile(r"^\s*([=#*~]{2,})\s*(\S.*?)\s*\1\s*$")
+_BANNER_MARKS = "=#*~"
 _UNDERLINE = re.compile(r"^\s*(=+|-+|~+)\s*$")
 _KEY_VALUE = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z /&-]{1,30}?)\s*:\s*(?P<value>\S.*)$")
 _ATTENDEE_KEYS = set(ATTENDANCE_LABELS)
@@ -89,6 +89,19 @@ def budget_of(note: ParsedNote) -> ParseBudget:
     return note.budget
 
 
+def _banner(text: str) -> str | None:
+    """The title of an `=== BANNER ===` line: what `^\\s*([=#*~]{2,})\\s*(\\S.*?)\\s*\\1\\s*$` captures as
+    group 2, the longest opening run tried first; worked out directly, as that regex retries every
+    split of a long run of marks (cubic: a 8,000-character line of `*` took 30 s)."""
+    opened = text.lstrip()
+    body = opened.rstrip()
+    run = len(opened) - len(opened.lstrip(_BANNER_MARKS))
+    for size in range(min(run, (len(body) - 1) // 2), 1, -1):  # a title needs room between the marks
+        if body.endswith(opened[:size]) and (title := body[size:-size].strip()):
+            return title
+    return None
+
+
 def is_list_item(text: str) -> bool:
     return bool(LIST_MARKER.match(text))
 
@@ -125,8 +138,8 @@ def _heading_at(lines: list[str], i: int) -> tuple[int, str, int] | None:
         return None
     if m := _ATX.match(text):
         return len(m[1]), _clean_heading(m[2]), 1
-    if (m := _BANNER.match(text)) and any(c.isalpha() for c in m[2]):
-        return 1, _clean_heading(m[2]), 1
+    if (banner := _banner(text)) and any(c.isalpha() for c in banner):
+        return 1, _clean_heading(banner), 1
     nxt = lines[i + 1] if i + 1 < len(lines) else ""
     if (
         (u := _UNDERLINE.match(nxt))
@@ -240,8 +253,8 @@ def _title(lines: list[str], filename: str | None, start: int = 0) -> tuple[str,
             continue
         if m := _ATX.match(text):
             return _clean_heading(m[2]), i
-        if (m := _BANNER.match(text)) and i == start:
-            return _clean_heading(m[2]), i
+        if (banner := _banner(text)) and i == start:
+            return _clean_heading(banner), i
         kv = _KEY_VALUE.match(text)
         if kv and kv["key"].strip().lower() in (_ATTENDEE_KEYS | _DATE_KEYS | {"title", "subject", "meeting"}):
             if kv["key"].strip().lower() in {"title", "subject", "meeting"}:
