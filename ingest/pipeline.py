@@ -281,6 +281,8 @@ def _embed_batch(
             one = parse_one(note, options, numeric_order=order, given=given.get(note.source))
             one.date_order = prevailing_order(votes[note.source])  # this note's own evidence, stored for later
             parsed.append((note, one))
+        except IngestError as exc:  # a malformed transcript, a note too complex to parse: its own reason
+            results[note.source] = FileOutcome(note.source, "failed", error=str(exc), warnings=note.warnings)
         except Exception as exc:  # a parser bug must not sink the batch; name the file
             results[note.source] = FileOutcome(
                 note.source, "failed", error=f"{note.source}: could not be parsed ({exc!r})"
