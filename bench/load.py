@@ -12,6 +12,12 @@ note the API said it stored must still be there.
 Run 3 (noisy neighbour): tenant b searches, one request after another, each question new (so the
 model runs, not the query memory); first alone, then while tenant a POSTs a ~1.5 MB note (about
 1,500 chunks) to /v1/ingest. Target: b's search p99 during a's ingest <= 5x b's idle p99.
+
+Run 4 (pool starvation, issue 23 item 3): a second `serve` with a pool of 2 and an LLM that is
+slow on purpose. Tenant b searches alone, then while 16 of tenant a's asks are held at the LLM
+at once, then right after tenant a drops 8 streamed answers at their first token (one token a
+second). Targets: every b search answers 200, b's p99 in each phase <= 5x its idle p99, and
+the ledger shows the 8 dropped answers cancelled.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import httpx
 import psycopg
@@ -42,6 +49,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from llm_server import LLMServer  # noqa: E402
 
 from minutebook.api.keys import create_key  # noqa: E402
+from minutebook.core.database import set_tenant  # noqa: E402
 from minutebook.core.embedded import start_embedded, stop_embedded  # noqa: E402
 from minutebook.core.migrations import migrate  # noqa: E402
 
@@ -77,6 +85,25 @@ NOISY_VOCABULARY = (
     "outage postmortem runbook oncall throughput quota invoice forecast churn adoption feedback survey "
     "sprint release certificate firewall gateway cluster storage archive export import tenant billing"
 ).split()
+# issue 23 item 3: slow LLM answers must not take the pool from another tenant
+STARVE_POOL = 2  # far fewer connections than slow answers in flight
+STARVE_ASKS = 16  # tenant a's asks held at the LLM at once
+STARVE_DROPS = 8  # tenant a's streamed answers dropped at their first token
+STARVE_RATIO_MAX = 5.0  # b's search p99 during each phase / b's idle p99
+# seconds to wait for something that, when the service works, comes at once (a's asks at the LLM,
+# b's searches, the ledger): bounds the run at about 3 minutes even when everything fails
+STARVE_BUDGET = 20.0
+STARVE_REQUEST_TIMEOUT = 15.0  # the pool's own wait is 10 s
+STARVE_NOTE = ROOT / "examples" / "notes" / "2025-10-21-weekly-tpm-status.md"
+STARVE_QUERY = "read replicas"
+STARVE_QUESTIONS = [  # distinct and answered by the note, as in tests/test_ask_pool.py
+    "When will Okta SSO be ready?", "Who owns the read replicas?", "What is the AWS bill doing?",
+    "Who owns the log retention work?", "When is Google SSO ready?", "What did sales ask for?",
+    "Who owns the Okta integration?", "What happened to the Google SSO timeline?", "Why is the AWS bill up?",
+    "What did the performance test show?", "What was decided about Black Friday?", "Who leads the backend?",
+    "What are the open risks?", "What is the status of Microsoft SSO?", "Who owns the AWS cost optimisation?",
+    "What did the load test show?",
+]  # fmt: skip
 
 
 @dataclass
@@ -111,6 +138,20 @@ def wait_ready(base: str, timeout: float = 120) -> None:
             pass
         time.sleep(0.3)
     raise SystemExit("the API did not become ready")
+
+
+def serve(port: int, env: dict[str, str], workers: int, log: IO[str]) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "minutebook.api", "serve", "--port", str(port), "--log-level", "warning"]
+    return subprocess.Popen([*command, "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_serving(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def one_request(client: httpx.Client, kind: str, rng: random.Random) -> httpx.Response:
@@ -207,6 +248,12 @@ def main() -> int:
     parser.add_argument("--llm-delay", type=float, default=0.05, help="seconds the fake LLM takes per answer")
     parser.add_argument("--noisy-mb", type=float, default=1.5, help="size of the noisy neighbour's note (0 skips)")
     parser.add_argument("--idle-seconds", type=float, default=15, help="tenant b's searches alone, for the idle p99")
+    parser.add_argument(
+        "--starve-searches",
+        type=int,
+        default=30,
+        help="tenant b's searches per phase of the pool starvation run (0 skips)",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="minutebook-load-"))
@@ -233,23 +280,7 @@ def main() -> int:
             "MINUTEBOOK_POOL_MAX_SIZE": "8",
         }
         log = (workdir / "serve.log").open("w")
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "minutebook.api",
-                "serve",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--workers",
-                str(args.workers),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        server = serve(port, env, args.workers, log)
         try:
             wait_ready(base)
             with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
@@ -267,13 +298,10 @@ def main() -> int:
                 failed += restart_run(base, headers, args, pgdata, url)
             if args.noisy_mb > 0:
                 failed += noisy_neighbour_run(base, neighbours["a"], neighbours["b"], args)
-            # --- pool starvation run (see issue 23 item 3) ---
+            if args.starve_searches > 0:
+                failed += pool_starvation_run(url, workdir, args)
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_serving(server)
             stop_embedded(pgdata)
             shutil.rmtree(workdir, ignore_errors=True)
     print("\nall targets met" if not failed else f"\nMISSED: {', '.join(failed)}")
@@ -431,6 +459,197 @@ def noisy_neighbour_run(base: str, a: dict[str, str], b: dict[str, str], args: a
         failed.append("b's searches failed")
     if not ratio <= NOISY_RATIO_MAX:  # nan (no search finished during the ingest) misses too
         failed.append("noisy neighbour p99 ratio")
+    return failed
+
+
+def timed_searches(base: str, headers: dict[str, str], n: int) -> tuple[list[float], list[str], list[str]]:
+    """Up to `n` searches one after another, for at most STARVE_BUDGET seconds: the latencies of
+    the 200s, what the others were, and a note if time ran out first."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    deadline = time.monotonic() + STARVE_BUDGET
+    with httpx.Client(base_url=base, headers=headers, timeout=STARVE_REQUEST_TIMEOUT) as client:
+        while len(latencies) + len(errors) < n and time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                response = client.get("/v1/search", params={"q": STARVE_QUERY})
+            except httpx.HTTPError as exc:
+                errors.append(f"transport: {type(exc).__name__}")
+                continue
+            if response.status_code == 200:
+                latencies.append(time.perf_counter() - started)
+            else:
+                errors.append(str(response.status_code))
+    done = len(latencies) + len(errors)
+    return latencies, errors, [] if done == n else [f"b searched {done} of {n} times in {STARVE_BUDGET:g} s"]
+
+
+def wait_until(event: Callable[[], bool], seconds: float = STARVE_BUDGET) -> bool:
+    deadline = time.monotonic() + seconds
+    while not event():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def held_asks(base: str, a: dict[str, str], b: dict[str, str], llm: LLMServer,
+              n: int) -> tuple[list[float], list[str], list[str]]:  # fmt: skip
+    """b's searches while STARVE_ASKS of a's asks (no cached answer yet) wait at a held LLM."""
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    # held until b is done searching, then answered at once
+    timeout = 3 * STARVE_BUDGET + STARVE_REQUEST_TIMEOUT
+
+    def one(question: str) -> None:
+        try:
+            with httpx.Client(base_url=base, headers=a, timeout=timeout) as client:
+                response = client.post("/v1/ask", json={"question": question, "as_of": AS_OF})
+            outcome = response.json()["mode"] if response.status_code == 200 else str(response.status_code)
+        except httpx.HTTPError as exc:
+            outcome = f"transport: {type(exc).__name__}"
+        with lock:
+            outcomes.append(outcome)
+
+    llm.hold()  # every LLM request waits until released
+    threads = [threading.Thread(target=one, args=(q,), daemon=True) for q in STARVE_QUESTIONS[:STARVE_ASKS]]
+    try:
+        for t in threads:
+            t.start()
+        at_once = wait_until(lambda: llm.request_count + len(outcomes) >= STARVE_ASKS)
+        notes = [] if at_once else [f"only {llm.request_count} of a's {STARVE_ASKS} asks reached the LLM at once"]
+        latencies, errors, short = timed_searches(base, b, n)
+    finally:
+        llm.release()
+        joined_by = time.monotonic() + STARVE_BUDGET
+        for t in threads:
+            t.join(max(0.0, joined_by - time.monotonic()))
+    with lock:
+        answered, seen = outcomes.count("llm"), sorted(set(outcomes))
+    if answered != STARVE_ASKS:
+        notes.append(f"a's asks answered by the LLM: {answered} of {STARVE_ASKS} ({', '.join(seen) or 'none ended'})")
+    return latencies, errors, short + notes
+
+
+def dropped_streams(base: str, a: dict[str, str], b: dict[str, str], llm: LLMServer, url: str, tenant: str,
+                    n: int) -> tuple[list[float], list[str], list[str]]:  # fmt: skip
+    """b's searches right after a dropped STARVE_DROPS streamed answers at their first token."""
+    llm.reset()
+    llm.token_delay = 1.0  # a slow stream: one word a second
+    notes: list[str] = []
+    headers = {**a, "Accept": "text/event-stream"}
+    deadline = time.monotonic() + 2 * STARVE_BUDGET
+    dropped = 0
+    for question in STARVE_QUESTIONS[:STARVE_DROPS]:  # asked before: use_cache False, so the LLM answers
+        if time.monotonic() > deadline:
+            notes.append(f"a dropped {dropped} of {STARVE_DROPS} streams in {2 * STARVE_BUDGET:g} s")
+            break
+        body = {"question": question, "as_of": AS_OF, "use_cache": False}
+        try:
+            with httpx.stream(
+                "POST", f"{base}/v1/ask", json=body, headers=headers, timeout=STARVE_REQUEST_TIMEOUT
+            ) as response:
+                if response.status_code != 200:
+                    notes.append(f"a's stream: {response.status_code}")
+                    continue
+                if any(line == "event: token" for line in response.iter_lines()):
+                    dropped += 1
+                else:
+                    notes.append("a's stream ended before a token")
+            # leaving the block closes the connection: the client is gone mid-answer
+        except httpx.HTTPError as exc:
+            notes.append(f"a's stream: transport: {type(exc).__name__}")
+    latencies, errors, short = timed_searches(base, b, n)
+
+    def cancelled() -> int:
+        with psycopg.connect(url) as conn:
+            set_tenant(conn, tenant)
+            sql = "SELECT count(*) FROM llm_calls WHERE tenant_id = %s AND outcome = 'cancelled'"
+            row = conn.execute(sql, (tenant,)).fetchone()
+        return int(row[0]) if row else 0
+
+    if not wait_until(lambda: cancelled() >= STARVE_DROPS) or cancelled() != STARVE_DROPS:
+        notes.append(f"ledger: {cancelled()} of {STARVE_DROPS} dropped answers recorded 'cancelled'")
+    if llm.request_count != STARVE_DROPS:
+        notes.append(f"LLM requests for {STARVE_DROPS} dropped streams: {llm.request_count}")
+    return latencies, errors, short + notes
+
+
+def quiet_disconnects(llm: LLMServer) -> None:
+    """The loopback LLM prints a traceback whenever its client hangs up mid-stream, which is what a
+    cancelled answer does: keep quiet about those, and only those."""
+    server = llm._server
+    loud = server.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipeError, ConnectionResetError
+            loud(request, client_address)
+
+    server.handle_error = handle_error
+
+
+def pool_starvation_run(url: str, workdir: Path, args: argparse.Namespace) -> list[str]:
+    """Tenant b's search alone, then while a's slow answers wait at the LLM (issue 23 item 3)."""
+    a_tenant, b_tenant = "pool-a", "pool-b"
+    with psycopg.connect(url) as conn:
+        a, b = ({"Authorization": f"Bearer {create_key(conn, t, 'bench/load.py')[1]}"} for t in (a_tenant, b_tenant))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    n = args.starve_searches
+    with LLMServer() as llm, (workdir / "serve-pool.log").open("w") as log:
+        quiet_disconnects(llm)
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "MINUTEBOOK_HOME": str(workdir),
+            "OPENAI_BASE_URL": llm.base_url,
+            "OPENAI_API_KEY": "bench",
+            "MINUTEBOOK_RATE_PER_SECOND": "100000",
+            "MINUTEBOOK_RATE_BURST": "100000",
+            "MINUTEBOOK_POOL_MAX_SIZE": str(STARVE_POOL),
+            "MINUTEBOOK_LLM_TIMEOUT": "120",
+            # all of a's asks in flight at once: a cap of 8 would keep half of them waiting for a slot
+            "MINUTEBOOK_TENANT_MAX_CONCURRENT": str(STARVE_ASKS),
+        }
+        server = serve(port, env, 1, log)
+        try:
+            wait_ready(base)
+            files = [("files", (STARVE_NOTE.name, STARVE_NOTE.read_bytes()))]
+            for headers in (a, b):
+                with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+                    assert client.post("/v1/ingest", files=files).status_code == 200
+            timed_searches(base, b, 3)  # warm up
+            idle, idle_errors, idle_notes = timed_searches(base, b, n)
+            phases = [
+                (f"{STARVE_ASKS} held asks", *held_asks(base, a, b, llm, n)),
+                (f"{STARVE_DROPS} dropped streams", *dropped_streams(base, a, b, llm, url, a_tenant, n)),
+            ]
+        finally:
+            stop_serving(server)
+
+    idle_p99 = pct(idle, 0.99)
+    print(f"\npool starvation: a pool of {STARVE_POOL}, tenant a's slow LLM answers, tenant b searching")
+    print(f"{'phase':<20}{'n':>5}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}{'target':>9}  verdict")
+    idle_ok = not idle_errors and not idle_notes
+    print(
+        f"{'b alone':<20}{len(idle) + len(idle_errors):>5}{len(idle_errors):>8}{pct(idle, 0.5):>9.1f}"
+        f"{idle_p99:>9.1f}{'':>8}{'all 200':>9}  {'ok' if idle_ok else 'MISSED'}"
+    )
+    for line in ([f"b errors: {', '.join(sorted(set(idle_errors)))}"] if idle_errors else []) + idle_notes:
+        print(f"  {line}")
+    failed = [] if idle_ok else ["pool starvation (b alone)"]
+    for name, latencies, errors, notes in phases:
+        ratio = pct(latencies, 0.99) / idle_p99
+        ok = not errors and not notes and ratio <= STARVE_RATIO_MAX  # nan (nothing answered) misses too
+        print(
+            f"{name:<20}{len(latencies) + len(errors):>5}{len(errors):>8}{pct(latencies, 0.5):>9.1f}"
+            f"{pct(latencies, 0.99):>9.1f}"
+            f"{ratio:>8.2f}{f'<= {STARVE_RATIO_MAX:g}x':>9}  {'ok' if ok else 'MISSED'}"
+        )
+        for line in ([f"b errors: {', '.join(sorted(set(errors)))}"] if errors else []) + notes:
+            print(f"  {line}")
+        if not ok:
+            failed.append(f"pool starvation ({name})")
     return failed
 
 
