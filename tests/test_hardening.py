@@ -106,6 +106,10 @@ def test_a_connection_back_in_the_pool_holds_no_session_lock(pg_url: str) -> Non
     with open_app_pool(pg_url, min_size=1, max_size=1) as small:
         with small.connection() as conn:
             assert conn.execute("SELECT pg_try_advisory_lock(424242)").fetchone() == (True,)
+        # the pool resets a returned connection in a background worker: the one connection is
+        # handed out again only once that is done, so wait for it rather than race it
+        with small.connection():
+            pass
         with psycopg.connect(pg_url, autocommit=True) as other:
             assert other.execute("SELECT pg_try_advisory_lock(424242)").fetchone() == (True,)
 
