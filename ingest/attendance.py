@@ -19,12 +19,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from minutebook.ingest.grammar.notes import strip_list_marker
+
 ATTENDANCE_LABELS = frozenset(
     {"attendees", "attendee", "attendance", "attending", "present", "participants", "participant", "who", "people"}
     | {"in attendance", "roll call", "members present", "people present", "those present"}
 )
 _ABSENT_LABELS = frozenset({"regrets", "absent", "apologies", "not present", "excused", "missing"})
-_LIST_MARKER = re.compile(r"^\s*(?:[-*+•◦▪]|\d{1,3}[.)])\s+")
 _GROUP_LABEL = re.compile(r"^(?P<label>[A-Za-z][A-Za-z /-]{0,30}?)\s*:\s*(?P<rest>.*)$")
 _HANDLE = r"@?[A-Za-z0-9][\w.-]*"
 _TEAM_HANDLE = re.compile(r"^@[\w.-]+/[\w.-]+$")
@@ -139,7 +140,7 @@ def parse_entry(raw: str, group: str | None = None) -> Attendee | None:
 
 def parse_line(line: str, group: str | None = None) -> tuple[list[Attendee], list[str], bool]:
     """(people, what could not be read, whether the line lists absentees)."""
-    text = _LIST_MARKER.sub("", line).strip()
+    text = strip_list_marker(line)
     absent = False
     if (m := _GROUP_LABEL.match(text)) and "http" not in m["label"]:
         label = m["label"].strip().lower()

@@ -13,14 +13,15 @@ import hashlib
 import math
 import re
 
-_MARKERS = re.compile(r"^\s*(?:[-*+•◦▪>]|\d{1,3}[.)]|\[[ xX✓/-]\])\s*(?:\[[ xX✓/-]\]\s*)?")
+from minutebook.ingest.grammar.notes import strip_list_marker
+
 _MIN_CHARS = 4
 TEMPLATE_SHARE = 0.6  # a passage this much template text is kept out of ranking and answers
 
 
 def line_fingerprint(text: str) -> int | None:
     """A signed 64-bit fingerprint of what a line says; None for lines too short to tell."""
-    body = _MARKERS.sub("", text).strip().lower()
+    body = strip_list_marker(strip_list_marker(text.lstrip(" >"))).lower()
     body = re.sub(r"\d+", "0", body)
     body = re.sub(r"[\s*_`#|]+", " ", body).strip(" .:;,-")
     if len(body) < _MIN_CHARS:

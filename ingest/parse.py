@@ -28,9 +28,9 @@ from minutebook.ingest.attendance import (
     is_absence_label,
     is_attendance_label,
 )
+from minutebook.ingest.grammar.notes import LIST_MARKER, is_list_item, strip_list_marker
 from minutebook.ingest.transcript import TRANSCRIPT_EXTENSIONS, Turn, detect_format, parse_transcript
 
-LIST_MARKER = re.compile(r"^(?P<indent>\s*)(?P<marker>[-*+•◦▪‣○●✓✔☐☑✅❌]|\d{1,3}[.)]|[a-z][.)]|\[[ xX✓]\])\s+")
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _BANNER_MARKS = "=#*~"
 _UNDERLINE = re.compile(r"^\s*(=+|-+|~+)\s*$")
@@ -102,17 +102,12 @@ def _banner(text: str) -> str | None:
     return None
 
 
-def is_list_item(text: str) -> bool:
-    return bool(LIST_MARKER.match(text))
-
-
 def indent_of(text: str) -> int:
     expanded = text.expandtabs(4)
     return len(expanded) - len(expanded.lstrip(" "))
 
 
-def strip_marker(text: str) -> str:
-    return LIST_MARKER.sub("", text, count=1).strip()
+strip_marker = strip_list_marker
 
 
 def _clean_heading(text: str) -> str:
