@@ -108,6 +108,9 @@ class ExtractedItem:
     spoken_at: float | None = None  # transcripts: seconds into the recording
     context: str = ""  # what the item sits under: its agenda items and section ("Inline assembly")
     topic: str = ""  # the nearest of those that says what the work is about
+    # people named on the item's line but not read as its owner: shown as "owner unclear", never
+    # as "unassigned" beside a name
+    mentioned: list[str] = field(default_factory=list)
 
     @property
     def embed_text(self) -> str:
