@@ -19,13 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from minutebook.ingest.grammar.notes import strip_list_marker
+from minutebook.ingest.grammar.notes import CHECKBOX, ORG_WORDS, PROXY, attendance_label, strip_list_marker
 
-ATTENDANCE_LABELS = frozenset(
-    {"attendees", "attendee", "attendance", "attending", "present", "participants", "participant", "who", "people"}
-    | {"in attendance", "roll call", "members present", "people present", "those present"}
-)
-_ABSENT_LABELS = frozenset({"regrets", "absent", "apologies", "not present", "excused", "missing"})
 _GROUP_LABEL = re.compile(r"^(?P<label>[A-Za-z][A-Za-z /-]{0,30}?)\s*:\s*(?P<rest>.*)$")
 _HANDLE = r"@?[A-Za-z0-9][\w.-]*"
 _TEAM_HANDLE = re.compile(r"^@[\w.-]+/[\w.-]+$")
@@ -97,12 +92,14 @@ def _is_name(text: str) -> bool:
         return False
     if len(tokens) == 1:
         return bool(_HANDLE_ONLY.match(tokens[0])) and not tokens[0].isdigit()
-    return tokens[0][0].isupper() and all(_NAME_TOKEN.match(t) for t in tokens)
+    # "elf Pavlik", "bell hooks": a name's first word may be lower-case; one of them is capitalised
+    return any(t[0].isupper() for t in tokens) and all(_NAME_TOKEN.match(t) or t.islower() for t in tokens)
 
 
 def parse_entry(raw: str, group: str | None = None) -> Attendee | None:
     """One person (or team) as written; None when the text is not a name."""
-    text = re.sub(r"[*_`]", "", raw).strip().strip(".").strip()
+    # emphasis around the entry or its words ("_@lidel_", "**Jane**"), not inside handles ("agata_krych")
+    text = re.sub(r"(?<![\w])[*_`]+|[*_`]+(?![\w])", "", raw).strip().strip(".").strip()
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # a linked name: [Jane](https://…)
     if not text:
         return None
@@ -115,7 +112,7 @@ def parse_entry(raw: str, group: str | None = None) -> Attendee | None:
         elif inner and not _NOTE_WORDS.search(inner) and not any(c.isdigit() for c in inner):
             role_parts.append(inner)
     text = _ASIDE.sub("", text).strip()
-    for sep in (" - ", " – ", " — ", ", "):
+    for sep in (" - ", " – ", " — ", " // ", " / ", ", "):
         if sep in text:
             head, tail = text.split(sep, 1)
             if _is_name(head.strip()):
@@ -140,11 +137,14 @@ def parse_entry(raw: str, group: str | None = None) -> Attendee | None:
 
 def parse_line(line: str, group: str | None = None) -> tuple[list[Attendee], list[str], bool]:
     """(people, what could not be read, whether the line lists absentees)."""
-    text = strip_list_marker(line)
+    if (box := CHECKBOX.match(line)) and box["mark"] == " ":
+        return [], [], False  # an unticked box in a roll call: not there
+    listed = bool(box) or line != strip_list_marker(line)
+    text = strip_list_marker(line[box.end() :] if box else line)
     absent = False
     if (m := _GROUP_LABEL.match(text)) and "http" not in m["label"]:
         label = m["label"].strip().lower()
-        if label in _ABSENT_LABELS:
+        if is_absence_label(label):
             absent = True
         group = label
         text = m["rest"].strip()
@@ -152,7 +152,13 @@ def parse_line(line: str, group: str | None = None) -> tuple[list[Attendee], lis
         return [], [], absent
     people: list[Attendee] = []
     unparsed: list[str] = []
-    for entry in _split(text):
+    entries = _split(text)
+    if listed and len(entries) > 1 and len(entries[0].split()) > 1 and all(_affiliation(e) for e in entries[1:]):
+        entries = entries[:1]  # "* Gordon Bradley, Autodesk": one person per list line, then where from
+    for entry in entries:
+        entry = PROXY.split(entry, maxsplit=1)[0]  # "Jeff Bradley for Bill Ballew": Jeff was there
+        if _affiliation(entry) and len(entry.split()) > 1:
+            continue
         found = parse_entry(entry, group)
         if found is None:
             unparsed.append(entry)
@@ -161,16 +167,25 @@ def parse_line(line: str, group: str | None = None) -> tuple[list[Attendee], lis
     return people, unparsed, absent
 
 
+def _affiliation(entry: str) -> bool:
+    """ "Autodesk", "Epic Games, Inc.", "Animal Logic Pty Ltd": where someone is from, not someone."""
+    # only the name part: "Emily Olin (Linux Foundation)" and "Bob Li - Acme Corp" are people
+    entry = re.split(r"\s+[-–—/]\s+|\s+//\s+", _ASIDE.sub("", entry).strip(), maxsplit=1)[0]
+    words = [w.strip(".,()").lower() for w in entry.split()]
+    return any(w in ORG_WORDS for w in words) or (len(words) == 1 and entry[:1].isupper() and not entry.isupper())
+
+
 def is_attendance_label(text: str) -> bool:
-    return text.strip().strip("*_#:").strip().lower() in ATTENDANCE_LABELS
+    return attendance_label(text) == "present"
 
 
 def is_absence_label(text: str) -> bool:
-    return text.strip().strip("*_#:").strip().lower() in _ABSENT_LABELS
+    return attendance_label(text) == "absent"
 
 
-def collect(blocks: list[list[str]], inline: list[tuple[str, str]]) -> Attendance:
-    """People from attendance blocks (their lines) and inline `Label: a, b` lines (label, value)."""
+def collect(blocks: list[tuple[list[str], bool]], inline: list[tuple[str, str]]) -> Attendance:
+    """People from attendance blocks (their lines, whether they list absentees) and inline
+    `Label: a, b` lines (label, value)."""
     present: list[Attendee] = []
     absent: list[Attendee] = []
     unparsed: list[str] = []
@@ -178,10 +193,10 @@ def collect(blocks: list[list[str]], inline: list[tuple[str, str]]) -> Attendanc
         people, bad, _ = parse_line(value)
         (absent if is_absence_label(label) else present).extend(people)
         unparsed.extend(bad)
-    for block in blocks:
+    for block, absentees in blocks:
         for line in block:
             people, bad, is_absent = parse_line(line)
-            (absent if is_absent else present).extend(people)
+            (absent if is_absent or absentees else present).extend(people)
             unparsed.extend(bad)
     unique: dict[str, Attendee] = {}
     for a in present:

@@ -16,14 +16,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from minutebook.ingest.grammar.notes import (
+    NOT_SUBJECTS,
+    PRESENT_TENSE_NOT_UNDERTAKING,
+    UNDERTAKING_VERBS,
+    strip_item_label,
+)
+
 _NAME = r"@?[A-Za-z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,2}"
 _SUBJECTS = rf"(?P<who>{_NAME}(?:\s*(?:,|\+|&|/|\band\b)\s*{_NAME}){{0,3}})"
-_UNDERTAKE = (
-    r"(?:to|will|'ll|’ll|shall|can|is going to|are going to|is planning to|are planning to|plans? to|"
-    r"is planning on|volunteered to|volunteers? to|volunteered for|has volunteered to|agreed to|offered to|"
-    r"offers? to|is taking|will take|takes|took|owns|is on|is assigned to|assigned to|is responsible for|"
-    r"is looking into|will look into|to look into|is following up|will follow up|needs to|must)"
-)
+_VERBS = sorted(UNDERTAKING_VERBS, key=len, reverse=True)  # the longest first: "is going to" before "is on"
+_UNDERTAKE = "(?:" + "|".join(re.escape(v).replace(r"\ ", r"\s+") for v in _VERBS) + ")"
 _SUBJECT_VERB = re.compile(rf"^{_SUBJECTS}\s+(?P<verb>{_UNDERTAKE})\s+(?P<task>\S.*)$")
 _FIRST_PERSON = re.compile(
     rf"^{_SUBJECTS}\s*[:,–-]\s+(?:(?:yes|ok|okay|sure|sounds good)[,.!]?\s+)?"
@@ -44,25 +47,14 @@ _DRI = re.compile(
 )
 _OWNS_IT = re.compile(rf"(?:^|[;.]\s+|\band\s+){_SUBJECTS}\s+owns\s+(?:it|this|that)\b(?P<task>.*)$")
 _ASSIGNED = re.compile(rf"(?:^|\()(?:re-?)?assigned to:?\s+{_SUBJECTS}\)?\s*\.?$", re.I)
-_LEAD_IN = re.compile(
-    r"^(?:(?:pending\s+)?action items?|next steps?|todo|to-do|follow[- ]?ups?|ai|ar|assignment)\s*[:–—-]\s*", re.I
-)
+# under an action heading or label: "Marcus drafts the proposal", "Dana Ortiz reviews it"
+_PRESENT_TENSE = re.compile(rf"^{_SUBJECTS}\s+(?P<verb>[a-z]{{2,}}[^s\W]s)\s+(?P<task>\S.*)$")
 _DECISION = re.compile(
     r"(?:^|[:;,.]\s+|\b(?:so|and|then)\s+)(?:(?:we|the team|the group|everyone|all|they|team)\s+)?"
     r"(?:(?:yes|ok|okay|so|and|i think|i believe)[,]?\s+)?(?:(?:we|the team|the group|everyone|all|they|team)\s+)?"
     r"(?:(?:have\s+|had\s+)?(?:agreed|decided|resolved|concluded|settled)\s+(?:that|to|on|not to|against|we)\b"
     r"|(?:the\s+)?(?:agreement|consensus|decision|resolution|conclusion|outcome)\s*(?:is|was|:|-|–)\s*)",
     re.I,
-)
-# Sentence openers that look like a capitalised subject but are not people.
-_NOT_SUBJECTS = frozenset(
-    """we i you he she they it this that these those there here who what which someone somebody anyone
-    everyone everybody nobody people team teams group folks need needs plan plans want wants wanted idea
-    goal proposal suggestion question concern maybe probably perhaps still also then now next first
-    second finally later today tomorrow yesterday rust lang compiler libs code the a an and or but if
-    when while since because so let lets nothing something all some many most few other others item
-    items action actions rfc pr prs issue issues fcp mcp decision reason reasons option options
-    hard easy nice good great fine ok okay yes no not just only even""".split()
 )
 
 
@@ -96,7 +88,7 @@ def _is_person(name: str, known: set[str]) -> bool:
         return True
     tokens = name.split()
     first = tokens[0].lower()
-    if first in _NOT_SUBJECTS or not name[:1].isupper():
+    if first in NOT_SUBJECTS or not name[:1].isupper():
         return False
     return not (len(tokens) == 1 and (first.endswith(("ing", "ed", "ly", "tion", "ment")) or len(first) < 2))
 
@@ -106,7 +98,7 @@ def _people(who: str, known: set[str], *, task: str | None = None, explicit: boo
     single name counts only when what follows reads as something done, not a state ("will be")."""
     names = _names(who)
     if explicit:  # "assigned to scottmcm": whoever is named there is a person, handle or not
-        known = known | {n.lower() for n in names if n.lower() not in _NOT_SUBJECTS and len(n.split()) <= 3}
+        known = known | {n.lower() for n in names if n.lower() not in NOT_SUBJECTS and len(n.split()) <= 3}
     if not names or any(not _is_person(n, known) for n in names):
         return None
     unknown = [n for n in names if n.lower() not in known and n.lower().split()[0] not in known]
@@ -115,10 +107,11 @@ def _people(who: str, known: set[str], *, task: str | None = None, explicit: boo
     return names
 
 
-def find_commitment(text: str, known: set[str]) -> Commitment | None:
+def find_commitment(text: str, known: set[str], *, action: bool = False) -> Commitment | None:
     """The commitment `text` states, if any. `known`: lower-cased names, first names and handles
-    of the people this meeting (and tenant) knows."""
-    body = _LEAD_IN.sub("", text.strip()).strip()
+    of the people this meeting (and tenant) knows. `action`: the line is an action item (under an
+    action heading or label), where a person doing anything in the present tense owns it."""
+    body = strip_item_label(text.strip())[0]
     if not body or body.endswith("?"):
         return None
     if (m := _ASSIGNED.search(body)) and (names := _people(m["who"], known, explicit=True)):
@@ -139,6 +132,11 @@ def find_commitment(text: str, known: set[str]) -> Commitment | None:
             rest = m["task"].strip(" ,;:-–—.")
             before = body[: m.start()].strip(" ,;:-–—.")
             return Commitment(names, rest or before, "owns")
+    present = _PRESENT_TENSE.match(body) if action else None
+    if present and present["verb"].lower() in PRESENT_TENSE_NOT_UNDERTAKING:
+        present = None
+    if present and (names := _people(present["who"], known, task=present["task"])):
+        return Commitment(names, present["task"].strip(), present["verb"])
     if m := _VOLUNTEERED_INSIDE.search(body):
         stated = m["task"] if m["verb"] in ("will", "is going to") else None
         names = _people(m["who"], known, task=stated)

@@ -21,31 +21,21 @@ from typing import Literal, get_args
 
 from minutebook.core.dates import DateMention, find_dates
 from minutebook.ingest.commitments import Commitment, decision_text, find_commitment, is_decision
-from minutebook.ingest.owners import TEAM_WORDS, OwnerRef, format_owners, parse_owners
-from minutebook.ingest.parse import LIST_MARKER, ParsedNote, Section, budget_of, indent_of, is_list_item
-
-_SECTION_KINDS: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "action",
-        re.compile(
-            r"\b(action items?|actions|next steps|follow[- ]?ups?|to[- ]?dos?|tasks|assignments|"
-            r"commitments|owners)\b",
-            re.I,
-        ),
-    ),
-    ("decision", re.compile(r"\b(decisions?|decided|agreements?|resolutions?)\b", re.I)),
-    ("risk", re.compile(r"\b(risks?|blockers?|concerns|risk review)\b", re.I)),
-    ("milestone", re.compile(r"\b(milestones?|deadlines|key dates)\b", re.I)),
-    ("priority", re.compile(r"\b(priorities|priority)\b", re.I)),
-]
-_CHECKBOX = re.compile(r"^\s*(?:[-*+•]\s+)?\[(?P<mark>[ xX✓✔/-])\]\s+")
-_DONE_MARK = re.compile(r"^\s*(?:[-*+•]\s+)?(?P<mark>✓|✔|✅|☑|:white_check_mark:|:heavy_check_mark:)\s*")
-_OPEN_MARK = re.compile(r"^\s*(?:[-*+•]\s+)?(?P<mark>○|◯|☐|⬜|:white_large_square:)\s*")
-_ACTION_PREFIX = re.compile(
-    r"^\s*(?:[-*+•]\s+)?(?:\*\*)?(?:\[?(?:AI|AR|ACTION)[- ]?#?\d+\]?:?|ACTION(?: ITEM)?|Action(?: item)?|"
-    r"TODO|To-?do|Follow[- ]up)(?:\*\*)?\s*[:\-–]\s*|^\s*(?:[-*+•]\s+)?\[?(?:AI|AR)[- ]?#?\d+\]?\s+",
-    re.I,
+from minutebook.ingest.grammar.notes import (
+    CHECKBOX,
+    DONE_MARK,
+    FIELD,
+    LIST_MARKER,
+    OPEN_MARK,
+    field_name,
+    heading_kind,
+    is_list_item,
+    is_team,
+    strip_item_label,
 )
+from minutebook.ingest.owners import OwnerRef, format_owners, parse_owners
+from minutebook.ingest.parse import ParsedNote, Section, budget_of, indent_of
+
 _DECISION_PREFIX = re.compile(
     r"^(?:\*\*)?(?P<verdict>Decision|Decided|Agreed|Approved|Deferred|Rejected|Resolved|Compromise|Outcome)"
     r"(?:\*\*)?\s*[:\-–]\s*",
@@ -54,24 +44,18 @@ _DECISION_PREFIX = re.compile(
 _AGREED_INLINE = re.compile(r"^(?:[\w ]{0,30}:\s*)?(?:we\s+)?(?:agreed|decided)\s+(?:to|that|on)\b", re.I)
 _RISK_PREFIX = re.compile(r"^(?:\*\*)?Risk(?:\*\*)?\s*:\s*", re.I)
 _MENTION = re.compile(r"^@(?P<who>[\w.'-]+(?:\s*(?:,|&|\+|and)\s*@[\w.'-]+)*)\s*[:\-–]?\s*")
-# `(?<!\s)`: a run of spaces is tried from its start only (the leftmost match starts there anyway);
-# tried from every space in it, a long run costs its length squared
-_KEY_FIELD = re.compile(
-    r"(?:^|[,;|]\s*|(?<!\s)\s{2,}|\s[-–]\s)(?P<key>Owners?|Assignee|Assigned to|DRI|Responsible|Lead|Due|Deadline|"
-    r"Due date|ETA|Target|By|Status|Mitigation|Impact|Risk|Action)\s*:\s*",
-    re.I,
-)
 _WHO_DOES = re.compile(
     r"^(?P<who>@?[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|\+|&|and)){0,4}(?:\s*\([^)]*\))?)\s+"
     r"(?:to|will|shall|is going to|are going to|owns|takes|agreed to|volunteered to|needs to|must)\s+"
     r"(?P<task>.+)$"
 )
-_LEADING_OWNER = re.compile(r"^(?P<who>[^:]{1,60}?)\s*[:\-–]\s+(?P<task>\S.*)$")
+_LEADING_OWNER = re.compile(r"^(?P<who>[^:]{1,60}?)\s*[:\-–—]\s+(?P<task>\S.*)$")
 # `(?<!\s)` before a leading run of spaces: tried from each space of a long run instead of its start
 # (where the leftmost match begins anyway), such a pattern costs the run's length squared. After the
 # ")", `\s*\.?` then `\s+` split one run in every way; the alternatives below read it once.
 _TRAILING_PARENS = re.compile(r"(?<!\s)\s*\((?P<inner>[^()]*)\)(?:(?:\s*\.)?(?P<remark>\s+[—–-]\s+.*)?|\s+)$")
 _TRAILING_OWNER = re.compile(r"(?<!\s)\s+[—–-]\s+(?P<who>[^—–]+?)$")
+_TRAILING_BRACKET = re.compile(r"(?<!\s)\s*\[(?P<who>@?[\w.'’ -]{1,40})\]\s*\.?$")  # "… [@kofi]"
 _TRAILING_ASIDE = re.compile(r"(?<!\s)\s*\([^()]*\)\s*$")
 # "by", "due", "deadline:" right before a date; the spaces, comma or semicolon before it go with it
 _BY_WORD = re.compile(r"\b(?:by|before|due(?:\s+(?:on|by))?|no later than|NLT|until|deadline)(?:\s*:)?\s+$", re.I)
@@ -127,9 +111,8 @@ class ExtractedItem:
 def section_kind(path: tuple[str, ...]) -> str | None:
     """The kind an item gets from the nearest heading that names one."""
     for heading in reversed(path):
-        for kind, pattern in _SECTION_KINDS:
-            if pattern.search(heading):
-                return kind
+        if kind := heading_kind(heading):
+            return kind
     return None
 
 
@@ -188,28 +171,15 @@ def take_due(text: str, ref: date | None, *, any_date: bool) -> tuple[str, DateM
 
 def _split_fields(text: str) -> tuple[str, dict[str, str]]:
     """`Owner: Mike (DevOps Lead), Due: Oct 31` → ('', {'owner': ..., 'due': ...})."""
-    matches = list(_KEY_FIELD.finditer(text))
+    matches = list(FIELD.finditer(text))
     if not matches:
         return text, {}
     head = text[: matches[0].start()]
     fields: dict[str, str] = {}
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        key = m["key"].lower()
-        key = {
-            "owners": "owner",
-            "assignee": "owner",
-            "assigned to": "owner",
-            "dri": "owner",
-            "responsible": "owner",
-            "lead": "owner",
-            "deadline": "due",
-            "due date": "due",
-            "eta": "due",
-            "target": "due",
-            "by": "due",
-        }.get(key, key)
-        fields.setdefault(key, text[m.end() : end].strip(" ,;|"))
+        key = field_name(m["key"])
+        fields.setdefault(key, text[m.end() : end].strip(" ,;|.*_"))
     return head, fields
 
 
@@ -223,7 +193,26 @@ def _apply_fields(item: ExtractedItem, fields: dict[str, str], ref: date | None)
         item.status = status_from(fields["status"])
 
 
-def _parse_task(body: str, ref: date | None, *, owner_context: bool) -> ExtractedItem:
+def _owner_field(text: str) -> bool:
+    """Whether `text` carries an `Owner:`/`Assignee:`/`DRI:` field: such a line announces an item."""
+    return any(field_name(m["key"]) == "owner" for m in FIELD.finditer(text))
+
+
+def _names_in(text: str, known: frozenset[str] | set[str]) -> list[OwnerRef] | None:
+    """The owners `text` names: names and teams as parse_owners reads them, or people the meeting
+    knows however they are written ("olizilla", "eP")."""
+    if (owners := parse_owners(text)) is not None:
+        return owners
+    bare = text.strip().strip("*_").strip()
+    parts = [p.strip().lstrip("@").strip(".") for p in re.split(r"\s*(?:,|\+|&|/|\band\b)\s*", bare) if p.strip()]
+    if parts and all(p.lower() in known for p in parts):
+        return [OwnerRef(p, "person", None, p) for p in dict.fromkeys(parts)]
+    return None
+
+
+def _parse_task(
+    body: str, ref: date | None, *, owner_context: bool, known: frozenset[str] | set[str] = frozenset()
+) -> ExtractedItem:
     """One action-like line (markers already removed): owner, due date, status and clean text."""
     item = ExtractedItem(kind="action", text=body, line=-1, evidence=body)
     text = body
@@ -251,7 +240,7 @@ def _parse_task(body: str, ref: date | None, *, owner_context: bool) -> Extracte
             mentions = find_dates(bare, ref)
             if mentions and mentions[0].text.strip() == bare.strip(" .") and due is None:
                 due = mentions[0]
-            elif (owners := parse_owners(bare)) is not None and not item.owners:
+            elif (owners := _names_in(bare, known)) is not None and not item.owners:
                 owners_found.extend(owners)  # [] for "owner TBD": consumed, still unassigned
             else:
                 consumed = False
@@ -263,24 +252,28 @@ def _parse_task(body: str, ref: date | None, *, owner_context: bool) -> Extracte
                 item.owners, item.owner_text = owners_found, format_owners(owners_found)
             if due and item.due_date is None:
                 _due_from_mention(item, due)
+    bracket = _TRAILING_BRACKET.search(text) if owner_context and not item.owners else None
+    if bracket and (owners := _names_in(bracket["who"], known) or parse_owners(bracket["who"], mention=True)):
+        # "Cert expiry dashboard [@kofi]"
+        item.owners, item.owner_text, text = owners, bracket["who"], text[: bracket.start()]
     if not item.owners and owner_context and (m := _TRAILING_OWNER.search(text)):
         # "Alerting on pool saturation - Payments team, Dec 19"
         tail, mention = take_due(m["who"], ref, any_date=True)
-        if (owners := parse_owners(tail.strip(" ,;"))) and item.owner_text is None:
+        if (owners := _names_in(tail.strip(" ,;"), known)) and item.owner_text is None:
             item.owners, item.owner_text, text = owners, tail.strip(" ,;"), text[: m.start()]
             if mention and item.due_date is None:
                 _due_from_mention(item, mention)
     if not item.owners and owner_context:
         if (m := _WHO_DOES.match(text)) and (owners := parse_owners(m["who"])):
             item.owners, item.owner_text, text = owners, m["who"], m["task"]
-        elif (m := _LEADING_OWNER.match(text)) and (owners := parse_owners(m["who"])):
+        elif (m := _LEADING_OWNER.match(text)) and (owners := _names_in(m["who"], known)):
             item.owners, item.owner_text, text = owners, m["who"], m["task"]
             if text[:3].lower() == "to ":
                 text = text[3:]
         elif (m := _LEADING_OWNER.match(text)) and ":" in text:
             # "Cost dashboard for the warehouse: Hana + Marco by 27 June"
             tail, mention = take_due(m["task"], ref, any_date=True)
-            if owners := parse_owners(tail.strip(" ,;")):
+            if owners := _names_in(tail.strip(" ,;"), known):
                 item.owners, item.owner_text, text = owners, tail.strip(" ,;"), m["who"]
                 if mention and item.due_date is None:
                     _due_from_mention(item, mention)
@@ -292,13 +285,16 @@ def _parse_task(body: str, ref: date | None, *, owner_context: bool) -> Extracte
     return item
 
 
+_CHECKBOX_STATUS = {" ": "open", "/": "in_progress"}
+
+
 def _strip_marker(text: str) -> tuple[str, str | None]:
     """Remove bullets/checkboxes; return (body, status implied by the marker)."""
-    if m := _CHECKBOX.match(text):
-        return text[m.end() :].strip(), ("open" if m["mark"] == " " else "done")
-    if m := _DONE_MARK.match(text):
+    if m := CHECKBOX.match(text):
+        return text[m.end() :].strip(), _CHECKBOX_STATUS.get(m["mark"], "done")
+    if m := DONE_MARK.match(text):
         return text[m.end() :].strip(), "done"
-    if m := _OPEN_MARK.match(text):
+    if m := OPEN_MARK.match(text):
         return text[m.end() :].strip(), "open"
     return LIST_MARKER.sub("", text, count=1).strip(), None
 
@@ -373,10 +369,7 @@ class _Extractor:
 
     def _commitment(self, found: Commitment, number: int, raw: str, status: str | None) -> None:
         task, mention = take_due(found.task, self.ref, any_date=True)
-        owners = [
-            OwnerRef(n, "team" if ("/" in n or n.lower().split()[-1] in TEAM_WORDS) else "person", None, n)
-            for n in found.owners
-        ]
+        owners = [OwnerRef(n, "team" if is_team(n) else "person", None, n) for n in found.owners]
         context, topic = self._context(number)
         text = _clean(plain(task)) or topic or context.split(" › ")[-1]
         item = ExtractedItem("action", text, number, raw, owners=owners, owner_text=" + ".join(found.owners))
@@ -417,18 +410,13 @@ class _Extractor:
 
     def _line(self, number: int, raw: str, kind: str | None) -> None:
         body, marker_status = _strip_marker(raw)
-        checkbox = bool(_CHECKBOX.match(raw))
+        checkbox = bool(CHECKBOX.match(raw))
         if not body or (body.endswith(":") and not checkbox) or _only_links(body):
             return
-        # self-announcing lines, whatever the section
-        if m := _ACTION_PREFIX.match(raw):
-            rest = raw[m.end() :].strip()
-            if found := find_commitment(rest, self.known):
-                self._commitment(found, number, raw, marker_status)
-                return
-            item = _parse_task(rest, self.ref, owner_context=True)
-            item.status = marker_status or item.status
-            self._add(item, number, raw)
+        # a label in front ("**ACTION 12.3:**", "AI-4", "**7.2**:", "4.1 |") is not part of the item
+        body, labelled, label_owner = strip_item_label(body)
+        if labelled or label_owner:  # "ACTION:", "AI-4", "TODO": an action, whatever the section
+            self._action(number, raw, body, marker_status, "action", label_owner)
             return
         if kind != "decision" and is_decision(body) and not _DECISION_PREFIX.match(body):
             item = ExtractedItem("decision", _clean(decision_text(body)), number, raw, status="approved")
@@ -446,11 +434,7 @@ class _Extractor:
             self._add(item, number, raw)
             return
         if checkbox or body.startswith("@"):
-            item = _parse_task(body, self.ref, owner_context=True)
-            if marker_status:
-                item.status = marker_status
-            item.kind = kind if kind in ("priority", "milestone") else "action"
-            self._add(item, number, raw)
+            self._action(number, raw, body, marker_status, kind if kind in ("priority", "milestone") else "action")
             return
         if m := _RISK_PREFIX.match(body):
             self._add(ExtractedItem("risk", _clean(body[m.end() :]), number, raw), number, raw)
@@ -464,24 +448,41 @@ class _Extractor:
             item.kind, item.status = "milestone", marker_status
             self._add(item, number, raw)
             return
-        if kind in (None, "action") and (found := find_commitment(body, self.known)):
+        if kind == "action":
+            self._action(number, raw, body, marker_status, "action")
+            return
+        if kind is None and (found := find_commitment(body, self.known)):
             # "Priya will write the runbook by Nov 14", "niko to leave a comment", "boats: I'll do it"
             self._commitment(found, number, raw, marker_status)
             return
         if kind is None:
-            if marker_status:  # a ✓ or ○ on its own line: a done or open action
-                item = _parse_task(body, self.ref, owner_context=True)
-                item.status = marker_status
-                self._add(item, number, raw)
+            if marker_status or _owner_field(body):  # a ✓ or ○, or an `Owner:` field: an action
+                self._action(number, raw, body, marker_status, "action")
             return
         if kind == "milestone" and not find_dates(body, self.ref):
             return
-        item = _parse_task(body, self.ref, owner_context=kind in ("action", "milestone", "priority", "risk"))
+        item = _parse_task(body, self.ref, owner_context=kind in ("milestone", "priority", "risk"), known=self.known)
         item.kind = kind
         if marker_status:
             item.status = marker_status
         if kind == "decision":
             item.status = "approved"
+        self._add(item, number, raw)
+
+    def _action(
+        self, number: int, raw: str, body: str, status: str | None, kind: str, label_owner: str | None = None
+    ) -> None:
+        """An action item's line (markers and labels removed): its owner from the label, a field,
+        the grammar of a commitment, or a name written before or after the task."""
+        if label_owner is None and not _owner_field(body) and (found := find_commitment(body, self.known, action=True)):
+            self._commitment(found, number, raw, status)
+            return
+        item = _parse_task(body, self.ref, owner_context=True, known=self.known)
+        if label_owner and (owners := parse_owners(label_owner, mention=True)):
+            item.owners, item.owner_text = owners, label_owner
+        item.kind = kind
+        if status:
+            item.status = status
         self._add(item, number, raw)
 
     def _record(self, section: Section, parent_kind: str | None) -> None:

@@ -21,21 +21,24 @@ from minutebook.core.dates import (
     first_date,
 )
 from minutebook.ingest.attendance import (
-    ATTENDANCE_LABELS,
     Attendance,
     Attendee,
     collect,
-    is_absence_label,
-    is_attendance_label,
 )
-from minutebook.ingest.grammar.notes import LIST_MARKER, is_list_item, strip_list_marker
+from minutebook.ingest.grammar.notes import (
+    LIST_MARKER,
+    PRESENT_LABELS_ALONE,
+    attendance_label,
+    is_list_item,
+    label_value,
+    strip_list_marker,
+)
 from minutebook.ingest.transcript import TRANSCRIPT_EXTENSIONS, Turn, detect_format, parse_transcript
 
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _BANNER_MARKS = "=#*~"
 _UNDERLINE = re.compile(r"^\s*(=+|-+|~+)\s*$")
 _KEY_VALUE = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z /&-]{1,30}?)\s*:\s*(?P<value>\S.*)$")
-_ATTENDEE_KEYS = set(ATTENDANCE_LABELS)
 _DATE_KEYS = {"date", "when", "meeting date", "day"}
 _MAX_PSEUDO_HEADING_WORDS = 7
 
@@ -251,7 +254,9 @@ def _title(lines: list[str], filename: str | None, start: int = 0) -> tuple[str,
         if (banner := _banner(text)) and i == start:
             return _clean_heading(banner), i
         kv = _KEY_VALUE.match(text)
-        if kv and kv["key"].strip().lower() in (_ATTENDEE_KEYS | _DATE_KEYS | {"title", "subject", "meeting"}):
+        if kv and (
+            attendance_label(kv["key"]) or kv["key"].strip().lower() in (_DATE_KEYS | {"title", "subject", "meeting"})
+        ):
             if kv["key"].strip().lower() in {"title", "subject", "meeting"}:
                 return kv["value"].strip(), i
             break
@@ -346,24 +351,33 @@ def _meeting_date(
 
 
 def _attendance(lines: list[str]) -> Attendance:
-    """Attendance blocks (a heading or label named for it, then its lines) and inline
-    `Present: a, b` / `Regrets: c` lines."""
+    """Attendance blocks (a heading, label or list item named for it, then its lines) and inline
+    `Present: a, b` / `**Attendees:** a, b` / `Regrets: c` lines."""
     inline: list[tuple[str, str]] = []
     following = _following(lines)
     headings = [_heading_at(lines, i) for i in range(len(lines))]
-    starts: dict[int, int] = {}  # line opening an attendance block → its first line
+    # line opening a block → (its first line, the indent its lines must exceed, whether it lists absentees)
+    starts: dict[int, tuple[int, int, bool]] = {}
     for i, text in enumerate(lines):
-        kv = _KEY_VALUE.match(text)
-        if kv and not is_list_item(text) and (is_attendance_label(kv["key"]) or is_absence_label(kv["key"])):
-            inline.append((kv["key"], kv["value"]))
+        if not text.strip():
+            continue
+        listed = is_list_item(text)
+        kv = label_value(text)
+        if kv and kv[1] and attendance_label(kv[0]) and not (listed and kv[0].lower() in PRESENT_LABELS_ALONE):
+            inline.append((kv[0], kv[1]))
             continue
         heading = headings[i]
-        label = text if _is_label_heading(lines, i, following) or text.strip().endswith(":") else None
-        name = heading[1] if heading else label
-        if name is not None and is_attendance_label(name):
-            starts[i] = i + (heading[2] if heading else 1)
-    blocks: list[list[str]] = []
-    for first in starts.values():
+        if heading:
+            name: str | None = heading[1]
+        elif listed:  # "- **Attendees:**" with the people nested under it
+            body = strip_marker(text)
+            name = body if body.rstrip("*_ ").endswith(":") else None
+        else:
+            name = text if _is_label_heading(lines, i, following) or text.strip().endswith(":") else None
+        if name is not None and (said := attendance_label(name)):
+            starts[i] = (i + (heading[2] if heading else 1), indent_of(text) if listed else -1, said == "absent")
+    blocks: list[tuple[list[str], bool]] = []
+    for first, floor, absent in starts.values():
         block: list[str] = []
         j = first
         # a block also ends where another one starts: that one reads the rest (an indented
@@ -371,13 +385,15 @@ def _attendance(lines: list[str]) -> Attendance:
         while j < len(lines) and headings[j] is None and j not in starts:
             line = lines[j]
             if line.strip():
+                if floor >= 0 and indent_of(line) <= floor:
+                    break  # back out of the list item that opened the block
                 if not (is_list_item(line) or indent_of(line) > 0 or _KEY_VALUE.match(line)) and block:
                     break
                 block.append(line)
             elif block and j + 1 < len(lines) and lines[j + 1].strip() and not is_list_item(lines[j + 1]):
                 break
             j += 1
-        blocks.append(block)
+        blocks.append((block, absent))
     return collect(blocks, inline)
 
 
