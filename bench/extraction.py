@@ -63,7 +63,8 @@ def read_corpus(corpus: Corpus) -> dict[str, tuple[ParsedNote, list[ExtractedIte
 
 
 def _spellings(owners: list[str]) -> set[str]:
-    return {o.lower().lstrip("@") for o in owners}
+    """Every labelled spelling and its first name: the people table joins "Sarah" to "Sarah Chen"."""
+    return {n for o in owners for n in (o.lower().lstrip("@"), o.lower().lstrip("@").split()[0])}
 
 
 def _item_at(items: list[ExtractedItem], note: ParsedNote, line: int) -> ExtractedItem | None:

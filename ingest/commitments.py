@@ -31,15 +31,22 @@ _SUBJECT_VERB = re.compile(rf"^{_SUBJECTS}\s+(?P<verb>{_UNDERTAKE})\s+(?P<task>\
 _FIRST_PERSON = re.compile(
     rf"^{_SUBJECTS}\s*[:,–-]\s+(?:(?:yes|ok|okay|sure|sounds good)[,.!]?\s+)?"
     r"(?P<verb>I(?:'ll|’ll| will| can| could take| am going to|'m going to|’m going to| am planning to|"
-    r"'m planning to|’m planning to| plan to| volunteer to| volunteer for|'d be happy to|’d be happy to| am happy to|"
+    r"'m planning to|’m planning to| plan to| volunteer to| volunteer for| volunteer|'d be happy to|’d be happy to|"
+    r" am happy to|"
     r"'m happy to|’m happy to| take| own| will own| am on it|'m on it|’m on it)|will|can|"
     r"take the action(?: item)?(?: of| to)?|taking the action(?: item)?(?: of| to)?|volunteers? to|"
     r"happy to)\b\s*(?P<task>.*)$",
     re.I,
 )
+_INITIALS = re.compile(r"[a-z]{1,2}[A-Z]{1,2}")
 _VOLUNTEERED_INSIDE = re.compile(
-    rf"(?:[,;]\s*|\band\s+|\bso\s+){_SUBJECTS}\s+(?P<verb>volunteered to|volunteers to|agreed to|offered to|"
-    rf"will|is going to|to)\s+(?P<task>\S.*)$"
+    rf"(?:[,;]\s*|(?<=[.!])\s+|\band\s+|\bso\s+){_SUBJECTS}\s+"
+    rf"(?P<verb>volunteered to|volunteers to|agreed to|offered to|will|is going to|to)\s+(?P<task>\S.*)$"
+)
+# "will hand over chair duties to John", "passing the release notes on to Ana"
+_HANDED_TO = re.compile(
+    rf"\b(?:hand(?:s|ed|ing)?(?:\s+over)?|pass(?:es|ed|ing)?(?:\s+on)?|delegat(?:e|es|ed|ing)|reassign(?:s|ed|ing)?)"
+    rf"\s+(?P<task>\S.*?)\s+(?:over\s+|on\s+)?to\s+{_SUBJECTS}\s*[.;,!]?$"
 )
 _VOCATIVE = re.compile(rf"^{_SUBJECTS},\s+you(?:'ll|’ll| will| own| can| are going to| take)\s+(?P<task>.+)$", re.I)
 _DRI = re.compile(
@@ -88,6 +95,8 @@ def _is_person(name: str, known: set[str]) -> bool:
         return True
     tokens = name.split()
     first = tokens[0].lower()
+    if len(tokens) == 1 and _INITIALS.fullmatch(name):
+        return True  # "eP", "jD": initials as scribes write them
     if first in NOT_SUBJECTS or not name[:1].isupper():
         return False
     return not (len(tokens) == 1 and (first.endswith(("ing", "ed", "ly", "tion", "ment")) or len(first) < 2))
@@ -127,6 +136,8 @@ def find_commitment(text: str, known: set[str], *, action: bool = False) -> Comm
         stated = None if m["verb"] in _PLAIN_VERBS else m["task"]
         if names := _people(m["who"], known, task=stated):
             return Commitment(names, m["task"].strip(), m["verb"])
+    if (m := _HANDED_TO.search(body)) and (names := _people(m["who"], known)):
+        return Commitment(names, m["task"].strip(), "handed to")
     for pattern in (_DRI, _OWNS_IT):
         if (m := pattern.search(body)) and (names := _people(m["who"], known)):
             rest = m["task"].strip(" ,;:-–—.")

@@ -345,9 +345,8 @@ class _Extractor:
         self.items.sort(key=lambda i: i.line)
         return self.items
 
-    def _context(self, number: int) -> tuple[str, str]:
-        """The agenda items and section a line sits under (its parent bullets and nearest headings),
-        and the nearest of them that names a subject rather than a label ("Action item:")."""
+    def _parents(self, number: int) -> list[str]:
+        """The bullets a line is nested under, nearest first, as plain text."""
         lines = self.note.lines
         parents: list[str] = []
         indent = indent_of(lines[number])
@@ -362,6 +361,26 @@ class _Extractor:
                 indent = indent_of(text)
                 if indent == 0:
                     break
+        return parents
+
+    def _person(self, text: str) -> OwnerRef | None:
+        """`text` when it is nothing but a person: "@alanshaw", "**olizilla**", "Dana Ortiz:"."""
+        bare = re.sub(r"[*_`]", "", text).strip().rstrip(":").strip()
+        if re.fullmatch(r"@[\w.-]+", bare) or (bare.lower() in self.known and len(bare.split()) <= 3):
+            name = bare.lstrip("@")
+            return OwnerRef(name, "team" if is_team(name) else "person", None, bare)
+        return None
+
+    def _structural_owner(self, number: int) -> OwnerRef | None:
+        """The person a line sits under: a standup's "@handle" (or name) heading or bullet, whose
+        Next list is theirs."""
+        places = [*self._parents(number), *reversed(self.section.path if self.section else ())]
+        return next((who for text in places if (who := self._person(text))), None)
+
+    def _context(self, number: int) -> tuple[str, str]:
+        """The agenda items and section a line sits under (its parent bullets and nearest headings),
+        and the nearest of them that names a subject rather than a label ("Action item:")."""
+        parents = self._parents(number)
         path = list(self.section.path[-2:]) if self.section else []
         words = [p for p in [*path, *reversed(parents)] if p and not p.endswith("…")]
         topic = next((w for w in reversed(words) if len(w.rstrip(":").split()) > 2 and section_kind((w,)) is None), "")
@@ -396,7 +415,7 @@ class _Extractor:
 
     def _section(self, section: Section) -> None:
         kind = section_kind(section.path)
-        if self._is_record(section):
+        if self._is_record(section) and not (section.path and heading_kind(section.path[-1])):
             self._record(section, section_kind(section.path[:-1]))
             return
         table_lines = self._table(section, kind)
@@ -406,7 +425,9 @@ class _Extractor:
         base = min(indent_of(ln.text) for ln in content)
         for ln in content:
             top = indent_of(ln.text) <= base
-            self._line(ln.number, ln.text, kind if top else None)
+            # a nested line takes its kind from the bullet it sits under ("- Next:" → actions)
+            nested = None if top else next((k for p in self._parents(ln.number)[:1] if (k := heading_kind(p))), None)
+            self._line(ln.number, ln.text, kind if top else nested)
 
     def _line(self, number: int, raw: str, kind: str | None) -> None:
         body, marker_status = _strip_marker(raw)
@@ -480,6 +501,8 @@ class _Extractor:
         item = _parse_task(body, self.ref, owner_context=True, known=self.known)
         if label_owner and (owners := parse_owners(label_owner, mention=True)):
             item.owners, item.owner_text = owners, label_owner
+        if not item.owners and item.owner_text is None and (who := self._structural_owner(number)):
+            item.owners, item.owner_text = [who], who.written
         item.kind = kind
         if status:
             item.status = status

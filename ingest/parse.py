@@ -172,19 +172,21 @@ def _is_label_heading(lines: list[str], i: int, following: Following) -> bool:
     introducing an indented block or a list."""
     text = lines[i]
     stripped = text.strip()
-    if is_list_item(text) or indent_of(text) != 0 or not stripped[:1].isupper():
+    handle = re.fullmatch(r"[*_]*@[\w.-]+[*_]*:?", stripped)  # a standup's "@olizilla" over their list
+    if is_list_item(text) or indent_of(text) != 0 or not (stripped[:1].isupper() or handle):
         return False
     if stripped.endswith(":"):
         if len(stripped.split()) > _MAX_PSEUDO_HEADING_WORDS:
             return False
     else:
         after_break = i == 0 or not lines[i - 1].strip()
-        if not after_break or len(stripped.split()) > 4 or not re.search(r"[A-Za-z]$", stripped):
+        if not after_break or len(stripped.split()) > 4 or not re.search(r"[A-Za-z0-9_*]$", stripped):
             return False
         if _KEY_VALUE.match(text):
             return False
     j = following[i]
-    return j is not None and j == i + 1 and (is_list_item(lines[j]) or indent_of(lines[j]) > 0)
+    near = j is not None and (j == i + 1 or (handle is not None and j == i + 2))  # "@lidel", a blank, the list
+    return near and j is not None and (is_list_item(lines[j]) or indent_of(lines[j]) > 0)
 
 
 def _item_heading(lines: list[str], i: int, following: Following) -> str | None:
@@ -543,6 +545,7 @@ def _parse(
     sections: list[Section] = [_section((), meeting_span)]
     stack: list[tuple[int, str, Span]] = []  # real headings: (level, text, dates)
     pseudo: tuple[str, Span, int] | None = None  # (text, dates, indent that ends it)
+    label: tuple[str, Span] | None = None  # a label heading ("Engineering:", "@olizilla") an item heading sits under
     title_is_h1 = title_line is not None and bool(_ATX.match(lines[title_line]))
     following = _following(lines)
 
@@ -550,8 +553,8 @@ def _parse(
         return next((h[2] for h in reversed(stack) if h[2]), None)
 
     def open_section(heading_line: int) -> None:
-        path = tuple(h[1] for h in stack) + ((pseudo[0],) if pseudo else ())
-        when = pseudo[1] if pseudo and pseudo[1] else (inherited() or meeting_span)
+        path = tuple(h[1] for h in stack) + ((label[0],) if label else ()) + ((pseudo[0],) if pseudo else ())
+        when = (pseudo[1] if pseudo else None) or (label[1] if label else None) or inherited() or meeting_span
         sections.append(_section(path, when, heading_line))
 
     def heading_date(heading: str, parent: Span) -> Span:
@@ -576,12 +579,12 @@ def _parse(
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, name, heading_date(name, inherited())))
-            pseudo = None
+            pseudo = label = None
             open_section(i)
             i += consumed
             continue
         if _is_label_heading(lines, i, following):
-            pseudo = (_clean_heading(text), heading_date(text, inherited()), -1)
+            label, pseudo = (_clean_heading(text), heading_date(text, inherited())), None
             open_section(i)
             i += 1
             continue
@@ -590,11 +593,11 @@ def _parse(
             open_section(i)
             i += 1
             continue
-        if pseudo and pseudo[2] < 0 and not text.strip():
+        if label and not pseudo and not text.strip():
             # a label's block ends at a blank line followed by unindented prose
             j = following[i]
             if j is not None and indent_of(lines[j]) == 0 and not is_list_item(lines[j]):
-                pseudo = None
+                label = None
                 open_section(j)
         sections[-1].lines.append(Line(i, text))
         i += 1
