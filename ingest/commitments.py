@@ -140,7 +140,7 @@ def find_commitment(text: str, known: set[str], *, action: bool = False) -> Comm
         return Commitment(names, m["task"].strip(), "handed to")
     for pattern in (_DRI, _OWNS_IT):
         if (m := pattern.search(body)) and (names := _people(m["who"], known)):
-            rest = m["task"].strip(" ,;:-–—.")
+            rest = re.sub(r"^(?:for|of|on)\s+", "", m["task"].strip(" ,;:-–—."))  # "is the DRI for X"
             before = body[: m.start()].strip(" ,;:-–—.")
             return Commitment(names, rest or before, "owns")
     present = _PRESENT_TENSE.match(body) if action else None

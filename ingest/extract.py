@@ -23,6 +23,7 @@ from minutebook.core.dates import DateMention, find_dates
 from minutebook.ingest.commitments import Commitment, decision_text, find_commitment, is_decision
 from minutebook.ingest.grammar.notes import (
     CHECKBOX,
+    COLUMN_WORDS,
     DONE_MARK,
     FIELD,
     LIST_MARKER,
@@ -56,6 +57,8 @@ _LEADING_OWNER = re.compile(r"^(?P<who>[^:]{1,60}?)\s*[:\-–—]\s+(?P<task>\S.
 _TRAILING_PARENS = re.compile(r"(?<!\s)\s*\((?P<inner>[^()]*)\)(?:(?:\s*\.)?(?P<remark>\s+[—–-]\s+.*)?|\s+)$")
 _TRAILING_OWNER = re.compile(r"(?<!\s)\s+[—–-]\s+(?P<who>[^—–]+?)$")
 _TRAILING_BRACKET = re.compile(r"(?<!\s)\s*\[(?P<who>@?[\w.'’ -]{1,40})\]\s*\.?$")  # "… [@kofi]"
+# a handle, a capitalised name (one or two words) or a lower-case word that may be a known handle
+_NAMED = re.compile(r"(?<![\w/])@([\w.-]+)|\b([A-Z][a-z'’]+(?:\s+[A-Z][a-z'’-]+)?)\b|\b([a-z][\w.-]{2,})\b")
 _TRAILING_ASIDE = re.compile(r"(?<!\s)\s*\([^()]*\)\s*$")
 # "by", "due", "deadline:" right before a date; the spaces, comma or semicolon before it go with it
 _BY_WORD = re.compile(r"\b(?:by|before|due(?:\s+(?:on|by))?|no later than|NLT|until|deadline)(?:\s*:)?\s+$", re.I)
@@ -371,6 +374,20 @@ class _Extractor:
             return OwnerRef(name, "team" if is_team(name) else "person", None, bare)
         return None
 
+    def _named(self, line: str) -> list[str]:
+        """People a line names (people the meeting knows, @handles, "Firstname Lastname"): on an item
+        with no owner read, they make it "owner unclear", not "unassigned"."""
+        found: dict[str, None] = {}
+        for m in _NAMED.finditer(line):
+            handle, name, word = m.groups()
+            if handle:
+                found[handle.rstrip(".")] = None
+            elif name and (name.lower() in self.known or name.split()[0].lower() in self.known):
+                found[name] = None
+            elif word and word in self.known:
+                found[word] = None
+        return list(found)
+
     def _structural_owner(self, number: int) -> OwnerRef | None:
         """The person a line sits under: a standup's "@handle" (or name) heading or bullet, whose
         Next list is theirs."""
@@ -406,6 +423,8 @@ class _Extractor:
         item.text = plain(item.text) or item.text
         if not item.context and 0 <= line < len(self.note.lines):
             item.context, item.topic = self._context(line)
+        if item.kind == "action" and not item.owners:
+            item.mentioned = self._named(evidence)
         self.used_lines.add(line)
         self.items.append(item)
 
@@ -546,7 +565,9 @@ class _Extractor:
             item.status = marker_status
         item.detail = " ".join(detail)
         evidence_lines = [raw_heading.strip()] + [
-            ln.text.strip() for ln in section.lines if re.match(r"\s*(?:[-*+•]\s+)?(Owner|Due|Status)", ln.text, re.I)
+            ln.text.strip()
+            for ln in section.lines
+            if (found := _split_fields(_strip_marker(ln.text)[0])[1]) and found.keys() & {"owner", "due", "status"}
         ]
         self._add(item, heading_line, " | ".join(evidence_lines))
         for number, text in actions:
@@ -575,12 +596,12 @@ class _Extractor:
         def column(*names: str) -> int | None:
             return next((i for i, h in enumerate(header) if any(n in h for n in names)), None)
 
-        owner_col = column("owner", "assignee", "who", "responsible", "dri")
-        task_col = column("task", "action", "item", "what", "description", "deliverable", "decision", "risk")
+        owner_col = column(*COLUMN_WORDS["owner"])
+        task_col = column(*COLUMN_WORDS["task"])
         if task_col is None:
             return set()
-        due_col = column("due", "deadline", "date", "when", "eta")
-        status_col = column("status", "state")
+        due_col = column(*COLUMN_WORDS["due"])
+        status_col = column(*COLUMN_WORDS["status"])
         for row in rows[2:]:
             values = cells(row.text)
             if len(values) <= task_col or not values[task_col]:
