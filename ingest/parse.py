@@ -315,12 +315,7 @@ def _meeting_date(
     front_value = next((front[k] for k in ("date", "when", "meeting date") if front.get(k)), None)
     if front_value:
         places.append(("front matter", dates(front_value)))
-    date_lines = [
-        kv["value"]
-        for _, text in head
-        if (kv := _KEY_VALUE.match(strip_marker(text) if is_list_item(text) else text))
-        and kv["key"].strip().lower() in _DATE_KEYS
-    ]
+    date_lines = [kv[1] for _, text in head if (kv := label_value(text)) and kv[0].lower() in _DATE_KEYS and kv[1]]
     places.append(("date line", [d for v in date_lines for d in dates(v)]))
     places.append(("title", [d for d in dates(title) if d.has_year or ref]))
     places.append(("heading", [d for _, h in headings for d in dates(h) if d.has_year]))
