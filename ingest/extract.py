@@ -174,7 +174,7 @@ def take_due(text: str, ref: date | None, *, any_date: bool) -> tuple[str, DateM
 
 def _split_fields(text: str) -> tuple[str, dict[str, str]]:
     """`Owner: Mike (DevOps Lead), Due: Oct 31` → ('', {'owner': ..., 'due': ...})."""
-    matches = list(FIELD.finditer(text))
+    matches = list(FIELD.finditer(text)) if ":" in text else []  # every field has a colon
     if not matches:
         return text, {}
     head = text[: matches[0].start()]
@@ -198,7 +198,7 @@ def _apply_fields(item: ExtractedItem, fields: dict[str, str], ref: date | None)
 
 def _owner_field(text: str) -> bool:
     """Whether `text` carries an `Owner:`/`Assignee:`/`DRI:` field: such a line announces an item."""
-    return any(field_name(m["key"]) == "owner" for m in FIELD.finditer(text))
+    return ":" in text and any(field_name(m["key"]) == "owner" for m in FIELD.finditer(text))
 
 
 def _names_in(text: str, known: frozenset[str] | set[str]) -> list[OwnerRef] | None:
@@ -340,6 +340,7 @@ class _Extractor:
         self.used_lines: set[int] = set()
         self.known = known_names(note, people)
         self.section: Section | None = None
+        self._parents_of: dict[int, list[str]] = {}
 
     def run(self) -> list[ExtractedItem]:
         for section in self.note.sections:
@@ -350,6 +351,8 @@ class _Extractor:
 
     def _parents(self, number: int) -> list[str]:
         """The bullets a line is nested under, nearest first, as plain text."""
+        if (known := self._parents_of.get(number)) is not None:
+            return known
         lines = self.note.lines
         parents: list[str] = []
         indent = indent_of(lines[number])
@@ -364,6 +367,7 @@ class _Extractor:
                 indent = indent_of(text)
                 if indent == 0:
                     break
+        self._parents_of[number] = parents
         return parents
 
     def _person(self, text: str) -> OwnerRef | None:

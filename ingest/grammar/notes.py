@@ -7,6 +7,7 @@ words) and compiled into patterns once, so a new convention is one more entry, n
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Bullet glyphs people type or paste: markdown's three, typographic bullets, arrows, circles, the
@@ -170,6 +171,7 @@ def heading_words(heading: str) -> str:
     return re.sub(r"\s+", " ", text.rstrip(": ").strip()).lower()
 
 
+@functools.lru_cache(maxsize=4096)  # a note's bullets repeat ("Next:", "Done:"); each is read once
 def heading_kind(heading: str) -> str | None:
     """The kind of item a heading's entries are: action, decision, risk, milestone, priority."""
     words = heading_words(heading)
