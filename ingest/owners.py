@@ -9,109 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from minutebook.ingest.grammar.notes import TEAM_WORDS
+from minutebook.ingest.grammar.notes import NOT_A_PERSON, NOT_OWNER_WORDS, TEAM_WORDS
 
-_NOT_NAMES = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "we",
-        "i",
-        "you",
-        "he",
-        "she",
-        "they",
-        "it",
-        "this",
-        "that",
-        "these",
-        "those",
-        "our",
-        "my",
-        "your",
-        "their",
-        "need",
-        "needs",
-        "action",
-        "actions",
-        "note",
-        "notes",
-        "status",
-        "risk",
-        "risks",
-        "mitigation",
-        "impact",
-        "timeline",
-        "budget",
-        "decision",
-        "decisions",
-        "agenda",
-        "next",
-        "week",
-        "date",
-        "due",
-        "owner",
-        "owners",
-        "tbd",
-        "none",
-        "n/a",
-        "follow",
-        "update",
-        "review",
-        "plan",
-        "todo",
-        "done",
-        "open",
-        "blocked",
-        "pending",
-        "complete",
-        "completed",
-        "scope",
-        "compromise",
-        "recommendation",
-        "result",
-        "results",
-        "goal",
-        "goals",
-        "reason",
-        "context",
-        "summary",
-        "question",
-        "questions",
-        "issue",
-        "issues",
-        "problem",
-        "idea",
-        "ideas",
-        "deadline",
-        "target",
-        "eta",
-        "also",
-        "then",
-        "if",
-        "when",
-        "q1",
-        "q2",
-        "q3",
-        "q4",
-        "week",
-        "month",
-        "today",
-        "tomorrow",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-    ]
-)
-# Written where an owner goes but naming no one: "All: code freeze", "Owner: TBD", "@everyone".
-# Everyone is no one in particular, so such an item is unassigned: no person, no "All" team.
-NOT_A_PERSON = frozenset(
-    {"all", "everyone", "everybody", "all hands", "team", "the team", "whole team", "nobody", "no one", "none"}
-    | {"tbd", "tba", "unassigned", "n/a", "na", "?", "-", "—"}
-)
+__all__ = ["NOT_A_PERSON", "OwnerRef", "format_owners", "owner_key", "parse_owners"]
+
 # the name keeps the spaces before "(" (stripped where used): a lazy name before `\s*\(` retried
 # every split of a long run of spaces
 _ROLE = re.compile(r"^(?P<name>[^()]+)\((?P<role>[^)]*)\)$")
@@ -169,7 +70,7 @@ def _one_owner(raw: str, *, mention: bool) -> OwnerRef | None:
     if mention and len(tokens) == 1 and re.fullmatch(r"[\w.'-]+", text):
         name = text if text[0].isupper() else text[:1].upper() + text[1:]
         return OwnerRef(name, "team" if lowered[0] in TEAM_WORDS else "person", role, written)
-    if lowered[0] in _NOT_NAMES and lowered[0] not in TEAM_WORDS:
+    if lowered[0] in NOT_OWNER_WORDS and lowered[0] not in TEAM_WORDS:
         return None
     if not all(_TOKEN.match(t) or t.lower() in TEAM_WORDS for t in tokens):
         return None

@@ -263,3 +263,21 @@ NOT_SUBJECTS = frozenset(
     items action actions rfc pr prs issue issues fcp mcp decision reason reasons option options
     hard easy nice good great fine ok okay yes no not just only even""".split()
 )
+
+# Words that start text written where an owner goes but are not a name ("Status: …", "Next week").
+NOT_OWNER_WORDS = frozenset(
+    """
+    the a an we i you he she they it this that these those our my your their need needs action actions
+    note notes status risk risks mitigation impact timeline budget decision decisions agenda next week
+    date due owner owners tbd none n/a follow update review plan todo done open blocked pending complete
+    completed scope compromise recommendation result results goal goals reason context summary question
+    questions issue issues problem idea ideas deadline target eta also then if when q1 q2 q3 q4 month
+    today tomorrow monday tuesday wednesday thursday friday
+    """.split()
+)
+# Written where an owner goes but naming no one: "All: code freeze", "Owner: TBD", "@everyone".
+# Everyone is no one in particular, so such an item is unassigned: no person, no "All" team.
+NOT_A_PERSON = frozenset(
+    {"all", "everyone", "everybody", "all hands", "team", "the team", "whole team", "nobody", "no one", "none"}
+    | {"tbd", "tba", "unassigned", "n/a", "na", "?", "-", "—"}
+)
