@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from minutebook.api import cli_ask, cli_db, cli_ingest, cli_meetings, cli_owners, cli_reembed, cli_search, cli_serve
+from minutebook.api import (
+    cli_ask,
+    cli_db,
+    cli_ingest,
+    cli_meetings,
+    cli_owners,
+    cli_reembed,
+    cli_reextract,
+    cli_search,
+    cli_serve,
+)
 
 app = typer.Typer(
     name="minutebook",
@@ -15,6 +25,7 @@ app = typer.Typer(
 )
 app.command("ingest")(cli_ingest.ingest)
 app.command("reembed")(cli_reembed.reembed_cmd)
+app.command("reextract")(cli_reextract.reextract_cmd)
 app.command("search")(cli_search.search)
 app.command("query")(cli_search.query)
 app.command("ask")(cli_ask.ask_cmd)

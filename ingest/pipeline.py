@@ -24,9 +24,63 @@ from minutebook.ingest.parse import ParsedNote, parse_note
 from minutebook.ingest.reader import NoteText, expand_paths, read_note
 from minutebook.ingest.redate import given_dates, set_meeting_date
 from minutebook.ingest.spoken import extract_spoken
-from minutebook.ingest.store import EXTRACTOR_VERSION, schema_embedding_dim, store_note
+from minutebook.ingest.store import extractor_version, schema_embedding_dim, store_note
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ItemRead:
+    """One item as the ingest read it, for the report."""
+
+    kind: str
+    text: str
+    line: int  # 1-based
+    owners: list[str]
+    mentioned: list[str]  # named on its line but not read as its owner: "owner unclear"
+    due: str | None
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What was read from one note: its date and where from, who attended, its items and owners,
+    and the task-like lines (actions) that were given no owner."""
+
+    title: str
+    date: str | None  # ISO day, or "start..end" for a range, month or quarter
+    date_text: str | None  # as written
+    date_source: str | None  # given | front matter | date line | title | file name | …
+    attendees: int
+    items: list[ItemRead]
+    owned: int  # actions with an owner
+    unowned: int  # actions with none (some "owner unclear": their line names someone)
+
+
+def understood(parsed: ParsedNote, items: Sequence[ExtractedItem]) -> Understood:
+    start, end = parsed.date_start, parsed.date_end
+    when = None if start is None else str(start) if end in (None, start) else f"{start}..{end}"
+    read = [
+        ItemRead(
+            kind=i.kind,
+            text=i.text,
+            line=i.line + 1,
+            owners=[o.name for o in i.owners],
+            mentioned=[] if i.owners else list(i.mentioned),
+            due=str(i.due_date) if i.due_date else None,
+        )
+        for i in items
+    ]
+    actions = [i for i in read if i.kind == "action"]
+    return Understood(
+        title=parsed.title,
+        date=when,
+        date_text=parsed.date_text,
+        date_source=parsed.date_source,
+        attendees=len(parsed.attendees),
+        items=read,
+        owned=sum(1 for i in actions if i.owners),
+        unowned=sum(1 for i in actions if not i.owners),
+    )
 
 
 @dataclass
@@ -38,6 +92,7 @@ class FileOutcome:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     detail: str | None = None
+    understood: Understood | None = None  # new and updated notes: what was read from them
 
 
 @dataclass
@@ -176,7 +231,7 @@ def _already_stored(pool: ConnectionPool, tenant: str, notes: list[NoteText]) ->
         rows = conn.execute(
             """SELECT id, source, content_hash, extractor_version = %s FROM meetings
                WHERE tenant_id = %s AND (source = ANY(%s) OR content_hash = ANY(%s))""",
-            (EXTRACTOR_VERSION, tenant, [n.source for n in notes], [n.content_hash for n in notes]),
+            (extractor_version(), tenant, [n.source for n in notes], [n.content_hash for n in notes]),
         ).fetchall()
     by_source = {r[1]: r for r in rows}
     by_hash = {r[2]: r for r in rows}
@@ -249,7 +304,7 @@ def prepare_note(
     return _Prepared(note, parsed, chunks, items)
 
 
-def _batch_people(parsed: list[ParsedNote]) -> set[str]:
+def batch_people(parsed: list[ParsedNote]) -> set[str]:
     """Names and handles the batch's own attendance lists give: a note's "simulacrum to …" is a
     commitment when another note of the batch lists simulacrum as present."""
     return {n.lower() for p in parsed for a in p.attendees for n in (a.name, a.handle) if n and a.kind == "person"}
@@ -287,7 +342,7 @@ def _embed_batch(
             results[note.source] = FileOutcome(
                 note.source, "failed", error=f"{note.source}: could not be parsed ({exc!r})"
             )
-    people = people | _batch_people([p for _, p in parsed])
+    people = people | batch_people([p for _, p in parsed])
     prepared: list[_Prepared] = []
     for note, one in parsed:
         try:
@@ -348,12 +403,13 @@ def _store_one(pool: ConnectionPool, tenant: str, p: _Prepared, vectors: np.ndar
         return FileOutcome(
             p.note.source, "failed", error=f"{p.note.source}: database error, nothing written ({reason})"
         )
-    written = len(p.chunks) if stored.status != "unchanged" else 0
+    changed = stored.status != "unchanged"
     return FileOutcome(
         p.note.source,
         stored.status,
-        chunks=written,
+        chunks=len(p.chunks) if changed else 0,
         meeting_id=stored.meeting_id,
         warnings=p.note.warnings,
         detail=stored.detail,
+        understood=understood(p.parsed, p.items) if changed else None,
     )

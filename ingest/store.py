@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,9 +22,42 @@ from minutebook.ingest.parse import Attendee, ParsedNote
 from minutebook.ingest.people import PeopleDirectory
 from minutebook.ingest.reader import NoteText
 
-# Bump when parsing, chunking or extraction changes what a note turns into.
-EXTRACTOR_VERSION = 6  # 2: transcripts; 3: dates; 4: attendance, commitments, item context; 5: line fingerprints;
-# 6: "All"/"everyone"/"team" are no owner, date parsing bounded per note
+_PACKAGE = Path(__file__).resolve().parent.parent
+# The modules that decide what a note turns into (its date, attendance, items, owners, people and
+# the line fingerprints stored in chunk_lines). Their source is the extraction version: a change to
+# any of them re-reads stored notes (`minutebook reextract`, or `ingest` of an unchanged note).
+EXTRACTION_MODULES: tuple[str, ...] = (
+    "ingest/grammar",  # every module under it
+    "ingest/parse.py",
+    "ingest/extract.py",
+    "ingest/commitments.py",
+    "ingest/owners.py",
+    "ingest/attendance.py",
+    "ingest/boilerplate.py",
+    "ingest/spoken.py",
+    "ingest/transcript.py",
+    "ingest/people.py",
+    "core/dates.py",
+)
+
+
+def extraction_sources(root: Path = _PACKAGE) -> list[Path]:
+    """The files of EXTRACTION_MODULES, in a fixed order."""
+    found: list[Path] = []
+    for name in EXTRACTION_MODULES:
+        path = root / name
+        found.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    return found
+
+
+@cache
+def extractor_version() -> str:
+    """A short sha256 of the extraction modules' source: it changes whenever they do, with no
+    number to remember to bump. Computed at first use, not at import."""
+    digest = hashlib.sha256()
+    for path in extraction_sources():
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -51,7 +87,7 @@ def find_unchanged(conn: psycopg.Connection, tenant: str, note: NoteText) -> Sto
         params,
     ).fetchone()
     if row is not None:
-        current = row[1] == note.content_hash and row[2] == EXTRACTOR_VERSION
+        current = row[1] == note.content_hash and row[2] == extractor_version()
         return StoreResult("unchanged", row[0]) if current else None
     row = conn.execute(
         "SELECT id, source FROM meetings WHERE tenant_id = %(tenant)s AND content_hash = %(hash)s LIMIT 1",
@@ -75,41 +111,24 @@ def store_note(
     lock_source(conn, tenant, note.source)
     if (same := find_unchanged(conn, tenant, note)) is not None:
         return same
-    attendees = Jsonb([{"name": a.name, "role": a.role, "handle": a.handle} for a in parsed.attendees])
     values = {
+        **reading_values(parsed),
         "tenant": tenant,
         "source": note.source,
-        "title": parsed.title,
-        "start": parsed.date_start,
-        "end": parsed.date_end,
-        "precision": parsed.date_precision,
-        "date_text": parsed.date_text,
-        "date_source": parsed.date_source,
-        "date_order": parsed.date_order,
-        "attendees": attendees,
         "hash": note.content_hash,
         "raw": note.text,
         "encoding": note.encoding,
-        "version": EXTRACTOR_VERSION,
     }
     row = conn.execute(
-        """UPDATE meetings SET title = %(title)s, date_start = %(start)s, date_end = %(end)s,
-                  date_precision = %(precision)s, date_text = %(date_text)s, date_source = %(date_source)s,
-                  date_order = %(date_order)s, attendees = %(attendees)s, content_hash = %(hash)s, raw_text = %(raw)s,
-                  encoding = %(encoding)s, ingested_at = now(), extractor_version = %(version)s
+        f"""UPDATE meetings SET {_READING_SET}, content_hash = %(hash)s, raw_text = %(raw)s,
+                  encoding = %(encoding)s, ingested_at = now()
            WHERE tenant_id = %(tenant)s AND source = %(source)s
            RETURNING id""",
         values,
     ).fetchone()
     if row is not None:
         meeting_id, status = row[0], "updated"
-        conn.execute("DELETE FROM items WHERE meeting_id = %s", (meeting_id,))
-        conn.execute("DELETE FROM meeting_attendees WHERE meeting_id = %s", (meeting_id,))
-        old = conn.execute("SELECT text FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
-        conn.execute(  # by fingerprint, so the one index there is finds the rows
-            "DELETE FROM chunk_lines WHERE tenant_id = %s AND fingerprint = ANY(%s) AND meeting_id = %s",
-            (tenant, sorted({f for (text,) in old for f in fingerprints(text)}), meeting_id),
-        )
+        clear_extraction(conn, tenant=tenant, meeting_id=meeting_id)
         conn.execute("DELETE FROM chunks WHERE meeting_id = %s", (meeting_id,))
     else:
         row = conn.execute(
@@ -125,6 +144,69 @@ def store_note(
         assert row is not None
         meeting_id, status = row[0], "new"
     copy_chunks(conn, tenant=tenant, meeting_id=meeting_id, chunks=chunks, embeddings=embeddings)
+    store_extraction(
+        conn,
+        tenant=tenant,
+        meeting_id=meeting_id,
+        parsed=parsed,
+        chunks=chunks,
+        items=items or [],
+        item_embeddings=item_embeddings,
+    )
+    return StoreResult(status, meeting_id)
+
+
+# What a meeting row holds of how its note was read (store_note and reextract write the same).
+_READING_SET = """title = %(title)s, date_start = %(start)s, date_end = %(end)s, date_precision = %(precision)s,
+                  date_text = %(date_text)s, date_source = %(date_source)s, date_order = %(date_order)s,
+                  attendees = %(attendees)s, extractor_version = %(version)s"""
+
+
+def reading_values(parsed: ParsedNote) -> dict[str, Any]:
+    """The meeting row's columns that come from reading the note, as query parameters."""
+    return {
+        "title": parsed.title,
+        "start": parsed.date_start,
+        "end": parsed.date_end,
+        "precision": parsed.date_precision,
+        "date_text": parsed.date_text,
+        "date_source": parsed.date_source,
+        "date_order": parsed.date_order,
+        "attendees": Jsonb([{"name": a.name, "role": a.role, "handle": a.handle} for a in parsed.attendees]),
+        "version": extractor_version(),
+    }
+
+
+def update_reading(conn: psycopg.Connection, *, meeting_id: int, parsed: ParsedNote) -> None:
+    """Record a new reading of a stored note (title, date, attendees, extraction version); its
+    text, hash and chunks stay."""
+    conn.execute(f"UPDATE meetings SET {_READING_SET} WHERE id = %(id)s", {**reading_values(parsed), "id": meeting_id})
+
+
+def clear_extraction(conn: psycopg.Connection, *, tenant: str, meeting_id: int) -> None:
+    """Delete what was read from a stored note: its items (and their owners), attendance and the
+    fingerprints of its passages' lines. Its chunks and their embeddings stay."""
+    conn.execute("DELETE FROM items WHERE meeting_id = %s", (meeting_id,))
+    conn.execute("DELETE FROM meeting_attendees WHERE meeting_id = %s", (meeting_id,))
+    old = conn.execute("SELECT text FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
+    conn.execute(  # by fingerprint, so the one index there is finds the rows
+        "DELETE FROM chunk_lines WHERE tenant_id = %s AND fingerprint = ANY(%s) AND meeting_id = %s",
+        (tenant, sorted({f for (text,) in old for f in fingerprints(text)}), meeting_id),
+    )
+
+
+def store_extraction(
+    conn: psycopg.Connection,
+    *,
+    tenant: str,
+    meeting_id: int,
+    parsed: ParsedNote,
+    chunks: list[Chunk],
+    items: list[ExtractedItem],
+    item_embeddings: np.ndarray | None,
+) -> None:
+    """Write what was read from a note whose chunks are stored: line fingerprints, attendance
+    (resolving people) and items with their owners."""
     copy_chunk_lines(conn, tenant=tenant, meeting_id=meeting_id, chunks=chunks)
     people = PeopleDirectory(conn, tenant)
     store_attendees(conn, people, tenant=tenant, meeting_id=meeting_id, parsed=parsed)
@@ -141,7 +223,6 @@ def store_note(
             lines=parsed.lines,
             attendees=parsed.attendees,
         )
-    return StoreResult(status, meeting_id)
 
 
 def store_attendees(
@@ -226,6 +307,7 @@ def store_items(
                     "spoken_at": item.spoken_at,
                     "context": item.context,
                     "embed_text": item.embed_text,
+                    "mentioned": list(item.mentioned),
                 }
             )
     item_ids: dict[int, int] = dict(
@@ -285,6 +367,7 @@ ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("context", "text"),
     ("line_fingerprint", "int8"),
     ("embed_text", "text"),
+    ("mentioned", "text[]"),
 )
 CHUNK_LINE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tenant_id", "text"),

@@ -43,7 +43,8 @@ COLUMNS = {
     "line_end content_hash embedding tsv speakers time_start time_end section_date_end embedded_with",
     "item_owners": "tenant_id item_id person_id position written_as",
     "items": "id tenant_id meeting_id chunk_id ordinal kind text detail owner_text status status_text due_start "
-    "due_date due_text source_line evidence embedding tsv spoken_at context line_fingerprint embedded_with embed_text",
+    "due_date due_text source_line evidence embedding tsv spoken_at context line_fingerprint embedded_with embed_text "
+    "mentioned",
     "llm_calls": "id tenant_id purpose model prompt_tokens completion_tokens cached_tokens cost_usd latency_ms "
     "outcome status_code error question_hash created_at",
     "meeting_attendees": "tenant_id meeting_id person_id role",

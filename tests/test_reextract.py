@@ -1,0 +1,110 @@
+"""Extraction follows the code: a changed extractor re-reads stored notes (`reextract`) and the
+stored items follow, while the passages and their embeddings stay as they were."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TPM_NOTE
+from psycopg_pool import ConnectionPool
+
+from minutebook.core.database import tenant_transaction
+from minutebook.core.embedder import Embedder
+from minutebook.ingest import pipeline, reextract, store
+from minutebook.ingest.pipeline import IngestOptions, ingest_paths
+from minutebook.ingest.reextract import outdated_by_tenant
+from minutebook.ingest.store import extraction_sources, extractor_version
+
+
+def _chunks(pool: ConnectionPool, tenant: str) -> list[tuple[int, str, np.ndarray]]:
+    with tenant_transaction(pool, tenant) as conn:
+        rows = conn.execute("SELECT id, text, embedding FROM chunks ORDER BY id").fetchall()
+    return [(r[0], r[1], r[2].to_numpy()) for r in rows]
+
+
+def _items(pool: ConnectionPool, tenant: str) -> list[tuple[str, list[str]]]:
+    with tenant_transaction(pool, tenant) as conn:
+        rows = conn.execute(
+            """SELECT i.text, COALESCE(array_agg(p.name ORDER BY o.position) FILTER (WHERE p.id IS NOT NULL), '{}')
+               FROM items i LEFT JOIN item_owners o ON o.item_id = i.id LEFT JOIN people p ON p.id = o.person_id
+               GROUP BY i.id ORDER BY i.id"""
+        ).fetchall()
+    return [(r[0], list(r[1])) for r in rows]
+
+
+def _versions(pool: ConnectionPool, tenant: str) -> list[str]:
+    with tenant_transaction(pool, tenant) as conn:
+        return [r[0] for r in conn.execute("SELECT extractor_version FROM meetings ORDER BY id").fetchall()]
+
+
+def _old_extractor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An extractor of another version that reads no items at all."""
+    for module in (store, pipeline, reextract):
+        monkeypatch.setattr(module, "extractor_version", lambda: "old")
+    monkeypatch.setattr(pipeline, "extract_items", lambda parsed, people=(): [])
+
+
+def test_the_version_is_the_extraction_modules_source() -> None:
+    root = Path(store.__file__).resolve().parents[1]
+    names = {p.relative_to(root).as_posix() for p in extraction_sources()}
+    assert {"ingest/extract.py", "ingest/grammar/notes.py", "core/dates.py", "ingest/boilerplate.py"} <= names
+    assert len(extractor_version()) == 16 and extractor_version() == extractor_version()
+
+
+def test_reextract_follows_a_changed_rule_and_keeps_the_embeddings(
+    pool: ConnectionPool, embedder: Embedder, options: IngestOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _old_extractor(monkeypatch)
+    assert ingest_paths(pool, embedder, [str(TPM_NOTE)], options=options).outcomes[0].status == "new"
+    assert _items(pool, options.tenant) == [] and _versions(pool, options.tenant) == ["old"]
+    chunks = _chunks(pool, options.tenant)
+    monkeypatch.undo()  # the extractor of today
+
+    with tenant_transaction(pool, options.tenant) as conn:
+        assert outdated_by_tenant(conn) == {options.tenant: 1}
+    seen: list[str] = []
+    report = reextract.reextract(pool, embedder, tenant=options.tenant, on_meeting_done=seen.append)
+    assert (report.meetings, report.reextracted, report.reembedded, report.failed) == (1, 1, [], [])
+    assert seen == [str(TPM_NOTE)]
+    items = _items(pool, options.tenant)
+    assert len(items) == report.items >= 10
+    assert any(owners for _, owners in items)
+    assert _versions(pool, options.tenant) == [extractor_version()]
+    after = _chunks(pool, options.tenant)  # the same passages, ids and vectors
+    assert [(i, t) for i, t, _ in after] == [(i, t) for i, t, _ in chunks]
+    assert all(np.array_equal(a[2], b[2]) for a, b in zip(after, chunks, strict=True))
+
+    # up to date: nothing to do; an ingest of the unchanged note skips it
+    assert reextract.reextract(pool, embedder, tenant=options.tenant).meetings == 0
+    assert ingest_paths(pool, embedder, [str(TPM_NOTE)], options=options).outcomes[0].status == "unchanged"
+
+    # re-read again with a rule that changed: items follow, unchanged items keep their vectors
+    report = reextract.reextract(pool, embedder, tenant=options.tenant, everything=True)
+    assert (report.reextracted, report.items_embedded) == (1, 0)
+    assert _items(pool, options.tenant) == items
+
+
+def test_ingest_restores_an_unchanged_note_read_by_an_older_extractor(
+    pool: ConnectionPool, embedder: Embedder, options: IngestOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _old_extractor(monkeypatch)
+    ingest_paths(pool, embedder, [str(TPM_NOTE)], options=options)
+    monkeypatch.undo()
+    again = ingest_paths(pool, embedder, [str(TPM_NOTE)], options=options)
+    assert again.outcomes[0].status == "updated"
+    assert len(_items(pool, options.tenant)) >= 10
+    assert _versions(pool, options.tenant) == [extractor_version()]
+
+
+def test_a_note_cut_into_other_passages_is_reembedded_and_named(
+    pool: ConnectionPool, embedder: Embedder, options: IngestOptions, tmp_path: Path
+) -> None:
+    ingest_paths(pool, embedder, [str(TPM_NOTE)], options=options)
+    before = _chunks(pool, options.tenant)
+    report = reextract.reextract(pool, embedder, tenant=options.tenant, everything=True, max_tokens=90)
+    assert (report.reextracted, report.reembedded) == (0, [str(TPM_NOTE)])
+    after = _chunks(pool, options.tenant)
+    assert len(after) > len(before) and {i for i, _, _ in after}.isdisjoint({i for i, _, _ in before})
+    assert len(_items(pool, options.tenant)) == report.items
