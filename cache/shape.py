@@ -20,32 +20,30 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from minutebook.ingest.grammar.questions import (
+    COUNT_PHRASES,
+    COUNT_WORDS,
+    DECISION_WORDS,
+    INTENT_WORDS,
+    NEGATION_WORDS,
+    REASON_PHRASES,
+    STATUS_WORDS,
+    STOP_WORDS,
+    TIME_PHRASES,
+    WHEN_WORDS,
+    WHO_WORDS,
+    WHY_WORDS,
+    YES_NO_OPENERS,
+    is_acronym_of,
+    same_word,
+    stem,
+)
+
 WHO, WHEN, WHY, WHAT = "who", "when", "why", "what"
 _EXCLUSIVE = {WHO, WHEN, WHY}  # answers of these kinds never serve one another or a "what"
 
 _CONTRACTION = re.compile(r"\b(what|when|who|where|why|how)(?:'s|’s|s)\b", re.I)
 _TOKEN = re.compile(r"\"[^\"]{2,}\"|“[^”]{2,}”|[A-Za-z0-9][A-Za-z0-9'’.+!-]*[A-Za-z0-9!+]|[A-Za-z0-9]")
-_STOP = frozenset(
-    """a an the and or but of to in on at by for from with about into over under as is are was were be been
-    being am do does did doing done have has had having can could should would will shall may might must
-    i me my we us our you your they them their he him his she her it its this that these those there here
-    what when where which who whom whose why how whats any some all each every more most much many
-    again also just only very so than then too up down out off if not no nor yet still ever""".split()
-)
-_NEGATION = frozenset("not never no without nor neither none nobody nothing cannot".split())
-_WHO_WORDS = frozenset("who whom whose owner owners owns responsible assignee assigned".split())
-_WHEN_WORDS = frozenset("when eta deadline deadlines date dates timeline timelines schedule scheduled due".split())
-_WHY_WORDS = frozenset("why reason reasons rationale motivation cause causes caused".split())
-_COUNT_WORDS = frozenset("percent percentage amount count".split())
-_DECISION_WORDS = frozenset(
-    "decide decided decision decisions agree agreed agreement conclude concluded conclusion consensus resolution"
-    " resolved outcome verdict".split()
-)
-_STATUS_WORDS = frozenset("status progress".split())
-_YES_NO = frozenset("is are was were do does did can could should would will has have had".split())
-_TIME_PHRASES = (("what", "date"), ("what", "day"), ("which", "date"), ("what", "time"), ("how", "soon"))
-_REASON_PHRASES = (("how", "come"), ("what", "makes"), ("what", "made"))
-_COUNT_PHRASES = (("how", "many"), ("how", "much"), ("number", "of"))
 # a capitalised word after a lower-case word, a digit, a comma or an opening bracket or slash
 # ("providers (Google, Microsoft)", "Google/Microsoft"): a name, not the start of a line or sentence
 _MID_SENTENCE_CAPITAL = re.compile(r"(?:(?<=[a-z0-9,;)&] )|(?<=[(/\[]))[A-Z][A-Za-z0-9]*(?:[-'][A-Za-z]+)?")
@@ -71,19 +69,19 @@ def read_intent(words: list[str]) -> str:
     in for them in terse questions ("okta eta", "read replicas owner?")."""
     present = set(words)
     pairs = set(itertools.pairwise(words))
-    if present & _WHO_WORDS:
+    if present & WHO_WORDS:
         return WHO
-    if present & _WHEN_WORDS or pairs & set(_TIME_PHRASES):
+    if present & WHEN_WORDS or pairs & set(TIME_PHRASES):
         return WHEN
-    if present & _WHY_WORDS or pairs & set(_REASON_PHRASES):
+    if present & WHY_WORDS or pairs & set(REASON_PHRASES):
         return WHY
-    if pairs & set(_COUNT_PHRASES) or present & _COUNT_WORDS:
+    if pairs & set(COUNT_PHRASES) or present & COUNT_WORDS:
         return "how_many"
-    if present & _DECISION_WORDS:
+    if present & DECISION_WORDS:
         return "decision"
-    if present & _STATUS_WORDS:
+    if present & STATUS_WORDS:
         return "status"
-    if words and words[0] in _YES_NO:
+    if words and words[0] in YES_NO_OPENERS:
         return "yes_no"
     if words and words[0] == "how":
         return "how"
@@ -98,16 +96,6 @@ def tokens(question: str) -> list[str]:
     return _TOKEN.findall(text.replace("#", " "))
 
 
-def _stem(word: str) -> str:
-    word = word.lower().strip(".'’!-")
-    if word.endswith(("'s", "’s")):
-        word = word[:-2]
-    for suffix in ("ies", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
 def proper_nouns(texts: Iterable[str]) -> frozenset[str]:
     """Words the notes write capitalised mid-sentence more often than in lower case (title-case
     lines such as "Infrastructure Costs:" are headings, not names, and are not counted)."""
@@ -117,9 +105,9 @@ def proper_nouns(texts: Iterable[str]) -> frozenset[str]:
         for line in text.splitlines():
             lower.update(found := _LOWER_WORD.findall(line))
             names = _MID_SENTENCE_CAPITAL.findall(line)
-            if len(names) < 2 or any(len(w) >= 4 and w not in _STOP for w in found):
+            if len(names) < 2 or any(len(w) >= 4 and w not in STOP_WORDS for w in found):
                 capital.update(w.lower() for w in names)
-    return frozenset(w for w, n in capital.items() if n > lower[w] and w not in _STOP)
+    return frozenset(w for w, n in capital.items() if n > lower[w] and w not in STOP_WORDS)
 
 
 @dataclass(frozen=True)
@@ -170,15 +158,17 @@ def question_shape(
             entities[f"q:{word}"] = token
             continue
         bare = word.rstrip("!").removesuffix("'s").removesuffix("’s")
-        if bare in _STOP or not bare:
+        if bare in STOP_WORDS or not bare:
             continue
         if any(ch.isdigit() for ch in bare):
             entities[f"n:{bare}"] = token
         elif (person := people.by_spelling.get(bare)) is not None:
             entities[f"person:{person}"] = token
-        elif _looks_like_a_name(token, i, raw) or bare in names or _stem(bare) in names:
-            entities[f"w:{_stem(bare)}"] = token
-    return QuestionShape(read_intent(words), bool(set(words) & _NEGATION), frozenset(entities), tuple(words), entities)
+        elif _looks_like_a_name(token, i, raw) or bare in names or stem(bare) in names:
+            entities[f"w:{stem(bare)}"] = token
+    return QuestionShape(
+        read_intent(words), bool(set(words) & NEGATION_WORDS), frozenset(entities), tuple(words), entities
+    )
 
 
 def _looks_like_a_name(token: str, i: int, raw: list[str]) -> bool:
@@ -213,21 +203,13 @@ def shape_mismatch(cached: QuestionShape, new: QuestionShape, cited_text: str) -
     return None
 
 
-_ASKING = _WHO_WORDS | _WHEN_WORDS | _WHY_WORDS | _COUNT_WORDS | _DECISION_WORDS | _STATUS_WORDS
-
-
 def subject_words(shape: QuestionShape) -> set[str]:
     """What the question is about: its words without question words and stop words, stemmed."""
-    return {_stem(w) for w in shape.words if w not in _STOP and w not in _ASKING and len(w) > 1}
+    return {stem(w) for w in shape.words if w not in STOP_WORDS and w not in INTENT_WORDS and len(w) > 1}
 
 
 def line_words(text: str) -> list[str]:
-    return [_stem(w) for w in _words(text) if w not in _STOP]
-
-
-def same_word(a: str, b: str) -> bool:
-    """One word however typed: a plural, a prefix ("postgres"), one typo ("databse")."""
-    return _same_word(a, b)
+    return [stem(w) for w in _words(text) if w not in STOP_WORDS]
 
 
 def _kind(shape: QuestionShape) -> str:
@@ -247,7 +229,7 @@ def _mentions(entity: str, surface: str, other: QuestionShape) -> bool:
         return True
     if entity.startswith("person:"):
         return False  # the other question would have resolved the same person
-    return _in_words(entity, surface, set(other.words)) or _acronym_of(entity.split(":", 1)[1], other.words)
+    return _in_words(entity, surface, set(other.words)) or is_acronym_of(entity.split(":", 1)[1], other.words)
 
 
 def _in_words(entity: str, surface: str, words: set[str]) -> bool:
@@ -258,38 +240,11 @@ def _in_words(entity: str, surface: str, words: set[str]) -> bool:
         return all(w in words for w in _words(value))
     if kind == "person":
         return all(w in words for w in _words(surface)) if surface else False
-    return any(_same_word(value, _stem(w)) for w in words)
-
-
-def _same_word(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    short, long = sorted((a, b), key=len)
-    if len(short) >= 4 and long.startswith(short) and len(short) >= 0.6 * len(long):
-        return True  # postgres / postgresql
-    return len(short) >= 5 and len(long) - len(short) <= 1 and _one_edit(short, long)
-
-
-def _one_edit(a: str, b: str) -> bool:
-    if len(a) == len(b):
-        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]])
-    return any(a == b[:i] + b[i + 1 :] for i in range(len(b)))  # one letter dropped ("databse")
-
-
-def _acronym_of(acronym: str, words: tuple[str, ...]) -> bool:
-    """ "rpitit" is the initials of "return position impl trait in traits"."""
-    n = len(acronym)
-    if n < 2 or not acronym.isalpha():
-        return False
-    initials = "".join(w[0] for w in words if w and w[0].isalpha())
-    return acronym in initials and any(
-        "".join(w[0] for w in words[i : i + n]) == acronym for i in range(len(words) - n + 1)
-    )
+    return any(same_word(value, stem(w)) for w in words)
 
 
 def read_shape(conn: psycopg.Connection, tenant: str, question: str, evidence: Iterable[str]) -> QuestionShape:
     """The shape of a question, its names read against its evidence and the tenant's people."""
-    words = [w.lower() for w in tokens(question) if w.lower() not in _STOP]
+    words = [w.lower() for w in tokens(question) if w.lower() not in STOP_WORDS]
     spellings = [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]
     return question_shape(question, names=proper_nouns(evidence), people=PeopleIndex.load(conn, tenant, spellings))

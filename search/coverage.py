@@ -2,36 +2,26 @@
 
 A similarity score says a passage is the nearest thing there is, not that it is about the
 question: "what did we decide about guaranteed tail calls?" has a nearest passage in any corpus.
-So each question is reduced to its key terms (its words without stop words and question scaffolding,
-stemmed the way the full-text index stems them), each weighted by how rare it is in the tenant's
-notes (a word no note uses weighs most), and a passage's coverage is the weighted share of those
-terms it contains. A word no note contains but one spells closely ("integrtion") is a typo, not an
-absent subject: it is left out rather than counted missing.
+So each question is reduced to its key terms (its words without the stop words and question
+scaffolding of ingest/grammar/questions.py, stemmed the way the full-text index stems them), each
+weighted by how rare it is in the tenant's notes (a word no note uses weighs most), and a passage's
+coverage is the weighted share of those terms it contains. A word no note contains but one spells
+closely ("integrtion") is a typo, not an absent subject: it is left out rather than counted missing.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from dataclasses import dataclass, field, replace
 
 import psycopg
 
+from minutebook.ingest.grammar.questions import SCAFFOLDING, acronyms, same_word
 from minutebook.search.hybrid import SearchHit
 from minutebook.search.templates import template_chunks
 
-# Words that say what kind of answer is wanted, not what it is about.
-SCAFFOLDING = frozenset(
-    """who whom whose what which when where why how did does do was were is are be been being the a an
-    of to in on for with about from by at as and or not no yes any anything something everything we our us
-    you your they their team teams group people someone anyone decide decided decides decision decisions
-    agree agreed agreement agreements plan plans planned planning say said says tell told think thought
-    discuss discussed discussion talk talked mention mentioned note notes meeting meetings owner owners
-    own owns owned responsible responsibility status update updates latest current currently happen
-    happened happening going get got know known want wanted will would should could can may might must
-    pick picked choose chose chosen schedule scheduled new old""".split()
-)
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 DF_CAP = 1000  # beyond this many passages a word says nothing about a subject
 
 
@@ -58,15 +48,15 @@ class KeyTerms:
         return [*self.weights, *self.acronyms]
 
     def share(self, present: set[str], text: str = "") -> float:
-        """The weighted share of the terms `present` (lexemes found) covers; an unknown term
-        one edit away from a word of `text` is a typo of it, and counts."""
+        """The weighted share of the terms `present` (lexemes found) covers; an unknown term that
+        is a word of `text` however typed (`same_word`: a typo, a prefix) counts."""
         total = sum(self.weights.values())
         if total <= 0:
             return 1.0
         covered = set(present)
         if text and (missing := [u for u in self.unknown if u not in present]):
             seen = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", text)}
-            covered.update(u for u in missing if any(_one_typo(self.written.get(u, u), w) for w in seen))
+            covered.update(u for u in missing if any(same_word(self.written.get(u, u), w) for w in seen))
         for acronym, spelled_out in self.acronyms.items():
             if acronym in present:
                 covered.update(spelled_out)
@@ -87,11 +77,11 @@ WITH scaffolding AS (
         alias, description, token, dictionaries, dictionary, lexemes, n)
     WHERE alias NOT IN ('blank')
 ), words AS (
-    SELECT min(n) AS n, lexeme, min(token) AS token FROM tokens
+    SELECT min(n) AS n, lexeme, min(token) AS token, array_agg(lower(token)) AS spellings FROM tokens
     WHERE lexeme IS NOT NULL AND lexeme NOT IN (SELECT lexeme FROM scaffolding)
     GROUP BY lexeme
 ), counted AS MATERIALIZED (
-    SELECT w.n, w.lexeme, w.token,
+    SELECT w.n, w.lexeme, w.token, w.spellings,
            (SELECT count(*) FROM (SELECT 1 FROM chunks c
                                   WHERE c.tenant_id = %(tenant)s
                                     AND c.tsv @@ to_tsquery('simple', quote_literal(w.lexeme))
@@ -99,7 +89,7 @@ WITH scaffolding AS (
     FROM words w
 )
 -- the trigram look-up for typos only for words no passage uses: it is the costly one
-SELECT n, lexeme, token, df,
+SELECT n, lexeme, token, spellings, df,
        CASE WHEN df = 0 THEN EXISTS (SELECT 1 FROM chunks c WHERE c.tenant_id = %(tenant)s
                                        AND lower(token) <%% c.text
                                        AND word_similarity(lower(token), c.text) >= %(typo)s)
@@ -121,41 +111,26 @@ def key_terms(conn: psycopg.Connection, text: str, *, tenant: str) -> KeyTerms:
     weights: dict[str, float] = {}
     unknown: set[str] = set()
     written: dict[str, str] = {}
-    for _, lexeme, token, df, spelled in rows:
+    for _, lexeme, token, _, df, spelled in rows:
         if df == 0 and spelled:
             continue  # a typo of a word the notes use: not evidence either way
         weights[lexeme] = math.log((DF_CAP + 1) / (df + 1)) + 0.5
         if df == 0:
             unknown.add(lexeme)
             written[lexeme] = token.lower()
-    ordered = [(n, lex) for n, lex, _, _, _ in rows if lex in weights]
-    return KeyTerms(weights, frozenset(unknown), written, _acronyms(ordered))
+    lexeme_of = {spelling: lex for _, lex, _, spellings, _, _ in rows if lex in weights for spelling in spellings}
+    return KeyTerms(weights, frozenset(unknown), written, _spelled_out(text, lexeme_of))
 
 
-def _one_typo(typed: str, word: str) -> bool:
-    """Within one edit (two for words of 7+ letters): "okra" ~ "okta", "integrtion" ~ "integration"."""
-    if typed == word or min(len(typed), len(word)) < 4:
-        return False
-    allowed = 2 if len(typed) >= 7 else 1
-    if abs(len(typed) - len(word)) > allowed:
-        return False
-    previous = list(range(len(word) + 1))
-    for i, a in enumerate(typed, 1):
-        current = [i]
-        for j, b in enumerate(word, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1] <= allowed
-
-
-def _acronyms(ordered: list[tuple[int, str]]) -> dict[str, tuple[str, ...]]:
-    """Initials of 2-4 adjacent key words: "minimum viable product" may be written "MVP"."""
+def _spelled_out(text: str, lexeme_of: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """The acronyms the question spells out (`acronyms`) → the key terms of each: "minimum viable
+    product" may be written "MVP" in the notes."""
+    words = _WORD.findall(text)
     found: dict[str, tuple[str, ...]] = {}
-    for i in range(len(ordered)):
-        for size in (2, 3, 4):
-            run = ordered[i : i + size]
-            if len(run) == size and all(b[0] - a[0] <= 2 for a, b in itertools.pairwise(run)):
-                found["".join(lex[0] for _, lex in run)] = tuple(lex for _, lex in run)
+    for acronym, (start, end) in acronyms(words).items():
+        spelled = tuple(dict.fromkeys(lex for w in words[start:end] if (lex := lexeme_of.get(w.lower()))))
+        if spelled:
+            found[acronym] = spelled
     return found
 
 

@@ -13,6 +13,7 @@ import psycopg
 
 from minutebook.cache.semantic_cache import Retrieved
 from minutebook.core.dates import clock
+from minutebook.ingest.grammar.questions import TOPIC_WRAPPERS
 from minutebook.search.coverage import judge_hits
 from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search, query_words
 from minutebook.search.notes_search import RERANK_POOL
@@ -21,7 +22,6 @@ from minutebook.search.timewords import TimeWindow
 
 EVIDENCE_FLOOR = 0.30  # best passage's cosine similarity below this: the notes do not cover it...
 WORDS_FLOOR = 0.5  # ...unless its words do (normalised cover-density rank: several query words, close)
-_ASKING = frozenset("own owns owned owner owners responsible status handles handling working doing".split())
 SYSTEM_PROMPT = (
     "You answer questions about a team's meeting notes. Use only the numbered evidence. "
     "After every claim cite its evidence like [2]. Say who owns what and by when when the evidence says so. "
@@ -109,7 +109,7 @@ class Evidence:
 
 def question_topic(searched: str) -> str:
     """What items are matched on: "who owns the read replicas" → "read replicas"."""
-    return " ".join(w for w in query_words(searched) if w not in _ASKING) or searched
+    return " ".join(w for w in query_words(searched) if w not in TOPIC_WRAPPERS) or searched
 
 
 def retrieve_evidence(

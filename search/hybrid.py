@@ -19,6 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from minutebook.core.dates import describe_date
+from minutebook.ingest.grammar.questions import SEARCH_STOP_WORDS
 from minutebook.search.people_match import PERSON_MATCH
 
 RRF_K = 60
@@ -28,14 +29,6 @@ SPELL_POOL = 8  # trigram re-scores this many leaders of each other signal
 RANK_CAP = 200  # passages ranked by full-text at most
 SIGNALS = ("vector", "fulltext", "trigram")
 WEIGHTS = {"vector": 1.0, "fulltext": 1.0, "trigram": 1.0}  # each signal's share of the fused score
-# Besides stop words, the scaffolding of questions about meetings ("summarize the discussion
-# about X", "what did they think of X") says nothing about X; measured on QMSum train only.
-_STOP = frozenset(
-    """a an and are as at be by did do does for from had has have how i in is it of on or our the this to
-    was we were what when where which who why will with you about any summarize summarise summary discuss
-    discussed discussion discussions talk talked think thought say said mention mentioned opinion opinions
-    group meeting""".split()
-)
 
 
 @dataclass(frozen=True)
@@ -169,9 +162,9 @@ ORDER BY f.score DESC, c.id
 
 
 def query_words(text: str) -> list[str]:
-    """The words worth matching: no stop words, no punctuation."""
+    """The words worth matching: no stop words or question scaffolding (`SEARCH_STOP_WORDS`), no punctuation."""
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'._-]*", text.lower())
-    return [w.strip("'._-") for w in words if w not in _STOP and len(w.strip("'._-")) > 1]
+    return [w.strip("'._-") for w in words if w not in SEARCH_STOP_WORDS and len(w.strip("'._-")) > 1]
 
 
 def highlight(text: str, query: str, *, start: str = "«", end: str = "»") -> str:
