@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from minutebook.core.dates import describe_date
-from minutebook.ingest.grammar.questions import SEARCH_STOP_WORDS
+from minutebook.ingest.grammar.questions import SEARCH_STOP_WORDS, word_root
 from minutebook.search.people_match import PERSON_MATCH
 
 RRF_K = 60
@@ -168,8 +168,8 @@ def query_words(text: str) -> list[str]:
 
 
 def highlight(text: str, query: str, *, start: str = "«", end: str = "»") -> str:
-    """Mark words of the passage that share a stem-ish prefix with a query word."""
-    stems = {w[: max(4, len(w) - 3)] if len(w) > 4 else w for w in query_words(query)}
+    """Mark words of the passage that begin with the root of a query word (`word_root`)."""
+    stems = {word_root(w) for w in query_words(query)}
     if not stems:
         return text
     # one pass with one pattern: a callback per word cost more than the database query

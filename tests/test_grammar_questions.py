@@ -16,7 +16,7 @@ from minutebook.ingest.grammar import questions as grammar
 from minutebook.ingest.grammar.notes import TEAM_WORDS, is_team
 from minutebook.search.coverage import KeyTerms, key_terms
 from minutebook.search.evidence import question_topic
-from minutebook.search.hybrid import query_words
+from minutebook.search.hybrid import highlight, query_words
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +119,12 @@ def test_the_relevance_judge_and_the_cache_read_a_typo_alike(typed: str, written
 @pytest.mark.parametrize(("length", "edits"), [(1, 0), (3, 0), (4, 1), (7, 1), (20, 1)])
 def test_how_many_edits_a_word_tolerates(length: int, edits: int) -> None:
     assert grammar.typo_edits(length) == edits
+
+
+def test_search_highlights_the_forms_of_a_query_word_by_its_root() -> None:
+    marked = highlight("Migrating both replicas; Okta migration next", "okta replica migrations")
+    assert marked == "«Migrating» both «replicas»; «Okta» «migration» next"
+    assert grammar.word_root("migrations") == "migrati" and grammar.word_root("okta") == "okta"
 
 
 ACRONYMS = [

@@ -102,6 +102,10 @@ TYPO_EDITS = 1
 # not "auth" / "authorization".
 PREFIX_MIN_LETTERS = 4
 PREFIX_SHARE = 0.6
+# A word's root for prefix matching: up to three letters of ending dropped ("-ing", "-ion", "-ed",
+# "-s"), never below four letters ("okta" stays whole).
+ROOT_MIN_LETTERS = 4
+ROOT_ENDING = 3
 # Acronyms: the initials of 2-6 consecutive words, the first and last of them no stop word; every
 # word inside counts ("RPITIT" = "return position impl trait in traits", "MVP" = "minimum viable
 # product"). Six words is the longest acronym of the labelled corpora (RPITIT).
@@ -141,6 +145,12 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
     return word
+
+
+def word_root(word: str) -> str:
+    """The part of a word its forms share, for matching by prefix when no stemmer is at hand (the
+    highlighted words of a passage): "migrations" → "migrati", "okta" → "okta"."""
+    return word[: max(ROOT_MIN_LETTERS, len(word) - ROOT_ENDING)] if len(word) > ROOT_MIN_LETTERS else word
 
 
 def acronyms(words: Sequence[str]) -> dict[str, tuple[int, int]]:
