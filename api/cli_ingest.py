@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 import typer
 
 from minutebook.api.cli_support import (
     Col,
+    console,
     err_console,
     friendly_errors,
     print_json,
@@ -20,7 +23,10 @@ from minutebook.api.cli_support import (
 from minutebook.core.errors import QueryError
 
 if TYPE_CHECKING:
-    from minutebook.ingest.pipeline import IngestReport
+    from minutebook.ingest.pipeline import IngestReport, ItemRead
+
+# Past this many lines with no owner, the default report counts them and `-v` lists them.
+UNOWNED_SHOWN = 20
 
 
 @friendly_errors
@@ -34,6 +40,9 @@ def ingest(
         "2022-10 or 'Q3 2024'.",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON report instead of a table."),
+    details: bool = typer.Option(
+        False, "--details", "-v", help="List every item read from each note, with its owners."
+    ),
 ) -> None:
     """Ingest meeting notes (markdown or plain text). Unchanged notes are skipped, changed ones replaced."""
     from minutebook.api.runtime import open_runtime
@@ -71,10 +80,11 @@ def ingest(
                 "tenant": settings.tenant,
                 "seconds": round(report.seconds, 3),
                 "chunks_per_second": round(report.chunks_per_second, 1),
-                "files": [o.__dict__ for o in report.outcomes],
+                "files": [asdict(o) for o in report.outcomes],
             }
         )
     else:
+        _render_understood(report, details=details)
         _render(report)
     if report.failed:
         raise typer.Exit(1)
@@ -97,3 +107,60 @@ def _render(report: IngestReport) -> None:
         f"{report.chunks_per_second:.1f}",
     ]
     print_table([Col(h, "number") for h in headers], [row], title="ingest", key=0)
+
+
+def owner_cell(item: ItemRead) -> str:
+    """Who owns an item as read: its owners, else "owner unclear" with the names its line gives
+    (never "unassigned" beside a name), else "unassigned"."""
+    if item.owners:
+        return safe(" + ".join(item.owners))
+    if item.mentioned:
+        return f"[yellow]owner unclear[/yellow] (names: {safe(', '.join(item.mentioned))})"
+    return "[yellow]unassigned[/yellow]"
+
+
+def _render_understood(report: IngestReport, *, details: bool) -> None:
+    """What was read from each new or changed note: one line each (date and where it was read,
+    attendees, items, actions owned and not), then the actions with no owner (every item with -v)."""
+    read = [(o, o.understood) for o in report.outcomes if o.understood is not None]
+    if not read:
+        return
+    rows = [
+        [
+            safe(PurePath(o.source).name),
+            safe(u.date or "no date") + (f" ({safe(u.date_source)})" if u.date and u.date_source else ""),
+            str(u.attendees),
+            str(len(u.items)),
+            str(u.owned),
+            f"[yellow]{u.unowned}[/yellow]" if u.unowned else "0",
+        ]
+        for o, u in read
+    ]
+    cols = [Col("note", "words"), Col("date (read from)", "words")]
+    cols += [Col(h, "number") for h in ("attendees", "items", "owned", "no owner")]
+    print_table(cols, rows, title="what was read", key=1)
+    if details:
+        for o, u in read:
+            if not u.items:
+                continue
+            print_table(
+                [Col("line", "number"), Col("kind", "words"), Col("item"), Col("owner"), Col("due", "words")],
+                [[str(i.line), i.kind, safe(i.text), owner_cell(i), i.due or ""] for i in u.items],
+                title=safe(PurePath(o.source).name),
+                key=2,
+                narrow="records",
+            )
+        return
+    gaps = [(o, i) for o, u in read for i in u.items if i.kind == "action" and not i.owners]
+    if not gaps:
+        return
+    if len(gaps) > UNOWNED_SHOWN:
+        console.print(f"{len(gaps)} actions have no owner: `minutebook items --unowned` or `ingest -v` lists them")
+        return
+    print_table(
+        [Col("note", "words"), Col("line", "number"), Col("action"), Col("owner")],
+        [[safe(PurePath(o.source).name), str(i.line), safe(i.text), owner_cell(i)] for o, i in gaps],
+        title="actions with no owner",
+        key=2,
+        narrow="records",
+    )

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 def _owner_line(item: ItemView) -> str:
     if not item.owners:
+        if mentioned := getattr(item, "mentioned", None):  # a line that names someone: never "unassigned"
+            return f"[yellow]owner unclear[/yellow] (names: {safe(', '.join(mentioned))}; none is written as its owner)"
         return "[yellow]unassigned[/yellow] (no owner is written in the notes)"
     parts = []
     for o in item.owners:
@@ -82,13 +84,13 @@ def who_owns_cmd(
 ) -> None:
     """Who owns TOPIC: the owner(s), due date, status and the line of the notes that says so."""
     from minutebook.api.runtime import open_runtime
-    from minutebook.search.owners import owner_of
+    from minutebook.search.items import owner_answer
 
     if not topic.strip():
         raise typer.BadParameter('give a topic, e.g. minutebook who-owns "Okta SSO"')
     settings = settings_from(tenant)
     with open_runtime(settings) as rt:
-        answer = owner_of(rt.pool, rt.embedder, topic, tenant=settings.tenant, k=k)
+        answer = owner_answer(rt.pool, rt.embedder, topic, tenant=settings.tenant, k=k)
     if json_out:
         print_json({"found": answer.found, **asdict(answer)})
     else:
@@ -101,6 +103,9 @@ def items_cmd(
     status: str | None = typer.Option(None, "--status", help=f"One of: {', '.join(ITEM_STATUSES)}."),
     kind: str | None = typer.Option(None, "--kind", help=f"One of: {', '.join(ITEM_KINDS)}."),
     due_before: str | None = typer.Option(None, "--due-before", help="Only items due on or before YYYY-MM-DD."),
+    unowned: bool = typer.Option(
+        False, "--unowned", help='Only items with no owner ("owner unclear" ones with the names their line gives).'
+    ),
     limit: int = typer.Option(200, "--limit", min=1, max=10_000),
     tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to search."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -108,8 +113,7 @@ def items_cmd(
     """List action items, risks, decisions, priorities and milestones extracted from the notes."""
     from minutebook.api.runtime import open_runtime
     from minutebook.core.database import tenant_transaction
-    from minutebook.ingest.extract import ITEM_KINDS, ITEM_STATUSES
-    from minutebook.search.owners import list_items
+    from minutebook.search.items import list_items
 
     if status and status not in ITEM_STATUSES:
         raise typer.BadParameter(f"--status must be one of {', '.join(ITEM_STATUSES)}")
@@ -128,13 +132,14 @@ def items_cmd(
             status=status,
             kind=kind,
             due_before=before,
+            unowned=unowned,
             limit=limit,
         )
     if json_out:
         print_json([asdict(i) for i in found])
         return
     if not found:
-        console.print("no items match")
+        console.print("no items match" if not unowned else "no items without an owner match")
         return
     print_table(
         [Col("kind", "words"), Col("item"), Col("owner"), Col("due", "words"), Col("status"), Col("meeting")],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -20,6 +22,8 @@ from minutebook.api.cli_support import (
 
 if TYPE_CHECKING:
     import psycopg
+
+    from minutebook.api.runtime import Runtime
 
 
 keys_app = typer.Typer(help="API keys: each maps to one tenant. Stored hashed; shown once.", no_args_is_help=True)
@@ -56,6 +60,7 @@ def serve(
         rt.close()
         raise
     keyless = settings.tenant if is_loopback(host) else None
+    _catch_up_extraction(rt, settings.tenant, background=workers == 1)
     err_console.print(
         f"minutebook on http://{host}:{port}/ (web pages; API under /v1, docs at /docs), {workers} worker(s)"
     )
@@ -71,6 +76,57 @@ def serve(
     if settings.tenant:
         os.environ["MINUTEBOOK_TENANT"] = settings.tenant
     uvicorn.run("minutebook.api.app:app_from_environment", factory=True, workers=workers, **options)
+
+
+def _catch_up_extraction(rt: Runtime, default_tenant: str, *, background: bool) -> None:
+    """Stored notes read by an older extractor are read again in the background, tenant by
+    tenant, with a log line at the start and end of each. Why not just say `reextract` is needed:
+    someone who upgrades and starts the server expects the items it shows to be those this
+    version reads, and re-extraction keeps every passage and its vector, so it is cheap (no
+    passage is embedded again) and safe beside requests (one transaction per note, locked against an
+    ingest of the same note; answers stay served from the old items until each note commits).
+    With several worker processes nothing runs here (each would start the same work): the log
+    names the command instead."""
+    from minutebook.core.database import connect, tenant_transaction
+    from minutebook.ingest.reextract import outdated_by_tenant
+
+    log = logging.getLogger("uvicorn.error")
+    outdated: dict[str, int] = {}
+    try:
+        with connect(rt.database_url) as conn:  # the embedded server's owner sees every tenant
+            outdated = outdated_by_tenant(conn)
+    except Exception as exc:  # another owner may not: the default tenant at least
+        log.debug("cannot list every tenant's notes: %s", exc)
+    with tenant_transaction(rt.pool, default_tenant) as conn:
+        outdated |= outdated_by_tenant(conn)
+    if not outdated:
+        return
+    for tenant, n in outdated.items():
+        log.warning(
+            "%d note(s) of tenant %s were read by an older extractor: %s", n, tenant,
+            "re-extracting them in the background" if background else f"run `minutebook reextract --tenant {tenant}`",
+        )  # fmt: skip
+    if background:
+        threading.Thread(
+            target=_reextract_all, args=(rt, list(outdated), log), name="minutebook-reextract", daemon=True
+        ).start()
+
+
+def _reextract_all(rt: Runtime, tenants: list[str], log: logging.Logger) -> None:
+    from minutebook.ingest.reextract import reextract
+
+    for tenant in tenants:
+        try:
+            report = reextract(rt.pool, rt.embedder, tenant=tenant, max_tokens=rt.settings.chunk_max_tokens)
+        except Exception as exc:  # the server goes on serving; the notes keep what was read before
+            log.error("re-extracting %s stopped: %s; run `minutebook reextract --tenant %s`", tenant, exc, tenant)
+            continue
+        log.info(
+            "re-extracted %d of %d note(s) of tenant %s in %.1f s (%d re-embedded: cut into other passages)",
+            report.meetings - len(report.failed), report.meetings, tenant, report.seconds, len(report.reembedded),
+        )  # fmt: skip
+        for failure in report.failed:
+            log.warning("re-extraction failed: %s", failure)
 
 
 def _owner_connection() -> psycopg.Connection:

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from minutebook.api.deps import state, tenant_slot
 from minutebook.core.database import tenant_transaction
 from minutebook.ingest.extract import ItemKind, ItemStatus
+from minutebook.search.items import list_items, owner_answer
 from minutebook.search.notes_search import search_notes
-from minutebook.search.owners import list_items, owner_of
 from minutebook.search.query import run_query
 from minutebook.search.query_language import parse_query
 
@@ -91,9 +91,11 @@ def owners(
     tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
     """The owner(s), due date, status and evidence line of the best matching item; earlier
-    assignments of the same work as history; `found: false` when nothing matches well."""
+    assignments of the same work as history; `found: false` when nothing matches well. An item
+    with no owner has `owner_status` "owner unclear" and the `mentioned` names when its line names
+    people none of whom is written as its owner, else "unassigned"."""
     rt = state(request).rt
-    answer = owner_of(rt.pool, rt.embedder, topic, tenant=tenant_id, k=k)
+    answer = owner_answer(rt.pool, rt.embedder, topic, tenant=tenant_id, k=k)
     return {"found": answer.found, **jsonable_encoder(answer)}
 
 
@@ -104,11 +106,15 @@ def action_items(
     status: ItemStatus | None = Query(None),
     kind: ItemKind | None = Query(None),
     due_before: date | None = Query(None, examples=["2025-11-30"]),
+    unowned: bool = Query(False, description='Only items with no owner ("owner unclear" ones included).'),
     limit: int = Query(200, ge=1, le=10_000),
     tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
+    """Items with their owners; an unowned one says `owner_status` ("owner unclear" with the
+    `mentioned` names its line gives, or "unassigned")."""
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
         found = list_items(
-            conn, tenant=tenant_id, owner=owner, status=status, kind=kind, due_before=due_before, limit=limit
-        )
+            conn, tenant=tenant_id, owner=owner, status=status, kind=kind, due_before=due_before,
+            unowned=unowned, limit=limit,
+        )  # fmt: skip
     return {"items": jsonable_encoder(found)}

@@ -91,22 +91,27 @@ def owners_page(
     status: str = "",
     kind: str = "",
     due_before: str = "",
+    unowned: str = "",
     group: str = "owner",
     who: Visitor = Depends(visitor),
 ) -> HTMLResponse:
-    from minutebook.search.owners import list_items, owner_of
+    from minutebook.search.items import list_items, owner_answer
 
     rt = state(request).rt
-    form = {"topic": topic[:500], "owner": owner[:200], "status": status, "kind": kind, "due_before": due_before}
+    form = {
+        "topic": topic[:500], "owner": owner[:200], "status": status, "kind": kind, "due_before": due_before,
+        "unowned": bool(unowned),
+    }  # fmt: skip
     group = group if group in ("owner", "status", "due") else "owner"
     answer, items, error, code = None, [], None, 200
     try:
         if topic.strip():
-            answer = owner_of(rt.pool, rt.embedder, topic[:500], tenant=who.tenant)
+            answer = owner_answer(rt.pool, rt.embedder, topic[:500], tenant=who.tenant)
         with tenant_transaction(rt.pool, who.tenant) as conn:
             items = list_items(
                 conn, tenant=who.tenant, owner=owner.strip() or None, status=choice(status, ITEM_STATUSES, "status"),
-                kind=choice(kind, ITEM_KINDS, "kind"), due_before=form_date(due_before, "due before"), limit=500,
+                kind=choice(kind, ITEM_KINDS, "kind"), due_before=form_date(due_before, "due before"),
+                unowned=bool(unowned), limit=500,
             )  # fmt: skip
     except (PageError, MinutebookError) as exc:
         error, code = str(exc), failed_status(exc)
@@ -132,10 +137,11 @@ def _board(items: list[Any], group: str) -> list[tuple[str, list[Any]]]:
             else:
                 keys = [item.due_date.strftime("%Y-%m")]
         else:
-            keys = [o.name for o in item.owners] or ["unassigned"]
+            keys = [o.name for o in item.owners] or [item.owner_status]  # "owner unclear" or "unassigned"
         for key in keys:
             columns[key].append(item)
-    order = sorted(columns, key=lambda k: (k in ("unassigned", "no due date"), k != "overdue", k.lower()))
+    last = ("owner unclear", "unassigned", "no due date")
+    order = sorted(columns, key=lambda k: (k in last, k != "overdue", k.lower()))
     return [(k, columns[k]) for k in order]
 
 
