@@ -40,6 +40,7 @@ from minutebook.ingest.store import (
     clear_extraction,
     copy_chunks,
     extractor_version,
+    fingerprints_as_stored,
     lock_source,
     store_extraction,
     update_reading,
@@ -56,6 +57,8 @@ class ReextractReport:
     failed: list[str] = field(default_factory=list)  # "source: reason"; the meeting is left as it was
     items: int = 0  # items stored
     items_embedded: int = 0  # items whose text was new, so embedded (the rest kept their vector)
+    # whether stored line fingerprints are today's (checked on the first note, then assumed of all)
+    same_fingerprints: bool | None = None
     people_removed: int = 0  # people no meeting names any more
     seconds: float = 0.0
 
@@ -171,7 +174,9 @@ def _reextract_one(
     prepared = prepare_note(note, parsed, embedder, options, people)
     same_chunks = _stored_chunks(conn, meeting_id) == [_chunk_key(c) for c in prepared.chunks]
     item_vectors = _item_vectors(conn, embedder, meeting_id, prepared.items, report)
-    clear_extraction(conn, tenant=tenant, meeting_id=meeting_id)
+    if report.same_fingerprints is None:  # one note tells whether the fingerprint itself changed
+        report.same_fingerprints = fingerprints_as_stored(conn, tenant=tenant, meeting_id=meeting_id)
+    clear_extraction(conn, tenant=tenant, meeting_id=meeting_id, same_fingerprints=report.same_fingerprints)
     if not same_chunks:  # cut into other passages: their vectors cannot be kept
         conn.execute("DELETE FROM chunks WHERE meeting_id = %s", (meeting_id,))
         vectors = embedder.encode([c.embed_text for c in prepared.chunks])

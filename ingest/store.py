@@ -183,16 +183,32 @@ def update_reading(conn: psycopg.Connection, *, meeting_id: int, parsed: ParsedN
     conn.execute(f"UPDATE meetings SET {_READING_SET} WHERE id = %(id)s", {**reading_values(parsed), "id": meeting_id})
 
 
-def clear_extraction(conn: psycopg.Connection, *, tenant: str, meeting_id: int) -> None:
+def clear_extraction(conn: psycopg.Connection, *, tenant: str, meeting_id: int, same_fingerprints: bool = True) -> None:
     """Delete what was read from a stored note: its items (and their owners), attendance and the
-    fingerprints of its passages' lines. Its chunks and their embeddings stay."""
+    fingerprints of its passages' lines. Its chunks and their embeddings stay. When the line
+    fingerprint itself may have changed since they were stored (`same_fingerprints=False`), the
+    rows are found by meeting, which reads the tenant's whole index."""
     conn.execute("DELETE FROM items WHERE meeting_id = %s", (meeting_id,))
     conn.execute("DELETE FROM meeting_attendees WHERE meeting_id = %s", (meeting_id,))
+    if not same_fingerprints:
+        conn.execute("DELETE FROM chunk_lines WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id))
+        return
     old = conn.execute("SELECT text FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
     conn.execute(  # by fingerprint, so the one index there is finds the rows
         "DELETE FROM chunk_lines WHERE tenant_id = %s AND fingerprint = ANY(%s) AND meeting_id = %s",
         (tenant, sorted({f for (text,) in old for f in fingerprints(text)}), meeting_id),
     )
+
+
+def fingerprints_as_stored(conn: psycopg.Connection, *, tenant: str, meeting_id: int) -> bool:
+    """Whether this meeting's stored line fingerprints are those `fingerprints` makes today of its
+    chunks (false once the fingerprint changed, and the rows must be found another way)."""
+    stored = conn.execute(
+        "SELECT ordinal, fingerprint FROM chunk_lines WHERE tenant_id = %s AND meeting_id = %s",
+        (tenant, meeting_id),
+    ).fetchall()
+    chunks = conn.execute("SELECT ordinal, text FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
+    return sorted(stored) == sorted((ordinal, f) for ordinal, text in chunks for f in fingerprints(text))
 
 
 def store_extraction(

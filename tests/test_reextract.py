@@ -3,6 +3,7 @@ stored items follow, while the passages and their embeddings stay as they were."
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +109,47 @@ def test_a_note_cut_into_other_passages_is_reembedded_and_named(
     after = _chunks(pool, options.tenant)
     assert len(after) > len(before) and {i for i, _, _ in after}.isdisjoint({i for i, _, _ in before})
     assert len(_items(pool, options.tenant)) == report.items
+
+
+def test_line_fingerprints_follow_a_changed_fingerprint(
+    pool: ConnectionPool, embedder: Embedder, options: IngestOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    today = store.fingerprints
+    _old_extractor(monkeypatch)
+    monkeypatch.setattr(store, "fingerprints", lambda text: {-1, -2})  # another fingerprint of every line
+    ingest_paths(pool, embedder, [str(TPM_NOTE)], options=options)
+    monkeypatch.undo()
+    report = reextract.reextract(pool, embedder, tenant=options.tenant)
+    assert (report.reextracted, report.same_fingerprints) == (1, False)
+    with tenant_transaction(pool, options.tenant) as conn:
+        rows = conn.execute("SELECT ordinal, fingerprint FROM chunk_lines").fetchall()
+        chunks = conn.execute("SELECT ordinal, text FROM chunks").fetchall()
+    assert sorted(rows) == sorted((o, f) for o, text in chunks for f in today(text))
+
+
+def test_serve_names_outdated_notes_and_reads_them_again(
+    pg_url: str,
+    pool: ConnectionPool,
+    embedder: Embedder,
+    options: IngestOptions,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    from minutebook.api import cli_serve
+    from minutebook.api.runtime import Runtime
+    from minutebook.core.settings import Settings
+
+    _old_extractor(monkeypatch)
+    ingest_paths(pool, embedder, [str(TPM_NOTE)], options=options)
+    monkeypatch.undo()
+    rt = Runtime(Settings(home=tmp_path, tenant=options.tenant), pg_url, pool, embedder)
+    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+        # several workers: said, not done (the other tests' tenants are left alone here)
+        cli_serve._catch_up_extraction(rt, options.tenant, background=False)
+        assert f"1 note(s) of tenant {options.tenant} were read by an older extractor" in caplog.text
+        assert f"run `minutebook reextract --tenant {options.tenant}`" in caplog.text
+        assert _items(pool, options.tenant) == []
+        cli_serve._reextract_all(rt, [options.tenant], logging.getLogger("uvicorn.error"))  # what the thread runs
+        assert f"re-extracted 1 of 1 note(s) of tenant {options.tenant}" in caplog.text
+    assert len(_items(pool, options.tenant)) >= 10 and _versions(pool, options.tenant) == [extractor_version()]
