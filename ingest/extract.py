@@ -59,6 +59,13 @@ _TRAILING_OWNER = re.compile(r"(?<!\s)\s+[—–-]\s+(?P<who>[^—–]+?)$")
 _TRAILING_BRACKET = re.compile(r"(?<!\s)\s*\[(?P<who>@?[\w.'’ -]{1,40})\]\s*\.?$")  # "… [@kofi]"
 # a handle, a capitalised name (one or two words) or a lower-case word that may be a known handle
 _NAMED = re.compile(r"(?<![\w/])@([\w.-]+)|\b([A-Z][a-z'’]+(?:\s+[A-Z][a-z'’-]+)?)\b|\b([a-z][\w.-]{2,})\b")
+_CALL_FOR_VOLUNTEERS = re.compile(
+    r"^(?:so\s*,?\s*)?(?:(?:does|do|would|could|can|will)\s+(?:anyone|anybody|someone|somebody|you|one of you)|"
+    r"(?:who|anyone|anybody|someone|somebody)(?:\s+else)?)\s+"
+    r"(?:(?:wants?|would like|is willing|be willing|has time)\s+)?"
+    r"(?:(?:to|can|could|will|would)\s+)?(?:volunteer\s+(?:to|for)\s+|take\s+on\s+|pick\s+up\s+)?",
+    re.I,
+)
 _TRAILING_ASIDE = re.compile(r"(?<!\s)\s*\([^()]*\)\s*$")
 # "by", "due", "deadline:" right before a date; the spaces, comma or semicolon before it go with it
 _BY_WORD = re.compile(r"\b(?:by|before|due(?:\s+(?:on|by))?|no later than|NLT|until|deadline)(?:\s*:)?\s+$", re.I)
@@ -412,11 +419,26 @@ class _Extractor:
         owners = [OwnerRef(n, "team" if is_team(n) else "person", None, n) for n in found.owners]
         context, topic = self._context(number)
         text = _clean(plain(task)) or topic or context.split(" › ")[-1]
+        detail = ""
+        if asked := self._call_for_volunteers(number):
+            # "Does anyone want to coordinate the group?" / "LD: I volunteer, I'll be there": the
+            # work is what was asked; what the volunteer added is detail
+            text, detail = asked, text
         item = ExtractedItem("action", text, number, raw, owners=owners, owner_text=" + ".join(found.owners))
+        item.detail = detail
         if mention:
             _due_from_mention(item, mention)
         item.status = status or status_from(task)
         self._add(item, number, raw)
+
+    def _call_for_volunteers(self, number: int) -> str | None:
+        """The work asked for when the line before `number` calls for a volunteer ("Does anyone
+        want to …?", "Who can take …?"), without the asking."""
+        previous = next((t for t in reversed(self.note.lines[max(0, number - 3) : number]) if t.strip()), "")
+        body = decision_text(_strip_marker(previous)[0])  # without a speaker's "SC:"
+        if not body.endswith("?") or not (m := _CALL_FOR_VOLUNTEERS.match(body)):
+            return None
+        return _clean(body[m.end() :].rstrip("?")) or None
 
     def _add(self, item: ExtractedItem, line: int, evidence: str) -> None:
         if not item.text or line in self.used_lines or _only_links(item.text):

@@ -143,3 +143,13 @@ def test_a_named_person_not_read_as_owner_is_owner_unclear_not_unassigned() -> N
         "- Fix the flaky deploy step, Dana mentioned it last week\n- Review the vendor contract\n"
     )
     assert [(_owners(i), i.mentioned) for i in items] == [([], ["Dana"]), ([], [])]
+
+
+def test_a_volunteer_owns_the_work_that_was_asked_for() -> None:
+    items = _items(
+        "# CG 2023-09-06\n\n## TPAC\n* SC: Does anyone want to volunteer to coordinate the group in person?\n"
+        "* LD: I volunteer, I will be there in person.\n"
+    )
+    assert [(_owners(i), i.text, i.detail) for i in items] == [
+        (["LD"], "coordinate the group in person", "I will be there in person")
+    ]
