@@ -220,6 +220,7 @@ def test_upload_a_good_and_a_bad_file(page: Page, tmp_path: Path) -> None:
     good = tmp_path / "2025-11-10-retro.md"
     good.write_text(
         "# Retro - Nov 10, 2025\nAttendees: Ana, Ben\n\n## Action Items\n- [ ] Ana to fix the flaky deploy by Nov 14\n"
+        "- [ ] Review the deploy checklist with Ben\n"
     )
     bad = tmp_path / "scan.md"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00binary")
@@ -229,6 +230,15 @@ def test_upload_a_good_and_a_bad_file(page: Page, tmp_path: Path) -> None:
     expect(page.locator("#counts")).to_have_text("1 new · 0 updated · 0 unchanged · 1 failed")
     expect(page.locator("#outcomes .outcome-new")).to_contain_text(good.name)
     expect(page.locator("#outcomes .outcome-failed")).to_contain_text("binary")
+    # what was read: the date and where from, attendees, items; the action with no owner is shown open
+    expect(page.locator("#outcomes .outcome-new .understood")).to_contain_text(
+        "2025-11-10 (from title) · 2 attendees · 2 items: 1 owned, 1 with no owner"
+    )
+    read = page.locator(".items-read")
+    expect(read).to_contain_text("owner unclear (names: Ben)")
+    expect(read).to_contain_text("fix the flaky deploy")
+    found = Axe().run(page).response["violations"]
+    assert not [(v["id"], v["help"]) for v in found if v["impact"] in ("serious", "critical")]
 
 
 def test_markup_in_notes_is_shown_never_run(page: Page) -> None:
