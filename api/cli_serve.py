@@ -82,9 +82,10 @@ def _catch_up_extraction(rt: Runtime, default_tenant: str, *, background: bool) 
     """Stored notes read by an older extractor are read again in the background, tenant by
     tenant, with a log line at the start and end of each. Why not just say `reextract` is needed:
     someone who upgrades and starts the server expects the items it shows to be those this
-    version reads, and re-extraction keeps every passage and its vector, so it is cheap (no
-    passage is embedded again) and safe beside requests (one transaction per note, locked against an
-    ingest of the same note; answers stay served from the old items until each note commits).
+    version reads, and re-extraction keeps every passage and its vector, so it is cheap (only a
+    note that would now be cut differently is embedded again) and safe beside requests (one
+    transaction per note, locked against an ingest of the same note; answers are served from the
+    old items until each note commits).
     With several worker processes nothing runs here (each would start the same work): the log
     names the command instead."""
     from minutebook.core.database import connect, tenant_transaction
@@ -97,8 +98,11 @@ def _catch_up_extraction(rt: Runtime, default_tenant: str, *, background: bool) 
             outdated = outdated_by_tenant(conn)
     except Exception as exc:  # another owner may not: the default tenant at least
         log.debug("cannot list every tenant's notes: %s", exc)
-    with tenant_transaction(rt.pool, default_tenant) as conn:
-        outdated |= outdated_by_tenant(conn)
+    try:
+        with tenant_transaction(rt.pool, default_tenant) as conn:
+            outdated |= outdated_by_tenant(conn)
+    except Exception as exc:  # serving matters more than this check
+        log.warning("could not check which notes an older extractor read: %s", exc)
     if not outdated:
         return
     for tenant, n in outdated.items():
