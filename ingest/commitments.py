@@ -80,6 +80,14 @@ def _names(who: str) -> list[str]:
     return [p.strip().lstrip("@").strip(".") for p in parts if p.strip()]
 
 
+# a speaker's line with a first-person undertaking in a later sentence: "PAC: Ultimately, this is
+# the team proposing it. I am happy to take the lead and submit a new version."
+_SPEAKER = re.compile(rf"^{_SUBJECTS}\s*:\s+(?P<said>\S.*)$")
+_LATER_FIRST_PERSON = re.compile(
+    r"(?:^|[.!;]\s+|,\s+(?:and|so|but)\s+)(?P<verb>I(?:'ll|’ll| will| can take| am happy to|'m happy to|’m happy to|"
+    r" volunteer to| am going to|'m going to|’m going to| take the action(?: item)? to))\s+(?P<task>[^.!?;]+)"
+)
+_FINAL_QUESTION = re.compile(r"(?<=[.!;])\s+[^.!;?]*\?$")
 _NOT_UNDERTAKINGS = re.compile(
     r"^(?:be|been|have|has|need|needs|probably|likely|not|never|also|always|still|just|only|make sense|"
     r"happen|work|fail|break|become|remain|continue|depend|require)\b",
@@ -121,7 +129,10 @@ def find_commitment(text: str, known: set[str], *, action: bool = False) -> Comm
     of the people this meeting (and tenant) knows. `action`: the line is an action item (under an
     action heading or label), where a person doing anything in the present tense owns it."""
     body = strip_item_label(text.strip())[0]
-    if not body or body.endswith("?"):
+    if body.endswith("?"):
+        # a question is no commitment, but a line may say one and then ask: "I'll take it. OK, SC?"
+        body = _FINAL_QUESTION.sub("", body) if _FINAL_QUESTION.search(body) else ""
+    if not body:
         return None
     if (m := _ASSIGNED.search(body)) and (names := _people(m["who"], known, explicit=True)):
         task = body[: m.start()].strip(" -–—,;:(")
@@ -154,6 +165,10 @@ def find_commitment(text: str, known: set[str], *, action: bool = False) -> Comm
         # "…; niko to tune it": after a clause break, "X to" is only an assignment when X is someone known
         if names and (m["verb"] != "to" or all(n.lower() in known for n in names)):
             return Commitment(names, m["task"].strip(), m["verb"])
+    if (m := _SPEAKER.match(body)) and (later := _LATER_FIRST_PERSON.search(m["said"])):
+        task = later["task"].strip()
+        if not _NOT_UNDERTAKINGS.match(task) and (names := _people(m["who"], known)):
+            return Commitment(names, task, later["verb"].lower())
     return None
 
 

@@ -153,3 +153,11 @@ def test_a_volunteer_owns_the_work_that_was_asked_for() -> None:
     assert [(_owners(i), i.text, i.detail) for i in items] == [
         (["LD"], "coordinate the group in person", "I will be there in person")
     ]
+
+
+def test_a_speaker_who_undertakes_in_a_later_sentence_owns_it_even_when_the_line_ends_asking() -> None:
+    items = _items(
+        "# CG 2024-01-31\n\n## WG Charter Update\n* PAC: Ultimately, this is the team proposing the charter. "
+        "I am happy to take the lead and submit a new version. Is that ok, SC?\n* SC: Can we meet on Friday?\n"
+    )
+    assert [(_owners(i), i.text) for i in items] == [(["PAC"], "take the lead and submit a new version")]
