@@ -11,32 +11,25 @@ no longer match is made again (core/embedder.py), and so is one with no record.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
-import sys
 import threading
-import time
 import warnings
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from minutebook.core.errors import ConfigError
+from minutebook.core.filelock import EXPORT_LOCK_TIMEOUT, held
 
 RUNTIMES = ("onnx-int8", "onnx-fp32", "torch")
 _FFN_OUTPUT = re.compile(r"/layer\.\d+/output/dense/")  # BERT naming: not the attention's output
 EXPORT_VERSION = 2  # bump when the exported graph or the quantisation changes
-# How long a process waits for another one's export before failing with the holder's name. An
-# int8 export took 16 s on 2 cores under a load average of 9 (measured for issue 23), so a holder
-# past two minutes is stopped or stuck rather than working (SECURITY.md: lock waits are bounded).
-EXPORT_LOCK_TIMEOUT = 120.0
-LOCK_POLL = 0.1  # seconds between non-blocking attempts: a wait ends within this of the release
 
 
 class DamagedExport(Exception):
@@ -72,66 +65,15 @@ def onnx_path(models: Path, model_dir: Path, runtime: str) -> Path:
     return models / f"{model_dir.name}-{model_hash(model_dir)}-v{EXPORT_VERSION}-{runtime}.onnx"
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path, *, timeout: float = EXPORT_LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold `path` locked (flock) against other processes, waiting at most `timeout` seconds. The
-    holder writes its pid and command into the file, so a waiter that gives up can name it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # opened without truncating: the holder's name is in it
-    with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+", encoding="utf-8") as f:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise ConfigError(
-                        f"waited {timeout:g} s for the lock {path}, held by {_lock_holder(f)}: another "
-                        "minutebook process is exporting the embedding model; let it finish, or end that process"
-                    ) from None
-                time.sleep(LOCK_POLL)
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()} ({_short(' '.join(sys.orig_argv))})\n")
-        f.flush()
-        try:
-            yield
-        finally:
-            f.seek(0)
-            f.truncate()  # still held: nobody reads a stale name
-
-
-def _lock_holder(f: Any) -> str:
-    """'pid 123 (python -m minutebook.api ingest …)' as the holder wrote it, or found in /proc/locks
-    when it wrote nothing (an older version, another program); ', stopped' when it is."""
-    f.seek(0)
-    written = f.read().strip()
-    pid = match.group(1) if (match := re.match(r"pid (\d+)", written)) else _flock_pid(os.fstat(f.fileno()).st_ino)
-    if pid is None:
-        return "an unknown process"
-    with contextlib.suppress(OSError):
-        if not match:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            written = f"pid {pid} ({_short(command)})"
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t"):
-            written += ", stopped"
-    return written or f"pid {pid}"
-
-
-def _short(command: str, keep: int = 120) -> str:
-    """One line, its start and end kept: the program and the arguments that tell runs apart."""
-    flat = " ".join(command.split())
-    return flat if len(flat) <= 2 * keep else f"{flat[:keep]} … {flat[-keep:]}"
-
-
-def _flock_pid(inode: int) -> str | None:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/locks").read_text().splitlines():
-            fields = line.split()  # "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF"
-            if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
-                return fields[4]
-    return None
+def _export_lock(target: Path, timeout: float) -> AbstractContextManager[None]:
+    """One export of `target` at a time across processes; a waiter gives up after `timeout` seconds
+    naming the holder (core/filelock.py)."""
+    return held(
+        target.with_suffix(".lock"),
+        timeout=timeout,
+        purpose="cannot export the embedding model: another minutebook process is exporting it",
+        error=ConfigError,
+    )
 
 
 def checksum_path(target: Path) -> Path:
@@ -184,7 +126,7 @@ def ensure_exported(models: Path, model_dir: Path, runtime: str, *, lock_timeout
     target = onnx_path(models, model_dir, runtime)
     if target.exists() and checksum_path(target).exists():
         return target
-    with _file_lock(target.with_suffix(".lock"), timeout=lock_timeout):
+    with _export_lock(target, lock_timeout):
         if not (target.exists() and checksum_path(target).exists()):
             _export(model_dir, target, quantise=runtime == "onnx-int8")
     return target
@@ -193,7 +135,7 @@ def ensure_exported(models: Path, model_dir: Path, runtime: str, *, lock_timeout
 def export_again(models: Path, model_dir: Path, runtime: str, *, lock_timeout: float = EXPORT_LOCK_TIMEOUT) -> Path:
     """Replace a damaged export, unless another process replaced it while this one waited."""
     target = onnx_path(models, model_dir, runtime)
-    with _file_lock(target.with_suffix(".lock"), timeout=lock_timeout):
+    with _export_lock(target, lock_timeout):
         try:
             verify_export(target)
         except DamagedExport:

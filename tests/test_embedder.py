@@ -66,8 +66,8 @@ def test_a_model_export_overwritten_in_place_is_made_again(embedder: Embedder, t
 
 HOLDERS = {
     # another minutebook process exporting: it writes its pid and command into the lock file
-    "minutebook": "from minutebook.core.onnx_embedder import _file_lock\nheld = _file_lock(Path(sys.argv[1]))\n"
-    "held.__enter__()",
+    "minutebook": "from minutebook.core.filelock import held\n"
+    "lock = held(Path(sys.argv[1]), timeout=1, purpose='export', error=RuntimeError)\nlock.__enter__()",
     # a holder that writes nothing (an older version, another program): found in /proc/locks
     "silent": "import fcntl\nheld = open(sys.argv[1], 'a')\nfcntl.flock(held, fcntl.LOCK_EX)",
 }
