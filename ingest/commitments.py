@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from minutebook.ingest.grammar.notes import (
+    NOT_OWNER_WORDS,
     NOT_SUBJECTS,
     PRESENT_TENSE_NOT_UNDERTAKING,
     UNDERTAKING_VERBS,
@@ -97,7 +98,7 @@ _PLAIN_VERBS = ("to", "volunteered to", "volunteers to", "has volunteered to", "
                 "is assigned to", "offered to", "offers to", "volunteered for")  # fmt: skip
 
 
-def _is_person(name: str, known: set[str]) -> bool:
+def _is_person(name: str, known: set[str], ordinary: frozenset[str] = frozenset()) -> bool:
     lowered = name.lower()
     if lowered in known or lowered.split()[0] in known:
         return True
@@ -105,18 +106,23 @@ def _is_person(name: str, known: set[str]) -> bool:
     first = tokens[0].lower()
     if len(tokens) == 1 and _INITIALS.fullmatch(name):
         return True  # "eP", "jD": initials as scribes write them
-    if first in NOT_SUBJECTS or not name[:1].isupper():
+    if first in NOT_SUBJECTS or first in NOT_OWNER_WORDS or not name[:1].isupper():
         return False
-    return not (len(tokens) == 1 and (first.endswith(("ing", "ed", "ly", "tion", "ment")) or len(first) < 2))
+    if len(tokens) == 1 and lowered in ordinary:
+        return False  # "Happy to…", "Seems…": the note writes it lower-case elsewhere, an ordinary word
+    # "Improved Add to IPFS menu", "Updated docs", "Testing": a verb or a noun of action, not a name
+    return not (first.endswith(("ing", "ed", "ly", "tion", "ment")) or (len(tokens) == 1 and len(first) < 2))
 
 
-def _people(who: str, known: set[str], *, task: str | None = None, explicit: bool = False) -> list[str] | None:
+def _people(
+    who: str, known: set[str], ordinary: frozenset[str], *, task: str | None = None, explicit: bool = False
+) -> list[str] | None:
     """The names in `who` when they are people. With a `task` (a "X will …" statement), an unknown
     single name counts only when what follows reads as something done, not a state ("will be")."""
     names = _names(who)
     if explicit:  # "assigned to scottmcm": whoever is named there is a person, handle or not
         known = known | {n.lower() for n in names if n.lower() not in NOT_SUBJECTS and len(n.split()) <= 3}
-    if not names or any(not _is_person(n, known) for n in names):
+    if not names or any(not _is_person(n, known, ordinary) for n in names):
         return None
     unknown = [n for n in names if n.lower() not in known and n.lower().split()[0] not in known]
     if task is not None and unknown and _NOT_UNDERTAKINGS.match(task):
@@ -124,9 +130,17 @@ def _people(who: str, known: set[str], *, task: str | None = None, explicit: boo
     return names
 
 
-def find_commitment(text: str, known: set[str], *, action: bool = False) -> Commitment | None:
+def people_in(who: str, known: set[str], ordinary: frozenset[str] = frozenset()) -> list[str] | None:
+    """The people `who` names ("Noor Haddad and Lee Park"), or None when it is not people."""
+    return _people(who, known, ordinary)
+
+
+def find_commitment(
+    text: str, known: set[str], *, action: bool = False, ordinary: frozenset[str] = frozenset()
+) -> Commitment | None:
     """The commitment `text` states, if any. `known`: lower-cased names, first names and handles
-    of the people this meeting (and tenant) knows. `action`: the line is an action item (under an
+    of the people this meeting (and tenant) knows; `ordinary`: words the note writes in lower case
+    (a capitalised one of them opens a sentence, it names no one). `action`: the line is an action item (under an
     action heading or label), where a person doing anything in the present tense owns it."""
     body = strip_item_label(text.strip())[0]
     if body.endswith("?"):
@@ -134,40 +148,40 @@ def find_commitment(text: str, known: set[str], *, action: bool = False) -> Comm
         body = _FINAL_QUESTION.sub("", body) if _FINAL_QUESTION.search(body) else ""
     if not body:
         return None
-    if (m := _ASSIGNED.search(body)) and (names := _people(m["who"], known, explicit=True)):
+    if (m := _ASSIGNED.search(body)) and (names := _people(m["who"], known, ordinary, explicit=True)):
         task = body[: m.start()].strip(" -–—,;:(")
         task = re.sub(r"^(?:\S+\s+)?(?:is|was)$", "", task).strip()
         return Commitment(names, task, "assigned")
-    if (m := _VOCATIVE.match(body)) and (names := _people(m["who"], known)):
+    if (m := _VOCATIVE.match(body)) and (names := _people(m["who"], known, ordinary)):
         return Commitment(names, m["task"].strip(), "you")
-    if (m := _FIRST_PERSON.match(body)) and (names := _people(m["who"], known)):
+    if (m := _FIRST_PERSON.match(body)) and (names := _people(m["who"], known, ordinary)):
         return Commitment(names, m["task"].strip() or "this", m["verb"].lower())
     if m := _SUBJECT_VERB.match(body):
         # "Niko to leave a comment" is the action-item idiom; "X will …" may be a statement about X
         stated = None if m["verb"] in _PLAIN_VERBS else m["task"]
-        if names := _people(m["who"], known, task=stated):
+        if names := _people(m["who"], known, ordinary, task=stated):
             return Commitment(names, m["task"].strip(), m["verb"])
-    if (m := _HANDED_TO.search(body)) and (names := _people(m["who"], known)):
+    if (m := _HANDED_TO.search(body)) and (names := _people(m["who"], known, ordinary)):
         return Commitment(names, m["task"].strip(), "handed to")
     for pattern in (_DRI, _OWNS_IT):
-        if (m := pattern.search(body)) and (names := _people(m["who"], known)):
+        if (m := pattern.search(body)) and (names := _people(m["who"], known, ordinary)):
             rest = re.sub(r"^(?:for|of|on)\s+", "", m["task"].strip(" ,;:-–—."))  # "is the DRI for X"
             before = body[: m.start()].strip(" ,;:-–—.")
             return Commitment(names, rest or before, "owns")
     present = _PRESENT_TENSE.match(body) if action else None
     if present and present["verb"].lower() in PRESENT_TENSE_NOT_UNDERTAKING:
         present = None
-    if present and (names := _people(present["who"], known, task=present["task"])):
+    if present and (names := _people(present["who"], known, ordinary, task=present["task"])):
         return Commitment(names, present["task"].strip(), present["verb"])
     if m := _VOLUNTEERED_INSIDE.search(body):
         stated = m["task"] if m["verb"] in ("will", "is going to") else None
-        names = _people(m["who"], known, task=stated)
+        names = _people(m["who"], known, ordinary, task=stated)
         # "…; niko to tune it": after a clause break, "X to" is only an assignment when X is someone known
         if names and (m["verb"] != "to" or all(n.lower() in known for n in names)):
             return Commitment(names, m["task"].strip(), m["verb"])
     if (m := _SPEAKER.match(body)) and (later := _LATER_FIRST_PERSON.search(m["said"])):
         task = later["task"].strip()
-        if not _NOT_UNDERTAKINGS.match(task) and (names := _people(m["who"], known)):
+        if not _NOT_UNDERTAKINGS.match(task) and (names := _people(m["who"], known, ordinary)):
             return Commitment(names, task, later["verb"].lower())
     return None
 

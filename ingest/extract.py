@@ -20,7 +20,7 @@ from datetime import date
 from typing import Literal, get_args
 
 from minutebook.core.dates import DateMention, find_dates
-from minutebook.ingest.commitments import Commitment, decision_text, find_commitment, is_decision
+from minutebook.ingest.commitments import Commitment, decision_text, find_commitment, is_decision, people_in
 from minutebook.ingest.grammar.notes import (
     CHECKBOX,
     COLUMN_WORDS,
@@ -28,6 +28,7 @@ from minutebook.ingest.grammar.notes import (
     FIELD,
     LIST_MARKER,
     OPEN_MARK,
+    attendance_label,
     field_name,
     heading_kind,
     is_list_item,
@@ -44,7 +45,8 @@ _DECISION_PREFIX = re.compile(
 )
 _AGREED_INLINE = re.compile(r"^(?:[\w ]{0,30}:\s*)?(?:we\s+)?(?:agreed|decided)\s+(?:to|that|on)\b", re.I)
 _RISK_PREFIX = re.compile(r"^(?:\*\*)?Risk(?:\*\*)?\s*:\s*", re.I)
-_MENTION = re.compile(r"^@(?P<who>[\w.'-]+(?:\s*(?:,|&|\+|and)\s*@[\w.'-]+)*)\s*[:\-–]?\s*")
+# "@lidel:", "@lidel, @olizilla -", "@lidel @olizilla document …" (a handle never ends in a dot)
+_MENTION = re.compile(r"^@(?P<who>[\w.'-]*[\w'](?:\s*(?:,|&|\+|and)?\s*@[\w.'-]*[\w'])*)\s*[:\-–]?\s*")
 _WHO_DOES = re.compile(
     r"^(?P<who>@?[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|\+|&|and)){0,4}(?:\s*\([^)]*\))?)\s+"
     r"(?:to|will|shall|is going to|are going to|owns|takes|agreed to|volunteered to|needs to|must)\s+"
@@ -66,6 +68,7 @@ _CALL_FOR_VOLUNTEERS = re.compile(
     r"(?:(?:to|can|could|will|would)\s+)?(?:volunteer\s+(?:to|for)\s+|take\s+on\s+|pick\s+up\s+)?",
     re.I,
 )
+_MID_LOWER = re.compile(r"(?<=[a-z,;] )[a-z][a-z'’-]{2,}\b")  # a lower-case word inside a sentence
 _TRAILING_ASIDE = re.compile(r"(?<!\s)\s*\([^()]*\)\s*$")
 # "by", "due", "deadline:" right before a date; the spaces, comma or semicolon before it go with it
 _BY_WORD = re.compile(r"\b(?:by|before|due(?:\s+(?:on|by))?|no later than|NLT|until|deadline)(?:\s*:)?\s+$", re.I)
@@ -221,7 +224,12 @@ def _names_in(text: str, known: frozenset[str] | set[str]) -> list[OwnerRef] | N
 
 
 def _parse_task(
-    body: str, ref: date | None, *, owner_context: bool, known: frozenset[str] | set[str] = frozenset()
+    body: str,
+    ref: date | None,
+    *,
+    owner_context: bool,
+    known: frozenset[str] | set[str] = frozenset(),
+    ordinary: frozenset[str] = frozenset(),
 ) -> ExtractedItem:
     """One action-like line (markers already removed): owner, due date, status and clean text."""
     item = ExtractedItem(kind="action", text=body, line=-1, evidence=body)
@@ -229,7 +237,7 @@ def _parse_task(
     if _STRIKE.match(text):
         item.status, text = "done", text.strip("~")
     if m := _MENTION.match(text):
-        owners = parse_owners(m["who"].replace("@", ""), mention=True)
+        owners = parse_owners(", ".join(re.findall(r"[\w.'-]*[\w']", m["who"].replace("@", " "))), mention=True)
         if owners:
             item.owners, item.owner_text, text = owners, m["who"], text[m.end() :]
     head, fields = _split_fields(text)
@@ -274,7 +282,11 @@ def _parse_task(
             if mention and item.due_date is None:
                 _due_from_mention(item, mention)
     if not item.owners and owner_context:
-        if (m := _WHO_DOES.match(text)) and (owners := parse_owners(m["who"])):
+        if (
+            (m := _WHO_DOES.match(text))
+            and people_in(m["who"], set(known), ordinary)
+            and (owners := parse_owners(m["who"]))
+        ):
             item.owners, item.owner_text, text = owners, m["who"], m["task"]
         elif (m := _LEADING_OWNER.match(text)) and (owners := _names_in(m["who"], known)):
             item.owners, item.owner_text, text = owners, m["who"], m["task"]
@@ -348,6 +360,9 @@ class _Extractor:
         self.known = known_names(note, people)
         self.section: Section | None = None
         self._parents_of: dict[int, list[str]] = {}
+        # words the note writes in lower case after a sentence has begun: "Happy", "Update" opening a
+        # line are those words, not names (a name is capitalised wherever it stands)
+        self.ordinary = frozenset(w for line in note.lines for w in _MID_LOWER.findall(line) if w not in self.known)
 
     def run(self) -> list[ExtractedItem]:
         for section in self.note.sections:
@@ -398,6 +413,9 @@ class _Extractor:
             elif word and word in self.known:
                 found[word] = None
         return list(found)
+
+    def _all_known(self, names: list[str]) -> bool:
+        return all(n.lower().lstrip("@") in self.known or n.lower().split()[0] in self.known for n in names)
 
     def _structural_owner(self, number: int) -> OwnerRef | None:
         """The person a line sits under: a standup's "@handle" (or name) heading or bullet, whose
@@ -459,6 +477,8 @@ class _Extractor:
         return h is not None and is_list_item(self.note.lines[h])
 
     def _section(self, section: Section) -> None:
+        if section.path and attendance_label(section.path[-1]):
+            return  # a roll call ("[x] Daniel Heckenberg - Chairperson") lists people, not work
         kind = section_kind(section.path)
         if self._is_record(section) and not (section.path and heading_kind(section.path[-1])):
             self._record(section, section_kind(section.path[:-1]))
@@ -517,7 +537,7 @@ class _Extractor:
         if kind == "action":
             self._action(number, raw, body, marker_status, "action")
             return
-        if kind is None and (found := find_commitment(body, self.known)):
+        if kind is None and (found := find_commitment(body, self.known, ordinary=self.ordinary)):
             # "Priya will write the runbook by Nov 14", "niko to leave a comment", "boats: I'll do it"
             self._commitment(found, number, raw, marker_status)
             return
@@ -527,7 +547,13 @@ class _Extractor:
             return
         if kind == "milestone" and not find_dates(body, self.ref):
             return
-        item = _parse_task(body, self.ref, owner_context=kind in ("milestone", "priority", "risk"), known=self.known)
+        item = _parse_task(
+            body,
+            self.ref,
+            owner_context=kind in ("milestone", "priority", "risk"),
+            known=self.known,
+            ordinary=self.ordinary,
+        )
         item.kind = kind
         if marker_status:
             item.status = marker_status
@@ -540,14 +566,24 @@ class _Extractor:
     ) -> None:
         """An action item's line (markers and labels removed): its owner from the label, a field,
         the grammar of a commitment, or a name written before or after the task."""
-        if label_owner is None and not _owner_field(body) and (found := find_commitment(body, self.known, action=True)):
+        # under a person's own heading ("@hacdias" › "Next:"), a name the meeting does not know is a
+        # project or a label ("Desktop: NPM on IPFS", "Merge Landing Page to Companion"), not an owner
+        under = self._structural_owner(number)
+        found = (
+            find_commitment(body, self.known, action=True, ordinary=self.ordinary)
+            if label_owner is None and not _owner_field(body)
+            else None
+        )
+        if found and not (under and not self._all_known(found.owners)):
             self._commitment(found, number, raw, status)
             return
-        item = _parse_task(body, self.ref, owner_context=True, known=self.known)
+        item = _parse_task(body, self.ref, owner_context=True, known=self.known, ordinary=self.ordinary)
+        if under and item.owners and not self._all_known([o.name for o in item.owners]) and label_owner is None:
+            item.owners, item.owner_text = [], None
         if label_owner and (owners := parse_owners(label_owner, mention=True)):
             item.owners, item.owner_text = owners, label_owner
-        if not item.owners and item.owner_text is None and (who := self._structural_owner(number)):
-            item.owners, item.owner_text = [who], who.written
+        if not item.owners and item.owner_text is None and under:
+            item.owners, item.owner_text = [under], under.written
         item.kind = kind
         if status:
             item.status = status

@@ -161,3 +161,16 @@ def test_a_speaker_who_undertakes_in_a_later_sentence_owns_it_even_when_the_line
         "I am happy to take the lead and submit a new version. Is that ok, SC?\n* SC: Can we meet on Friday?\n"
     )
     assert [(_owners(i), i.text) for i in items] == [(["PAC"], "take the lead and submit a new version")]
+
+
+def test_a_roll_call_is_not_work_and_an_ordinary_word_opening_a_line_is_no_owner() -> None:
+    items = _items(
+        "# TAC 2026-02-01\n\n## Voting member attendance\n* [x] Daniel Heckenberg - Chairperson, Animal Logic\n\n"
+        "## Actions\n- Improved Add to IPFS menu\n- Happy to review the proposal, we are happy with the plan\n"
+        "- @lidel @olizilla document release plans for Companion.\n"
+    )
+    assert [(_owners(i), i.text) for i in items] == [
+        ([], "Improved Add to IPFS menu"),
+        ([], "Happy to review the proposal, we are happy with the plan"),
+        (["Lidel", "Olizilla"], "document release plans for Companion"),
+    ]
