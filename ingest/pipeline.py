@@ -266,10 +266,15 @@ def tenant_numeric_order(
 
 
 def known_people(conn: psycopg.Connection, tenant: str) -> frozenset[str]:
-    """Every name, first name and handle the tenant's people go by, lower-cased: a commitment's
-    subject written as a handle in one note is a person because another note listed them."""
+    """Every name, first name and handle the tenant's attendees go by, lower-cased: a commitment's
+    subject written as a handle in one note is a person because another note listed them. Only
+    people some note lists as present: a person made from an owner line may be a misreading
+    ("Desktop: NPM on IPFS"), and counting them would let it confirm itself on every re-read."""
     rows = conn.execute(
-        "SELECT key, aliases FROM people WHERE tenant_id = %s AND kind = 'person'", (tenant,)
+        """SELECT key, aliases FROM people p
+           WHERE tenant_id = %s AND kind = 'person'
+             AND EXISTS (SELECT 1 FROM meeting_attendees a WHERE a.person_id = p.id)""",
+        (tenant,),
     ).fetchall()
     names = {n for key, aliases in rows for n in [key, *aliases]}
     return frozenset(names | {n.split()[0] for n in names if " " in n})
