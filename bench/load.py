@@ -44,9 +44,11 @@ import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+NOTES = ROOT / "bench" / "notes"
 sys.path.insert(0, str(ROOT / "tests"))
 
 from llm_server import LLMServer  # noqa: E402
+from test_ask_pool import QUESTIONS as STARVE_QUESTIONS  # noqa: E402  (distinct, answered by STARVE_NOTE)
 
 from minutebook.api.keys import create_key  # noqa: E402
 from minutebook.core.database import set_tenant  # noqa: E402
@@ -96,14 +98,6 @@ STARVE_BUDGET = 20.0
 STARVE_REQUEST_TIMEOUT = 15.0  # the pool's own wait is 10 s
 STARVE_NOTE = ROOT / "examples" / "notes" / "2025-10-21-weekly-tpm-status.md"
 STARVE_QUERY = "read replicas"
-STARVE_QUESTIONS = [  # distinct and answered by the note, as in tests/test_ask_pool.py
-    "When will Okta SSO be ready?", "Who owns the read replicas?", "What is the AWS bill doing?",
-    "Who owns the log retention work?", "When is Google SSO ready?", "What did sales ask for?",
-    "Who owns the Okta integration?", "What happened to the Google SSO timeline?", "Why is the AWS bill up?",
-    "What did the performance test show?", "What was decided about Black Friday?", "Who leads the backend?",
-    "What are the open risks?", "What is the status of Microsoft SSO?", "Who owns the AWS cost optimisation?",
-    "What did the load test show?",
-]  # fmt: skip
 
 
 @dataclass
@@ -152,6 +146,44 @@ def stop_serving(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+
+
+def serve_env(url: str, workdir: Path, llm: LLMServer, **more: str) -> dict[str, str]:
+    """The environment of a `serve` under load: this database and home, the fake LLM, no rate limit."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MINUTEBOOK_HOME": str(workdir),
+        "OPENAI_BASE_URL": llm.base_url,
+        "OPENAI_API_KEY": "bench",
+        "MINUTEBOOK_RATE_PER_SECOND": "100000",
+        "MINUTEBOOK_RATE_BURST": "100000",
+        **more,
+    }
+
+
+def upload(base: str, headers: dict[str, str], paths: list[Path]) -> None:
+    """Ingest these notes through /v1/ingest, as a user uploads files."""
+    files = [("files", (p.name, p.read_bytes())) for p in paths]
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+        assert client.post("/v1/ingest", files=files).status_code == 200
+
+
+def timed_search(
+    client: httpx.Client, question: str, latencies: list[float], errors: list[str], *, k: int | None = 5
+) -> None:
+    """One search (`k` None: the API's default): its latency when it answers 200, else what it was
+    (a status, a transport error)."""
+    started = time.perf_counter()
+    try:
+        response = client.get("/v1/search", params={"q": question, **({"k": k} if k else {})})
+    except httpx.HTTPError as exc:
+        errors.append(f"transport: {type(exc).__name__}")
+        return
+    if response.status_code == 200:
+        latencies.append(time.perf_counter() - started)
+    else:
+        errors.append(str(response.status_code))
 
 
 def one_request(client: httpx.Client, kind: str, rng: random.Random) -> httpx.Response:
@@ -269,24 +301,13 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     failed: list[str] = []
     with LLMServer(delay=args.llm_delay) as llm:
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "MINUTEBOOK_HOME": str(workdir),
-            "OPENAI_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": "bench",
-            "MINUTEBOOK_RATE_PER_SECOND": "100000",
-            "MINUTEBOOK_RATE_BURST": "100000",
-            "MINUTEBOOK_POOL_MAX_SIZE": "8",
-        }
+        env = serve_env(url, workdir, llm, MINUTEBOOK_POOL_MAX_SIZE="8")
         log = (workdir / "serve.log").open("w")
         server = serve(port, env, args.workers, log)
         try:
             wait_ready(base)
+            upload(base, headers, [*sorted((ROOT / "examples" / "notes").iterdir()), *sorted(NOTES.iterdir())])
             with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-                files = [("files", (p.name, p.read_bytes())) for p in sorted((ROOT / "examples" / "notes").iterdir())]
-                files += [("files", (p.name, p.read_bytes())) for p in sorted((ROOT / "bench" / "notes").iterdir())]
-                assert client.post("/v1/ingest", files=files).status_code == 200
                 for q in CACHED:  # warm the cache: these are the "cached asks"
                     assert client.post("/v1/ask", json={"question": q, "as_of": AS_OF}).status_code == 200
                 for q in SEARCHES:
@@ -387,23 +408,12 @@ def search_loop(base: str, headers: dict[str, str], stop: threading.Event, laten
                 errors: list[str], questions: Iterator[str]) -> None:  # fmt: skip
     with httpx.Client(base_url=base, headers=headers, timeout=NOISY_INGEST_TIMEOUT) as client:
         while not stop.is_set():
-            started = time.perf_counter()
-            try:
-                response = client.get("/v1/search", params={"q": next(questions), "k": 5})
-            except httpx.HTTPError as exc:
-                errors.append(f"transport: {type(exc).__name__}")
-                continue
-            if response.status_code == 200:
-                latencies.append(time.perf_counter() - started)
-            else:
-                errors.append(str(response.status_code))
+            timed_search(client, next(questions), latencies, errors)
 
 
 def noisy_neighbour_run(base: str, a: dict[str, str], b: dict[str, str], args: argparse.Namespace) -> list[str]:
     """Tenant b's search p99 alone, then during tenant a's big ingest (issue 23 item 1)."""
-    with httpx.Client(base_url=base, headers=b, timeout=120) as client:
-        files = [("files", (p.name, p.read_bytes())) for p in sorted((ROOT / "examples" / "notes").iterdir())]
-        assert client.post("/v1/ingest", files=files).status_code == 200
+    upload(base, b, sorted((ROOT / "examples" / "notes").iterdir()))
     combos = [f"{q} {w} {v}" for q in SEARCHES for w in NOISY_VOCABULARY for v in NOISY_VOCABULARY]
     random.Random(5).shuffle(combos)
     questions = iter(combos)  # each new: a remembered question would skip the model
@@ -470,16 +480,7 @@ def timed_searches(base: str, headers: dict[str, str], n: int) -> tuple[list[flo
     deadline = time.monotonic() + STARVE_BUDGET
     with httpx.Client(base_url=base, headers=headers, timeout=STARVE_REQUEST_TIMEOUT) as client:
         while len(latencies) + len(errors) < n and time.monotonic() < deadline:
-            started = time.perf_counter()
-            try:
-                response = client.get("/v1/search", params={"q": STARVE_QUERY})
-            except httpx.HTTPError as exc:
-                errors.append(f"transport: {type(exc).__name__}")
-                continue
-            if response.status_code == 200:
-                latencies.append(time.perf_counter() - started)
-            else:
-                errors.append(str(response.status_code))
+            timed_search(client, STARVE_QUERY, latencies, errors, k=None)
     done = len(latencies) + len(errors)
     return latencies, errors, [] if done == n else [f"b searched {done} of {n} times in {STARVE_BUDGET:g} s"]
 
@@ -598,26 +599,16 @@ def pool_starvation_run(url: str, workdir: Path, args: argparse.Namespace) -> li
     n = args.starve_searches
     with LLMServer() as llm, (workdir / "serve-pool.log").open("w") as log:
         quiet_disconnects(llm)
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "MINUTEBOOK_HOME": str(workdir),
-            "OPENAI_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": "bench",
-            "MINUTEBOOK_RATE_PER_SECOND": "100000",
-            "MINUTEBOOK_RATE_BURST": "100000",
-            "MINUTEBOOK_POOL_MAX_SIZE": str(STARVE_POOL),
-            "MINUTEBOOK_LLM_TIMEOUT": "120",
+        env = serve_env(
+            url, workdir, llm, MINUTEBOOK_POOL_MAX_SIZE=str(STARVE_POOL), MINUTEBOOK_LLM_TIMEOUT="120",
             # all of a's asks in flight at once: a cap of 8 would keep half of them waiting for a slot
-            "MINUTEBOOK_TENANT_MAX_CONCURRENT": str(STARVE_ASKS),
-        }
+            MINUTEBOOK_TENANT_MAX_CONCURRENT=str(STARVE_ASKS),
+        )  # fmt: skip
         server = serve(port, env, 1, log)
         try:
             wait_ready(base)
-            files = [("files", (STARVE_NOTE.name, STARVE_NOTE.read_bytes()))]
             for headers in (a, b):
-                with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-                    assert client.post("/v1/ingest", files=files).status_code == 200
+                upload(base, headers, [STARVE_NOTE])
             timed_searches(base, b, 3)  # warm up
             idle, idle_errors, idle_notes = timed_searches(base, b, n)
             phases = [
