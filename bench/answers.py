@@ -18,6 +18,13 @@ windows with a 50-word overlap, dense with the same embedder, and BM25). One tab
 then the total. Targets: who-owns correct@1 >= 0.85 and attendees >= 0.95 on every corpus;
 absent declined >= 0.8 and false declines <= 0.05 overall; search hit@1 on facts >= 0.6 overall.
 
+Then the leave-one-corpus-out report (`--no-loco` skips it, `--loco-knobs NAME` sweeps only some):
+every question-time threshold and weight of bench/knobs.py is tried at 3-4 values on every corpus
+(one ingest serves them all: only the questions are asked again); each corpus held out in turn gets
+the value best on the others, scored on it beside the current value, and a knob that moves one
+corpus only, or whose best value is one corpus's alone, is flagged. Then every knob at its
+held-out choice at once: who-owns correct@1 >= 0.80 on each held-out corpus.
+
 Runs on a fresh embedded server by default; `--database-url URL` reuses a database (unchanged
 notes are not re-ingested when `--tenant-prefix` names the same tenants again).
 """
@@ -25,6 +32,7 @@ notes are not re-ingested when `--tenant-prefix` names the same tenants again).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -35,6 +43,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import knobs
 from baselines import BM25Windows, DenseWindows, load_windows
 from psycopg_pool import ConnectionPool
 
@@ -46,7 +55,7 @@ from minutebook.core.migrations import migrate
 from minutebook.ingest.pipeline import IngestOptions, IngestReport, ingest_paths
 from minutebook.search.answer import AskOptions, ask
 from minutebook.search.notes_search import search_notes
-from minutebook.search.owners import owner_of
+from minutebook.search.owners import Owner, OwnerAnswer, owner_of
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -155,11 +164,17 @@ def _holds(source: str, line_start: int, line_end: int, lab: dict[str, Any]) -> 
     return line is None or line_start <= line <= line_end
 
 
-def _names(owners: list, extra: list[str] | None = None) -> set[str]:  # type: ignore[type-arg]
+def _names(owners: list[Owner], extra: list[str] | None = None) -> set[str]:
     names: set[str] = set(n.lower() for n in extra or [])
     for o in owners:
         names |= {o.name.lower(), o.written_as.lower().split(" (")[0], *(a.lower() for a in o.aliases)}
     return names
+
+
+def _owner_right(answer: OwnerAnswer, lab: dict[str, Any]) -> bool:
+    """The first owner named is the labelled person (by name, as written or an alias; @handles too)."""
+    named = _names(answer.item.owners) if answer.item else set()
+    return bool(named & {o.lower().lstrip("@") for o in lab["owners"]} | named & {o.lower() for o in lab["owners"]})
 
 
 RETRIEVERS = ("product", "dense", "bm25")
@@ -174,8 +189,7 @@ def run(pool: ConnectionPool, embedder: Embedder, tenant: str, corpus: Corpus, v
     for lab in labels["owner"]:
         answer = owner_of(pool, embedder, lab["q"], tenant=tenant)
         declined = answer.item is None
-        named = _names(answer.item.owners) if answer.item else set()
-        ok = bool(named & {o.lower().lstrip("@") for o in lab["owners"]} | named & {o.lower() for o in lab["owners"]})
+        ok = _owner_right(answer, lab)
         got = answer.item and (answer.item.owner_names, answer.item.text[:70], _source_of(answer.item.source))
         t["owner"].add(ok, f"{lab['q']!r}: got {got}, want {lab['owners'][:2]} at {lab['source']}")
         t["false_declines"].add(not declined, f"owner {lab['q']!r}")
@@ -260,12 +274,148 @@ def missed_targets(name: str, t: dict[str, Tally], *, total: bool) -> list[str]:
     return missed
 
 
+# --- leave-one-corpus-out (bench/knobs.py): question-time knobs, one ingest per corpus serves every value ---
+
+LOCO_TARGET = 0.80  # who-owns correct@1 on each held-out corpus
+
+
+def question_tallies(
+    pool: ConnectionPool, embedder: Embedder, tenant: str, labels: Labels, groups: frozenset[str]
+) -> dict[str, Tally]:
+    """The labelled questions of `groups` (knobs.GROUPS) asked again, no baselines: owner
+    correct@1, search hit@1 (facts and decisions), absent declined by all three, and the
+    answerable questions answered (not declined) by who-owns, search and ask: "<group> answered"."""
+    t = {name: Tally() for name in ("owner", "owner answered", "search", "search answered", "absent", "ask answered")}
+    if "owner" in groups:
+        for lab in labels["owner"]:
+            answer = owner_of(pool, embedder, lab["q"], tenant=tenant)
+            t["owner"].add(_owner_right(answer, lab), lab["q"])
+            t["owner answered"].add(answer.item is not None, lab["q"])
+    answerable = [lab for kind in ("fact", "decision") for lab in labels[kind]]
+    if "search" in groups:
+        for lab in answerable:
+            result = search_notes(pool, embedder, lab["q"], tenant=tenant, as_of=AS_OF, k=5)
+            first = result.hits[:1]
+            t["search"].add(any(_holds(_source_of(h.source), h.line_start, h.line_end, lab) for h in first), lab["q"])
+            t["search answered"].add(bool(result.hits), lab["q"])
+    prices = PriceTable.load()
+
+    def asked(question: str) -> bool:
+        options = AskOptions(tenant=tenant, as_of=AS_OF, use_cache=False)
+        return ask(pool, embedder, None, prices, question, options=options).mode != "not_in_notes"
+
+    if "absent" in groups:
+        for question in labels["absent"]:
+            declined = (
+                not search_notes(pool, embedder, question, tenant=tenant, as_of=AS_OF, k=5).hits
+                and owner_of(pool, embedder, question, tenant=tenant).item is None
+                and not asked(question)
+            )  # the first to answer settles it
+            t["absent"].add(declined, question)
+    if "ask" in groups:
+        for lab in [*labels["owner"], *answerable]:
+            t["ask answered"].add(asked(lab["q"]), lab["q"])
+    return t
+
+
+def loco_score(t: dict[str, Tally]) -> float:
+    """One corpus's score for choosing a value: the shares right (who-owns, search hit@1, absent
+    declined) minus the shares of answerable questions declined; shares, so each corpus weighs the same."""
+    right = sum(tally.share for name, tally in t.items() if tally.total and not name.endswith(" answered"))
+    return right - sum(1 - tally.share for name, tally in t.items() if tally.total and name.endswith(" answered"))
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str
+    corpus: Corpus
+
+
+def loco_report(
+    pool: ConnectionPool, embedder: Embedder, tenants: list[Tenant], only: list[str] | None
+) -> tuple[list[str], list[str]]:
+    """Every knob's values swept on every corpus; then each corpus held out in turn: its knobs
+    chosen on the others, one at a time, and all of them set together for its who-owns correct@1.
+    The printed lines and the missed targets."""
+    started = time.perf_counter()
+    chosen_knobs = [k for name in only for k in knobs.candidates_of(name)] if only else list(knobs.KNOBS)
+    bound: list[knobs.Bound] = []
+    lines: list[str] = []
+    for knob in dict.fromkeys(chosen_knobs):
+        found = knobs.bind(knob)
+        if isinstance(found, str):
+            lines.append(f"knob missing (left out): {found}")
+        else:
+            bound.append(found)
+    every = frozenset(knobs.GROUPS)
+    base = {t.corpus.name: question_tallies(pool, embedder, t.name, t.corpus.labels, every) for t in tenants}
+
+    def restricted(t: dict[str, Tally], groups: frozenset[str]) -> dict[str, Tally]:
+        return {name: tally for name, tally in t.items() if name.split()[0] in groups}
+
+    sweep: dict[str, dict[str, dict[float, float]]] = {}
+    for b in bound:
+        scores: dict[str, dict[float, float]] = {c: {b.default: loco_score(restricted(base[c], b.knob.affects))}
+                                                 for c in base}  # fmt: skip
+        for value in b.values[1:]:
+            with knobs.setting(b, value):
+                for t in tenants:
+                    tally = question_tallies(pool, embedder, t.name, t.corpus.labels, b.knob.affects)
+                    scores[t.corpus.name][value] = loco_score(tally)
+        sweep[b.knob.name] = scores
+    names = [t.corpus.name for t in tenants]
+    held = {b.knob.name: {h.corpus: h for h in knobs.loco(sweep[b.knob.name], b.default)} for b in bound}
+    width = max([len(b.knob.name) for b in bound] + [4])
+    cell = 18
+    lines += [
+        f"== leave-one-corpus-out ({len(names)} corpora, {len(bound)} knobs)",
+        "each cell: the value chosen on the other corpora, then the held-out corpus's score with it",
+        "(and with the current value, when they differ); score = who-owns@1 + search hit@1 + absent declined",
+        "- declines, over the questions the knob moves. gain: summed held-out change.",
+        f"{'knob':<{width}}  {'now':<6}" + "".join(f"{n[: cell - 1]:<{cell}}" for n in names) + f"{'gain':<7}verdict",
+    ]
+    for b in bound:
+        row = held[b.knob.name]
+        cells = []
+        for n in names:
+            h = row[n]
+            text = f"{h.chosen:g} {h.score:.2f}" + (f" ({h.default_score:.2f})" if h.chosen != b.default else "")
+            cells.append(f"{text:<{cell}}")
+        gain = sum(h.score - h.default_score for h in row.values())
+        verdict = knobs.verdict(sweep[b.knob.name], b.default)
+        lines.append(f"{b.knob.name:<{width}}  {b.default:<6g}" + "".join(cells) + f"{gain:<+7.2f}{verdict}")
+    # every knob at its held-out choice at once: the who-owns number the target is on
+    missed = []
+    lines += ["", f"{'held out':<16}{'who-owns@1 now':<18}{'under LOCO':<18}knobs moved (target >= {LOCO_TARGET})"]
+    for t in tenants:
+        if not t.corpus.labels["owner"]:
+            continue
+        moved = [(b, held[b.knob.name][t.corpus.name].chosen) for b in bound]
+        moved = [(b, v) for b, v in moved if v != b.default]
+        with contextlib.ExitStack() as stack:
+            for b, v in moved:
+                stack.enter_context(knobs.setting(b, v))
+            owner = question_tallies(pool, embedder, t.name, t.corpus.labels, frozenset({"owner"}))["owner"]
+        said = ", ".join(f"{b.knob.name}={v:g}" for b, v in moved) or "-"
+        lines.append(f"{t.corpus.name:<16}{base[t.corpus.name]['owner'].show():<18}{owner.show():<18}{said}")
+        if owner.share < LOCO_TARGET:
+            missed.append(f"{t.corpus.name} held out: who-owns correct@1 {owner.share:.2f}")
+    lines += ["", "not swept: " + "; ".join(f"{n} ({why})" for n, why in knobs.NOT_SWEPT)]
+    lines += ["needs a name (inline in search/):", *(f"  {where}: {what}" for where, what in knobs.NEEDS_A_NAME)]
+    lines.append(f"leave-one-corpus-out: {time.perf_counter() - started:.0f} s")
+    return lines, missed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="Reuse this database instead of a fresh embedded server.")
     parser.add_argument("--tenant-prefix", help="Tenants are <prefix>-<corpus> (default: new ones).")
     parser.add_argument("--corpus", action="append", help="Run only this corpus (repeatable).")
     parser.add_argument("--verbose", "-v", action="store_true", help="Print every miss.")
+    parser.add_argument("--no-loco", action="store_true", help="Skip the leave-one-corpus-out report.")
+    parser.add_argument(
+        "--loco-knobs", action="append", metavar="NAME", help="Sweep only knobs whose name has NAME (repeatable)."
+    )
     args = parser.parse_args()
     chosen = [c for c in corpora() if not args.corpus or c.name in args.corpus]
     work = None
@@ -276,6 +426,8 @@ def main() -> int:
     prefix = args.tenant_prefix or f"bench{uuid.uuid4().hex[:6]}"
     totals: dict[str, Tally] = {}
     missed: list[str] = []
+    tenants: list[Tenant] = []
+    loco_lines: list[str] = []
     try:
         migrate(url)
         pool = open_app_pool(url, min_size=1, max_size=4)
@@ -291,15 +443,21 @@ def main() -> int:
             failed = report.count("failed")
             ingest = f"{changed} new, {report.count('unchanged')} unchanged, {failed} failed, {seconds:.0f} s"
             t = run(pool, embedder, tenant, corpus, args.verbose)
+            tenants.append(Tenant(tenant, corpus))
             print("\n".join([*table(corpus.name, t, ingest), ""]), flush=True)
             missed += missed_targets(corpus.name, t, total=False)
             for name, tally in t.items():
                 totals.setdefault(name, Tally()).merge(tally)
+        if not args.no_loco:
+            loco_lines, loco_missed = loco_report(pool, embedder, tenants, args.loco_knobs)
+            missed += loco_missed
         pool.close()
     finally:
         if work is not None:
             stop_embedded(work / "pgdata")
     print("\n".join(table(f"total ({len(chosen)} corpora)", totals, "")))
+    if loco_lines:
+        print("\n".join(["", *loco_lines]))
     missed += missed_targets("total", totals, total=True)
     for m in missed:
         print(f"target missed: {m}", file=sys.stderr)
