@@ -153,3 +153,35 @@ def test_serve_names_outdated_notes_and_reads_them_again(
         cli_serve._reextract_all(rt, [options.tenant], logging.getLogger("uvicorn.error"))  # what the thread runs
         assert f"re-extracted 1 of 1 note(s) of tenant {options.tenant}" in caplog.text
     assert len(_items(pool, options.tenant)) >= 10 and _versions(pool, options.tenant) == [extractor_version()]
+
+
+def test_cli_reextract_json_summary(
+    pg_url: str,
+    pool: ConnectionPool,
+    embedder: Embedder,
+    options: IngestOptions,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from minutebook.api.cli import app as cli_app
+
+    _old_extractor(monkeypatch)
+    ingest_paths(pool, embedder, [str(TPM_NOTE)], options=options)
+    monkeypatch.undo()
+    env = {"DATABASE_URL": pg_url, "MINUTEBOOK_HOME": str(tmp_path), "OPENAI_API_KEY": None}
+    result = CliRunner().invoke(cli_app, ["reextract", "--tenant", options.tenant, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["tenant"], summary["meetings"], summary["reextracted"], summary["failed"]) == (
+        options.tenant,
+        1,
+        1,
+        [],
+    )
+    assert summary["version"] == extractor_version() and summary["items"] == len(_items(pool, options.tenant))
+    again = CliRunner().invoke(cli_app, ["reextract", "--tenant", options.tenant], env=env)
+    assert again.exit_code == 0 and "every note of" in again.stdout and "is read by this extractor" in again.stdout
