@@ -27,7 +27,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 # the line fingerprints stored in chunk_lines). Their source is the extraction version: a change to
 # any of them re-reads stored notes (`minutebook reextract`, or `ingest` of an unchanged note).
 EXTRACTION_MODULES: tuple[str, ...] = (
-    "ingest/grammar",  # every module under it
+    "ingest/grammar/notes.py",  # the note grammar (questions.py reads questions, not notes)
     "ingest/parse.py",
     "ingest/extract.py",
     "ingest/commitments.py",
