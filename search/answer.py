@@ -34,10 +34,11 @@ from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import LLMError, QueryError
 from minutebook.core.llm import Attempt, Completion, LLMClient, Usage
-from minutebook.search.evidence import Citation, Evidence, cited_numbers, prompt, question_topic
+from minutebook.search.evidence import Citation, Evidence, cited_numbers, prompt
 from minutebook.search.evidence import retrieve_evidence as retrieve
 from minutebook.search.extractive import extractive_answer
 from minutebook.search.notes_search import resolve_window
+from minutebook.search.owners import question_topic
 from minutebook.search.timewords import TimeWindow
 
 PROMPT_VERSION = "answer-v3"  # v2: evidence fenced as data; v3: 1-based citation lines

@@ -160,13 +160,16 @@ def chunk_coverage(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[in
 
 
 def item_coverage(conn: psycopg.Connection, terms: KeyTerms, item_ids: list[int]) -> dict[int, float]:
-    """Each item's weighted share of the key terms, counting what it sits under (its context)."""
+    """Each item's weighted share of the key terms, counting what it sits under (its context) and
+    its meeting's title, as a passage's coverage counts its headings and title: "who sets the agenda
+    after the npm-on-ipfs session" names the meeting ("npm-on-ipfs") as well as the work."""
     if terms.empty or not item_ids:
         return {i: 1.0 for i in item_ids}
     rows = conn.execute(
-        """SELECT i.id, array_agg(t.lex) FILTER (WHERE i.tsv @@ to_tsquery('simple', quote_literal(t.lex))),
-                  min(i.text || ' ' || i.context)
-           FROM items i CROSS JOIN unnest(%s::text[]) AS t(lex)
+        """SELECT i.id, array_agg(t.lex) FILTER (WHERE (i.tsv || to_tsvector('english', m.title))
+                                                        @@ to_tsquery('simple', quote_literal(t.lex))),
+                  min(i.text || ' ' || i.context || ' ' || m.title)
+           FROM items i JOIN meetings m ON m.id = i.meeting_id CROSS JOIN unnest(%s::text[]) AS t(lex)
            WHERE i.id = ANY(%s) GROUP BY i.id""",
         (terms.lexemes, item_ids),
     ).fetchall()

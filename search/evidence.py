@@ -13,9 +13,8 @@ import psycopg
 
 from minutebook.cache.semantic_cache import Retrieved
 from minutebook.core.dates import clock
-from minutebook.ingest.grammar.questions import TOPIC_WRAPPERS
 from minutebook.search.coverage import judge_hits
-from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search, query_words
+from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search
 from minutebook.search.notes_search import RERANK_POOL
 from minutebook.search.owners import ItemView, match_items
 from minutebook.search.timewords import TimeWindow
@@ -105,11 +104,6 @@ class Evidence:
             [h.scores.get("vector") or 0.0 for h in self.hits],
             {h.chunk_id: float(v) for h in passages if (v := h.scores.get("vector"))},
         )
-
-
-def question_topic(searched: str) -> str:
-    """What items are matched on: "who owns the read replicas" → "read replicas"."""
-    return " ".join(w for w in query_words(searched) if w not in TOPIC_WRAPPERS) or searched
 
 
 def retrieve_evidence(

@@ -15,9 +15,9 @@ import psycopg
 
 from minutebook.cache.shape import PeopleIndex
 from minutebook.ingest.parse import strip_marker
-from minutebook.search.evidence import Citation, Evidence, question_topic
+from minutebook.search.evidence import Citation, Evidence
 from minutebook.search.hybrid import SearchHit, query_words
-from minutebook.search.owners import ItemView
+from minutebook.search.owners import ItemView, question_topic
 
 MAX_LINES = 4  # an answer, not a page (bench/answers.py reads these)
 ITEM_SCORE = 2.0  # an item matched on the question's topic ranks with a line sharing two of its words

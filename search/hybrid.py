@@ -163,8 +163,11 @@ ORDER BY f.score DESC, c.id
 
 def query_words(text: str) -> list[str]:
     """The words worth matching: no stop words or question scaffolding (`SEARCH_STOP_WORDS`), no punctuation."""
-    words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'._-]*", text.lower())
-    return [w.strip("'._-") for w in words if w not in SEARCH_STOP_WORDS and len(w.strip("'._-")) > 1]
+    # "who's", "what’s": the contraction goes, the word is looked up as itself
+    words = [
+        re.sub(r"['’](?:s|re|ll|d|ve|m)$", "", w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’._-]*", text.lower())
+    ]
+    return [w.strip("'’._-") for w in words if w not in SEARCH_STOP_WORDS and len(w.strip("'’._-")) > 1]
 
 
 def highlight(text: str, query: str, *, start: str = "«", end: str = "»") -> str:

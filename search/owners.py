@@ -18,7 +18,9 @@ from psycopg_pool import ConnectionPool
 
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
-from minutebook.search.coverage import COVERAGE_FLOOR, item_coverage, key_terms
+from minutebook.ingest.grammar.questions import TOPIC_WRAPPERS
+from minutebook.search.coverage import COVERAGE_FLOOR, KeyTerms, item_coverage, key_terms
+from minutebook.search.hybrid import query_words
 from minutebook.search.people_match import PERSON_MATCH
 from minutebook.search.templates import template_fingerprints
 
@@ -29,9 +31,15 @@ MIN_SPELLING = 0.55  # trigram word similarity on its own (typos)
 WHOLE_TOPIC = 0.8  # key-term coverage at which words alone make an item about the topic
 SAME_THREAD_SIMILARITY = 0.82  # two items in different meetings about the same work
 RRF_K = 60
+OWNED_WEIGHT = 1.15  # "who owns" asks about assigned work: an owned item's score counts this much more
 
 
 STILL_OPEN = ("open", "in_progress")  # the statuses an item can be late in
+
+
+def question_topic(searched: str) -> str:
+    """What items are matched on: "who owns the read replicas" → "read replicas"."""
+    return " ".join(w for w in query_words(searched) if w not in TOPIC_WRAPPERS) or searched
 
 
 @dataclass(frozen=True)
@@ -113,13 +121,21 @@ WITH vec AS (
         FROM items, websearch_to_tsquery('english', %(topic)s) AS query
         WHERE tenant_id = %(tenant)s AND tsv @@ query
         ORDER BY rank DESC LIMIT %(pool)s) f
+), anyterm AS (
+    -- items holding any key term, the rarest first: the work may be written in other words than
+    -- the question's ("write RN and blogpost" for "writing the release notes and blog post")
+    SELECT id, row_number() OVER (ORDER BY rank DESC) AS r FROM (
+        SELECT id, ts_rank(tsv, query) AS rank
+        FROM items, to_tsquery('simple', %(any_terms)s) AS query
+        WHERE tenant_id = %(tenant)s AND %(any_terms)s <> '' AND tsv @@ query
+        ORDER BY rank DESC LIMIT %(pool)s) a
 ), {{spelling_source}}, spelled AS (
     SELECT c.id, word_similarity(%(topic)s, i.text) AS ws,
            row_number() OVER (ORDER BY word_similarity(%(topic)s, i.text) DESC) AS r
     FROM candidates c JOIN items i ON i.id = c.id
 ), fused AS (
     SELECT id, sum(1.0 / ({RRF_K} + r)) AS score
-    FROM (SELECT id, r FROM vec UNION ALL SELECT id, r FROM fts
+    FROM (SELECT id, r FROM vec UNION ALL SELECT id, r FROM fts UNION ALL SELECT id, r FROM anyterm
           UNION ALL SELECT id, r FROM spelled WHERE ws >= 0.3) s
     GROUP BY id
 )
@@ -131,7 +147,7 @@ FROM fused f JOIN items i ON i.id = f.id JOIN meetings m ON m.id = i.meeting_id
 ORDER BY f.score DESC
 LIMIT %(k)s
 """
-_FROM_CANDIDATES = "candidates AS (SELECT id FROM vec UNION SELECT id FROM fts)"
+_FROM_CANDIDATES = "candidates AS (SELECT id FROM vec UNION SELECT id FROM fts UNION SELECT id FROM anyterm)"
 _FROM_TRIGRAM_INDEX = """candidates AS (
     SELECT id FROM items WHERE tenant_id = %(tenant)s AND %(topic)s <%% text
     ORDER BY word_similarity(%(topic)s, text) DESC LIMIT %(pool)s)"""
@@ -189,10 +205,15 @@ def _relevant(row: dict[str, Any]) -> bool:
     )
 
 
+def _any_of(terms: KeyTerms) -> str:
+    """A tsquery matching any key term (lexemes as the full-text index stems them)."""
+    return " | ".join("'" + lex.replace("'", "''") + "'" for lex in terms.lexemes)
+
+
 def _final_score(row: dict[str, Any]) -> float:
     """Fused rank, nudged towards owned items ("who owns" asks about assigned work) and towards
     items whose wording is the topic's own (an exact phrase beats a paraphrase)."""
-    owned = 1.15 if row["owners"] else 1.0
+    owned = OWNED_WEIGHT if row["owners"] else 1.0
     covered = COVERAGE_FLOOR + float(row.get("coverage", 1.0))
     return float(row["score"]) * owned * covered + 0.015 * float(row["spelling"] or 0) + 0.01 * float(row["similarity"])
 
@@ -206,8 +227,15 @@ def _not_template(conn: psycopg.Connection, tenant: str, rows: list[dict]) -> li
 def _relevant_rows(conn: psycopg.Connection, embedding: np.ndarray, topic: str, *, tenant: str, k: int) -> list[dict]:
     """Items about `topic`: near in meaning or words *and* covering its key terms (in the item or
     the agenda item it sits under); failing that, items that spell its words (typos)."""
-    params = {"q": embedding, "tenant": tenant, "topic": topic, "pool": max(20, k * 4), "k": k * 3}
     terms = key_terms(conn, topic, tenant=tenant)
+    params = {
+        "q": embedding,
+        "tenant": tenant,
+        "topic": topic,
+        "any_terms": _any_of(terms),
+        "pool": max(20, k * 4),
+        "k": k * 3,
+    }
     with conn.cursor(row_factory=dict_row) as cur:
         rows = _not_template(conn, tenant, cur.execute(_MATCH_BY_MEANING, params).fetchall())
         coverage = item_coverage(conn, terms, [r["id"] for r in rows])
@@ -215,8 +243,17 @@ def _relevant_rows(conn: psycopg.Connection, embedding: np.ndarray, topic: str, 
             {**r, "coverage": coverage[r["id"]]}
             for r in rows
             if (_relevant(r) and terms.covers(coverage[r["id"]]))
-            # every word of the topic is in the item or its agenda item: about it, however it is worded
-            or (r["all_words_hit"] and coverage[r["id"]] >= WHOLE_TOPIC)
+            # the item (with its agenda item and meeting) holds the key terms: near enough in meaning
+            # is enough ("take the lead and submit a new version" for "who is taking the lead on …")
+            # (not when the question has a word no note uses: "GraphQL" is then the subject, missing)
+            or (
+                not terms.unknown
+                and terms.covers(coverage[r["id"]])
+                and float(r["similarity"]) >= MIN_ALL_WORDS_SIMILARITY
+            )
+            # (nearly) every word of the topic is in the item, its agenda item or its meeting's title:
+            # about it, however it is worded
+            or coverage[r["id"]] >= WHOLE_TOPIC
         ]
         if not matches:  # perhaps misspelt: look the words up by their trigrams
             rows = _not_template(conn, tenant, cur.execute(_MATCH_BY_SPELLING, params).fetchall())
@@ -301,6 +338,7 @@ def list_items(
 
 def owner_of(pool: ConnectionPool, embedder: Embedder, topic: str, *, tenant: str, k: int = 5) -> OwnerAnswer:
     """ "Who owns X" as every entry point asks it: the topic embedded once, one transaction."""
+    topic = question_topic(topic)  # "who is writing the release notes" → "writing release notes"
     embedding = embedder.encode_one(topic)
     with tenant_transaction(pool, tenant) as conn:
         return who_owns(conn, embedding, topic, tenant=tenant, k=k)

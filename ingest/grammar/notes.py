@@ -279,5 +279,5 @@ NOT_OWNER_WORDS = frozenset(
 # Everyone is no one in particular, so such an item is unassigned: no person, no "All" team.
 NOT_A_PERSON = frozenset(
     {"all", "everyone", "everybody", "all hands", "team", "the team", "whole team", "nobody", "no one", "none"}
-    | {"tbd", "tba", "unassigned", "n/a", "na", "?", "-", "—"}
+    | {"tbd", "tba", "unassigned", "n/a", "na", "?", "-", "—", "asap", "eod", "eow", "fyi"}
 )
