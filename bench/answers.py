@@ -332,7 +332,7 @@ class Tenant:
 
 
 def loco_report(
-    pool: ConnectionPool, embedder: Embedder, tenants: list[Tenant], only: list[str] | None
+    pool: ConnectionPool, embedder: Embedder, tenants: list[Tenant], only: list[str] | None, verbose: bool = False
 ) -> tuple[list[str], list[str]]:
     """Every knob's values swept on every corpus; then each corpus held out in turn: its knobs
     chosen on the others, one at a time, and all of them set together for its who-owns correct@1.
@@ -363,6 +363,10 @@ def loco_report(
                     tally = question_tallies(pool, embedder, t.name, t.corpus.labels, b.knob.affects)
                     scores[t.corpus.name][value] = loco_score(tally)
         sweep[b.knob.name] = scores
+        if verbose:
+            for c, by_value in scores.items():
+                said = "  ".join(f"{v:g}: {score:.2f}" for v, score in by_value.items())
+                lines.append(f"sweep [{b.knob.name} on {c}] {said}")
     names = [t.corpus.name for t in tenants]
     held = {b.knob.name: {h.corpus: h for h in knobs.loco(sweep[b.knob.name], b.default)} for b in bound}
     width = max([len(b.knob.name) for b in bound] + [4])
@@ -449,7 +453,7 @@ def main() -> int:
             for name, tally in t.items():
                 totals.setdefault(name, Tally()).merge(tally)
         if not args.no_loco:
-            loco_lines, loco_missed = loco_report(pool, embedder, tenants, args.loco_knobs)
+            loco_lines, loco_missed = loco_report(pool, embedder, tenants, args.loco_knobs, args.verbose)
             missed += loco_missed
         pool.close()
     finally:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import importlib
 import inspect
 import sys
@@ -120,16 +121,19 @@ class Bound:
         return list(dict.fromkeys([self.default, *self.knob.candidates]))
 
 
-def _imports_name(module: ModuleType, home: str, attr: str) -> bool:
+@functools.cache
+def _names_imported(module: ModuleType) -> frozenset[tuple[str, str]]:
+    """(module, name) of every `from module import name` in `module`'s source (not renamed)."""
     try:
         tree = ast.parse(inspect.getsource(module))
     except (OSError, TypeError, SyntaxError):
-        return False
-    return any(
-        isinstance(node, ast.ImportFrom)
-        and node.module == home
-        and any(a.name == attr and (a.asname or a.name) == attr for a in node.names)
+        return frozenset()
+    return frozenset(
+        (node.module or "", a.name)
         for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for a in node.names
+        if a.asname in (None, a.name)
     )
 
 
@@ -151,7 +155,7 @@ def bind(knob: Knob) -> Bound | str:
     importers = [
         m
         for name, m in sorted(sys.modules.items())
-        if name.startswith("minutebook.") and m is not home and _imports_name(m, knob.module, knob.attr)
+        if name.startswith("minutebook.") and m is not home and (knob.module, knob.attr) in _names_imported(m)
     ]
     return Bound(knob, value, [home, *importers])
 
