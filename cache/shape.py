@@ -34,6 +34,7 @@ from minutebook.ingest.grammar.questions import (
     WHO_WORDS,
     WHY_WORDS,
     YES_NO_OPENERS,
+    is_acronym,
     is_acronym_of,
     same_word,
     stem,
@@ -172,8 +173,7 @@ def question_shape(
 
 
 def _looks_like_a_name(token: str, i: int, raw: list[str]) -> bool:
-    letters = [c for c in token if c.isalpha()]
-    if len(letters) >= 2 and all(c.isupper() for c in letters):
+    if is_acronym(token):
         return True  # SSO, RPITIT, AWS
     if any(c.isupper() for c in token[1:]) and token[0].isalpha():
         return True  # TrustedLen, WebAssembly
@@ -229,10 +229,12 @@ def _mentions(entity: str, surface: str, other: QuestionShape) -> bool:
         return True
     if entity.startswith("person:"):
         return False  # the other question would have resolved the same person
-    return _in_words(entity, surface, set(other.words)) or is_acronym_of(entity.split(":", 1)[1], other.words)
+    # the other question's acronyms as written: "TAIT" is no typo of "trait"
+    written = {s.lower(): s for s in other.surface.values() if is_acronym(s)}
+    return _in_words(entity, surface, set(other.words), written) or is_acronym_of(entity.split(":", 1)[1], other.words)
 
 
-def _in_words(entity: str, surface: str, words: set[str]) -> bool:
+def _in_words(entity: str, surface: str, words: set[str], written: dict[str, str] | None = None) -> bool:
     kind, value = entity.split(":", 1)
     if kind == "n":
         return value in words
@@ -240,7 +242,8 @@ def _in_words(entity: str, surface: str, words: set[str]) -> bool:
         return all(w in words for w in _words(value))
     if kind == "person":
         return all(w in words for w in _words(surface)) if surface else False
-    return any(same_word(value, stem(w)) for w in words)
+    typed = surface if is_acronym(surface) else value
+    return any(same_word(typed, (written or {}).get(w) or stem(w)) for w in words)
 
 
 def read_shape(conn: psycopg.Connection, tenant: str, question: str, evidence: Iterable[str]) -> QuestionShape:

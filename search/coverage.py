@@ -36,7 +36,7 @@ TITLE_WEIGHT = 0.5  # in ranking, a passage of a meeting whose title names the s
 class KeyTerms:
     weights: dict[str, float]  # lexeme → weight (rarer words weigh more)
     unknown: frozenset[str] = frozenset()  # key terms no note of the tenant uses
-    written: dict[str, str] = field(default_factory=dict)  # unknown lexeme → the word as typed
+    written: dict[str, str] = field(default_factory=dict)  # unknown lexeme → the word as typed (its case kept)
     acronyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "mvp" → (minimum, viabl, product)
 
     @property
@@ -55,7 +55,7 @@ class KeyTerms:
             return 1.0
         covered = set(present)
         if text and (missing := [u for u in self.unknown if u not in present]):
-            seen = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", text)}
+            seen = set(re.findall(r"[A-Za-z][A-Za-z0-9]+", text))  # as written: an acronym is no typo
             covered.update(u for u in missing if any(same_word(self.written.get(u, u), w) for w in seen))
         for acronym, spelled_out in self.acronyms.items():
             if acronym in present:
@@ -117,7 +117,7 @@ def key_terms(conn: psycopg.Connection, text: str, *, tenant: str) -> KeyTerms:
         weights[lexeme] = math.log((DF_CAP + 1) / (df + 1)) + 0.5
         if df == 0:
             unknown.add(lexeme)
-            written[lexeme] = token.lower()
+            written[lexeme] = token
     lexeme_of = {spelling: lex for _, lex, _, spellings, _, _ in rows if lex in weights for spelling in spellings}
     return KeyTerms(weights, frozenset(unknown), written, _spelled_out(text, lexeme_of))
 

@@ -15,8 +15,8 @@ from minutebook.core.database import tenant_transaction
 from minutebook.ingest.grammar import questions as grammar
 from minutebook.ingest.grammar.notes import TEAM_WORDS, is_team
 from minutebook.search.coverage import KeyTerms, key_terms
-from minutebook.search.evidence import question_topic
 from minutebook.search.hybrid import highlight, query_words
+from minutebook.search.owners import question_topic
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,8 @@ TYPOS = [
     ("billing", "polling", False),  # two edits: another word
     ("auth", "authorization", False),  # a short prefix of a long word
     ("okta", "oauth", False),
+    ("TAIT", "trait", False),  # an acronym is no typo of a word
+    ("SSO", "SSO", True),
 ]
 
 
@@ -108,12 +110,19 @@ TYPOS = [
 def test_the_relevance_judge_and_the_cache_read_a_typo_alike(typed: str, written: str, same: bool) -> None:
     assert grammar.same_word(typed, written) is same
     # the relevance judge: a word no note uses counts as covered when the passage has it however typed
-    terms = KeyTerms({typed: 1.0}, frozenset({typed}), {typed: typed})
+    lexeme = typed.lower()
+    terms = KeyTerms({lexeme: 1.0}, frozenset({lexeme}), {lexeme: typed})
     assert (terms.share(set(), f"- the {written} rollout slipped") == 1.0) is same
     # the cache: a question naming the typed word is about the cached question's name, or about another
-    cached = question_shape(f"When is the {written.capitalize()} rollout?", names=frozenset({written}))
-    new = question_shape(f"When is the {typed.capitalize()} rollout?", names=frozenset({written}))
-    assert (shape_mismatch(cached, new, "") is None) is same
+    names = frozenset({written.lower()})
+    for first, second in ((written, typed), (typed, written)):
+        cached = question_shape(f"When is the {_name(first)} rollout?", names=names)
+        new = question_shape(f"When is the {_name(second)} rollout?", names=names)
+        assert (shape_mismatch(cached, new, "") is None) is same
+
+
+def _name(word: str) -> str:
+    return word if grammar.is_acronym(word) else word.capitalize()
 
 
 @pytest.mark.parametrize(("length", "edits"), [(1, 0), (3, 0), (4, 1), (7, 1), (20, 1)])

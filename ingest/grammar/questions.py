@@ -4,7 +4,7 @@ acronym). One home for each.
 
 Every reader of a question takes its vocabulary from here: full-text search (search/hybrid.py)
 ignores `SEARCH_STOP_WORDS`, the relevance judge (search/coverage.py) ignores `SCAFFOLDING`, the
-topic of a who-owns question (search/evidence.py) leaves out `TOPIC_WRAPPERS`, and the cache
+topic of a who-owns question (search/owners.py) leaves out `TOPIC_WRAPPERS`, and the cache
 (cache/shape.py) reads intent from the `*_WORDS` tables and names past `STOP_WORDS`. Typos
 (`same_word`) and acronyms (`acronyms`, `is_acronym_of`) are matched by one rule for search and
 the cache alike.
@@ -83,7 +83,7 @@ REASON_PHRASES = (("how", "come"), ("what", "makes"), ("what", "made"))
 COUNT_PHRASES = (("how", "many"), ("how", "much"), ("number", "of"))
 INTENT_WORDS = WHO_WORDS | WHEN_WORDS | WHY_WORDS | COUNT_WORDS | DECISION_WORDS | STATUS_WORDS
 # What a who-owns question wraps its topic in: "who owns X", "who is handling X", "status of X".
-# Items are matched on the rest (search/evidence.py `question_topic`).
+# Items are matched on the rest (search/owners.py `question_topic`).
 TOPIC_WRAPPERS = STATUS_WORDS | frozenset(
     "own owns owned owner owners responsible assignee assigned handles handling working".split()
 )
@@ -127,13 +127,25 @@ def is_typo(a: str, b: str) -> bool:
 
 
 def same_word(a: str, b: str) -> bool:
-    """One word however typed: a plural already stemmed (`stem`), a prefix ("postgres"), a typo ("databse")."""
+    """One word however typed: a plural already stemmed (`stem`), a prefix ("postgres"), a typo
+    ("databse"). `a` and `b` as written: an acronym (`is_acronym`: "TAIT") is no typo of a word
+    ("trait"), its letters are not typed as one."""
     if a == b:
         return True
+    acronym = is_acronym(a) or is_acronym(b)
+    a, b = a.lower(), b.lower()
     short, long = sorted((a, b), key=len)
     if len(short) >= PREFIX_MIN_LETTERS and long.startswith(short) and len(short) >= PREFIX_SHARE * len(long):
         return True
-    return is_typo(a, b)
+    return a == b or (not acronym and is_typo(a, b))
+
+
+def is_acronym(written: str) -> bool:
+    """SSO, RPITIT, TAIT: two letters or more, all capitals."""
+    if written.islower():
+        return False  # most words: decided without looking at each letter
+    letters = [c for c in written if c.isalpha()]
+    return len(letters) >= 2 and all(c.isupper() for c in letters)
 
 
 def stem(word: str) -> str:
