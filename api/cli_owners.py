@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def _owner_line(item: ItemView) -> str:
     if not item.owners:
-        if mentioned := getattr(item, "mentioned", None):  # a line that names someone: never "unassigned"
+        if mentioned := item.mentioned:  # a line that names someone: never "unassigned"
             return f"[yellow]owner unclear[/yellow] (names: {safe(', '.join(mentioned))}; none is written as its owner)"
         return "[yellow]unassigned[/yellow] (no owner is written in the notes)"
     parts = []
@@ -84,13 +84,13 @@ def who_owns_cmd(
 ) -> None:
     """Who owns TOPIC: the owner(s), due date, status and the line of the notes that says so."""
     from minutebook.api.runtime import open_runtime
-    from minutebook.search.items import owner_answer
+    from minutebook.search.owners import owner_of
 
     if not topic.strip():
         raise typer.BadParameter('give a topic, e.g. minutebook who-owns "Okta SSO"')
     settings = settings_from(tenant)
     with open_runtime(settings) as rt:
-        answer = owner_answer(rt.pool, rt.embedder, topic, tenant=settings.tenant, k=k)
+        answer = owner_of(rt.pool, rt.embedder, topic, tenant=settings.tenant, k=k)
     if json_out:
         print_json({"found": answer.found, **asdict(answer)})
     else:
@@ -113,7 +113,7 @@ def items_cmd(
     """List action items, risks, decisions, priorities and milestones extracted from the notes."""
     from minutebook.api.runtime import open_runtime
     from minutebook.core.database import tenant_transaction
-    from minutebook.search.items import list_items
+    from minutebook.search.owners import list_items
 
     if status and status not in ITEM_STATUSES:
         raise typer.BadParameter(f"--status must be one of {', '.join(ITEM_STATUSES)}")

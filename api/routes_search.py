@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from minutebook.api.deps import state, tenant_slot
 from minutebook.core.database import tenant_transaction
 from minutebook.ingest.extract import ItemKind, ItemStatus
-from minutebook.search.items import list_items, owner_answer
 from minutebook.search.notes_search import search_notes
+from minutebook.search.owners import list_items, owner_of
 from minutebook.search.query import run_query
 from minutebook.search.query_language import parse_query
 
@@ -95,7 +95,7 @@ def owners(
     with no owner has `owner_status` "owner unclear" and the `mentioned` names when its line names
     people none of whom is written as its owner, else "unassigned"."""
     rt = state(request).rt
-    answer = owner_answer(rt.pool, rt.embedder, topic, tenant=tenant_id, k=k)
+    answer = owner_of(rt.pool, rt.embedder, topic, tenant=tenant_id, k=k)
     return {"found": answer.found, **jsonable_encoder(answer)}
 
 

@@ -95,7 +95,7 @@ def owners_page(
     group: str = "owner",
     who: Visitor = Depends(visitor),
 ) -> HTMLResponse:
-    from minutebook.search.items import list_items, owner_answer
+    from minutebook.search.owners import list_items, owner_of
 
     rt = state(request).rt
     form = {
@@ -106,7 +106,7 @@ def owners_page(
     answer, items, error, code = None, [], None, 200
     try:
         if topic.strip():
-            answer = owner_answer(rt.pool, rt.embedder, topic[:500], tenant=who.tenant)
+            answer = owner_of(rt.pool, rt.embedder, topic[:500], tenant=who.tenant)
         with tenant_transaction(rt.pool, who.tenant) as conn:
             items = list_items(
                 conn, tenant=who.tenant, owner=owner.strip() or None, status=choice(status, ITEM_STATUSES, "status"),

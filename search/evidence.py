@@ -183,9 +183,11 @@ def prompt(question: str, as_of: date, window: TimeWindow | None, evidence: Evid
             lines.append(f"[{n}] {_quoted(where)} ({when}): {_quoted(ev.text)}")
         else:
             due = f", due {ev.due_date}" if ev.due_date else ""
+            # "owner Sarah Chen", "owner unclear (names: Lee Park)" or "unassigned": never "unassigned" beside a name
+            owner = f"owner {ev.owner_names}" if ev.owners else ev.owner_names
             lines.append(
-                f"[{n}] {ev.kind} from {_quoted(ev.meeting_title)} ({ev.meeting_date}): {_quoted(ev.text)} — owner "
-                f"{_quoted(ev.owner_names)}{due}, status {_quoted(ev.status_text or ev.status)}"
+                f"[{n}] {ev.kind} from {_quoted(ev.meeting_title)} ({ev.meeting_date}): {_quoted(ev.text)} — "
+                f"{_quoted(owner)}{due}, status {_quoted(ev.status_text or ev.status)}"
             )
     period = f"\nThe question is about {window.describe()}." if window else ""
     user = (

@@ -11,8 +11,7 @@ from psycopg.rows import dict_row
 
 from minutebook.core.dates import DateMention, describe_date
 from minutebook.ingest.redate import set_meeting_date
-from minutebook.search.items import list_items
-from minutebook.search.owners import ItemView
+from minutebook.search.owners import ItemView, list_items
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ OWNED_WEIGHT = 1.15  # "who owns" asks about assigned work: an owned item's scor
 
 STILL_OPEN = ("open", "in_progress")  # the statuses an item can be late in
 
+# An item's owner status, as every surface says it: an unowned item whose line names people is
+# "owner unclear (names: …)", never "unassigned" beside a name.
+OWNED, OWNER_UNCLEAR, UNASSIGNED = "owned", "owner unclear", "unassigned"
+
 
 def question_topic(searched: str) -> str:
     """What items are matched on: "who owns the read replicas" → "read replicas"."""
@@ -75,10 +79,21 @@ class ItemView:
     context: str = ""  # the agenda item or section the item sits under
     score: float = 0.0
     similarity: float = 0.0
+    mentioned: list[str] = field(default_factory=list)  # named on an unowned item's line, not read as its owner
+    # owned | owner unclear | unassigned: derived from the two above, a field so that JSON carries it
+    owner_status: str = field(init=False, default=UNASSIGNED)
+
+    def __post_init__(self) -> None:
+        status = OWNED if self.owners else OWNER_UNCLEAR if self.mentioned else UNASSIGNED
+        object.__setattr__(self, "owner_status", status)
 
     @property
     def owner_names(self) -> str:
-        return " + ".join(o.name for o in self.owners) or "unassigned"
+        if self.owners:
+            return " + ".join(o.name for o in self.owners)
+        if self.mentioned:
+            return f"{OWNER_UNCLEAR} (names: {', '.join(self.mentioned)})"
+        return UNASSIGNED
 
     def overdue(self, today: date) -> bool:
         """Due before `today` and not yet done, decided or dropped."""
@@ -100,7 +115,7 @@ class OwnerAnswer:
 _ITEM_COLUMNS = """
     i.id, i.kind, i.text, i.detail, i.owner_text, i.status, i.status_text, i.due_start, i.due_date,
     i.due_text, i.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
-    i.source_line, i.evidence, i.chunk_id, i.spoken_at, i.context, i.line_fingerprint,
+    i.source_line, i.evidence, i.chunk_id, i.spoken_at, i.context, i.line_fingerprint, i.mentioned,
     COALESCE((SELECT json_agg(json_build_object('name', p.name, 'kind', p.kind, 'role', p.role,
                                                 'written_as', o.written_as, 'aliases', p.aliases)
                               ORDER BY o.position)
@@ -193,6 +208,7 @@ def _view(row: dict[str, Any]) -> ItemView:
         context=row["context"],
         score=float(row["score"]),
         similarity=float(row["similarity"]),
+        mentioned=[] if owners else list(row["mentioned"]),  # an owner written: no one else is "unclear"
     )
 
 
@@ -300,9 +316,11 @@ def list_items(
     kind: str | None = None,
     due_before: date | None = None,
     meeting_id: int | None = None,
+    unowned: bool = False,
     limit: int = 200,
 ) -> list[ItemView]:
-    """Items filtered by owner (name, alias or first name), status, kind and due date."""
+    """Items filtered by owner (name, alias or first name), status, kind, due date, meeting, or
+    having no owner (`unowned`, "owner unclear" ones included: the gaps a user may want to fill)."""
     conditions = ["i.tenant_id = %(tenant)s"]
     if owner:
         conditions.append(
@@ -310,6 +328,8 @@ def list_items(
                         WHERE o.item_id = i.id
                           AND ({PERSON_MATCH} OR lower(o.written_as) = lower(%(person)s)))"""
         )
+    if unowned:
+        conditions.append("NOT EXISTS (SELECT 1 FROM item_owners o WHERE o.item_id = i.id)")
     if status:
         conditions.append("i.status = %(status)s")
     if kind:
