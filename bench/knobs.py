@@ -62,6 +62,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(S + "owners", "MIN_SPELLING", (0.45, 0.65), OWNER),
     Knob(S + "owners", "WHOLE_TOPIC", (0.6, 1.0), OWNER),
     Knob(S + "owners", "SAME_THREAD_SIMILARITY", (0.75, 0.90), frozenset({"owner"})),
+    Knob(S + "owners", "OWNED_WEIGHT", (1.0, 1.5), frozenset({"owner"})),
     # search/coverage.py: the relevance judge (decline thresholds) and the ranking
     # (fused × (COVERAGE_FLOOR + coverage) × (1 + TITLE_WEIGHT × title coverage))
     Knob(S + "coverage", "DECLINE_BELOW", (0.25, 0.45), RANKING),
