@@ -369,6 +369,12 @@ class _Extractor:
             self.section = section
             self._section(section)
         self.items.sort(key=lambda i: i.line)
+        # the people a line names: those the meeting knows, and whoever owns other work in it
+        self.known |= {n.lower() for i in self.items for o in i.owners if o.kind == "person" for n in (o.name,)}
+        self.known |= {n.split()[0] for n in self.known if " " in n}
+        for item in self.items:
+            if not item.owners and item.kind != "decision":  # work, a risk, a milestone with no owner read
+                item.mentioned = self._named(item.evidence)
         return self.items
 
     def _parents(self, number: int) -> list[str]:
@@ -467,8 +473,6 @@ class _Extractor:
         item.text = plain(item.text) or item.text
         if not item.context and 0 <= line < len(self.note.lines):
             item.context, item.topic = self._context(line)
-        if item.kind == "action" and not item.owners:
-            item.mentioned = self._named(evidence)
         self.used_lines.add(line)
         self.items.append(item)
 

@@ -41,7 +41,7 @@ from minutebook.search.notes_search import resolve_window
 from minutebook.search.owners import question_topic
 from minutebook.search.timewords import TimeWindow
 
-PROMPT_VERSION = "answer-v3"  # v2: evidence fenced as data; v3: 1-based citation lines
+PROMPT_VERSION = "answer-v4"  # v2: evidence fenced as data; v3: 1-based citation lines; v4: owner unclear
 NOT_IN_NOTES = "That is not in the notes: nothing retrieved is relevant enough to answer it."
 BUDGET_SPENT = "the monthly LLM budget is spent: cached or extractive answers only"
 MAX_QUESTION = 2000

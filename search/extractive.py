@@ -7,13 +7,11 @@ order the answer shows them: [1], [2], [3].
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, replace
 
 import psycopg
 
-from minutebook.cache.shape import PeopleIndex
 from minutebook.ingest.parse import strip_marker
 from minutebook.search.evidence import Citation, Evidence
 from minutebook.search.hybrid import SearchHit, query_words
@@ -58,10 +56,8 @@ def extractive_answer(
     chosen = list(best.values())[:MAX_LINES]
     if not chosen and evidence.hits:
         chosen = [_Line(0.0, 1, plain(evidence.hits[0].text.strip().splitlines()[0]))]
-    unowned = [c.item for c in chosen if c.item and not c.item.owners]
-    named = _people_named(conn, tenant, unowned) if unowned else set()
     citations = evidence.citations()
-    shown = [_say(c.item, c.item.id in named) if c.item else c.text for c in chosen]
+    shown = [_say(c.item) if c.item else c.text for c in chosen]
     text = "\n".join(f"{line} [{k}]" for k, line in enumerate(shown, 1))
     return text, [replace(citations[c.n], n=k) for k, c in enumerate(chosen, 1)]
 
@@ -82,20 +78,10 @@ def _states(item: ItemView, chunk_id: int, line: str) -> bool:
     return plain(item.evidence).lower() == said or (bool(item.text) and item.text.lower() in said)
 
 
-def _say(item: ItemView, names_a_person: bool) -> str:
-    """An item with its owner, due date and status. No stored owner: "owner unclear" when its
-    line names someone (never "unassigned" next to a name), else nothing about an owner."""
-    owner = item.owner_names if item.owners else ("owner unclear" if names_a_person else None)
+def _say(item: ItemView) -> str:
+    """An item with its owner, due date and status. No stored owner: "owner unclear (names: …)"
+    when its line names someone (never "unassigned" next to a name), else nothing about an owner."""
+    owner = item.owner_names if item.owners or item.mentioned else None
     facts = [f for f in (owner, f"due {item.due_date}" if item.due_date else None) if f]
     status = f" ({item.status_text or item.status})"
     return f"{item.text} — {', '.join(facts)}{status}" if facts else f"{item.text}{status}"
-
-
-def _people_named(conn: psycopg.Connection, tenant: str, items: list[ItemView]) -> set[int]:
-    """The items whose line names one of the tenant's people (their ids)."""
-    spelled: dict[int, set[str]] = {}
-    for i in items:
-        words = [w.lower() for w in _WORD.findall(f"{i.text} {i.evidence}")]
-        spelled[i.id] = {*words, *map(" ".join, itertools.pairwise(words))}
-    people = PeopleIndex.load(conn, tenant, set().union(*spelled.values())).by_spelling
-    return {i for i, spellings in spelled.items() if spellings & people.keys()}

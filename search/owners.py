@@ -7,7 +7,7 @@ was reassigned in a later meeting, the latest assignment wins and the earlier on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -358,7 +358,8 @@ def list_items(
 
 def owner_of(pool: ConnectionPool, embedder: Embedder, topic: str, *, tenant: str, k: int = 5) -> OwnerAnswer:
     """ "Who owns X" as every entry point asks it: the topic embedded once, one transaction."""
-    topic = question_topic(topic)  # "who is writing the release notes" → "writing release notes"
-    embedding = embedder.encode_one(topic)
+    matched = question_topic(topic)  # "who is writing the release notes" → "writing release notes"
+    embedding = embedder.encode_one(matched)
     with tenant_transaction(pool, tenant) as conn:
-        return who_owns(conn, embedding, topic, tenant=tenant, k=k)
+        found = who_owns(conn, embedding, matched, tenant=tenant, k=k)
+    return replace(found, topic=topic)  # said back as the user wrote it
