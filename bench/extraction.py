@@ -24,10 +24,9 @@ import argparse
 import importlib
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date
 
-from answers import Corpus, _files, corpora
+from answers import Corpus, Tally, _files, corpora
 
 from minutebook.ingest.extract import ExtractedItem, extract_items
 from minutebook.ingest.parse import ParsedNote, parse_note
@@ -43,26 +42,6 @@ KNOBS: list[tuple[str, str, list[int]]] = [
     ("minutebook.ingest.parse", "_HEAD_LINES", [10, 25, 50]),
 ]
 TODAY = date(2026, 12, 1)
-
-
-@dataclass
-class Tally:
-    right: int = 0
-    total: int = 0
-    misses: list[str] = field(default_factory=list)
-
-    def add(self, ok: bool, why: str) -> None:
-        self.total += 1
-        self.right += ok
-        if not ok:
-            self.misses.append(why)
-
-    @property
-    def share(self) -> float:
-        return self.right / self.total if self.total else 1.0
-
-    def show(self) -> str:
-        return f"{self.share:.2f} ({self.right}/{self.total})" if self.total else "-"
 
 
 def read_corpus(corpus: Corpus) -> dict[str, tuple[ParsedNote, list[ExtractedItem]]]:
@@ -196,8 +175,7 @@ def main() -> int:
         fu = t["false_unassigned"]
         print(f"{corpus.name:<16}{t['owner'].show():<16}{fu.total - fu.right:<19}{t['attendees'].show():<14}")
         for name, tally in t.items():
-            totals[name].right += tally.right
-            totals[name].total += tally.total
+            totals[name].merge(tally)
             if args.verbose:
                 for miss in tally.misses:
                     print(f"  miss [{name}] {miss}")
