@@ -157,7 +157,7 @@ def parse_line(line: str, group: str | None = None) -> tuple[list[Attendee], lis
         entries = entries[:1]  # "* Gordon Bradley, Autodesk": one person per list line, then where from
     for entry in entries:
         entry = PROXY.split(entry, maxsplit=1)[0]  # "Jeff Bradley for Bill Ballew": Jeff was there
-        if _affiliation(entry) and len(entry.split()) > 1:
+        if _organisation(entry):
             continue
         found = parse_entry(entry, group)
         if found is None:
@@ -167,12 +167,22 @@ def parse_line(line: str, group: str | None = None) -> tuple[list[Attendee], lis
     return people, unparsed, absent
 
 
+def _name_part(entry: str) -> str:
+    """An entry without its asides and what follows a dash: "Emily Olin (Linux Foundation)" and
+    "Bob Li - Acme Corp" are a name and where they are from."""
+    return re.split(r"\s+[-–—/]\s+|\s+//\s+", _ASIDE.sub("", entry).strip(), maxsplit=1)[0]
+
+
+def _organisation(entry: str) -> bool:
+    """ "Epic Games, Inc.", "Animal Logic Pty Ltd": an organisation by its words."""
+    return any(w.strip(".,()").lower() in ORG_WORDS for w in _name_part(entry).split())
+
+
 def _affiliation(entry: str) -> bool:
-    """ "Autodesk", "Epic Games, Inc.", "Animal Logic Pty Ltd": where someone is from, not someone."""
-    # only the name part: "Emily Olin (Linux Foundation)" and "Bob Li - Acme Corp" are people
-    entry = re.split(r"\s+[-–—/]\s+|\s+//\s+", _ASIDE.sub("", entry).strip(), maxsplit=1)[0]
-    words = [w.strip(".,()").lower() for w in entry.split()]
-    return any(w in ORG_WORDS for w in words) or (len(words) == 1 and entry[:1].isupper() and not entry.isupper())
+    """What follows a name on a one-person line: an organisation, or one capitalised word
+    ("Autodesk") that is not an acronym."""
+    name = _name_part(entry)
+    return _organisation(entry) or (len(name.split()) == 1 and name[:1].isupper() and not name.isupper())
 
 
 def is_attendance_label(text: str) -> bool:
