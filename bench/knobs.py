@@ -95,7 +95,6 @@ NOT_SWEPT: tuple[tuple[str, str], ...] = (
 
 # Thresholds and weights written inline in search/: no name, so neither a home nor a sweep.
 NEEDS_A_NAME: tuple[tuple[str, str], ...] = (
-    ("owners._final_score", "1.15: the boost of an item that has an owner"),
     ("owners._final_score", "0.015 × spelling + 0.01 × similarity: tie-breaking weights"),
     ("owners._MATCH_SQL", "ws >= 0.3: the trigram floor for the spelling signal to take part in fusion"),
     ("owners._THREAD_SQL", "similarity(text) >= 0.6, context similarity >= 0.3: the same work elsewhere"),
