@@ -100,7 +100,6 @@ NEEDS_A_NAME: tuple[tuple[str, str], ...] = (
     ("owners._THREAD_SQL", "similarity(text) >= 0.6, context similarity >= 0.3: the same work elsewhere"),
     ("owners._relevant_rows", "pool max(20, 4k), k × 3: candidates fetched"),
     ("coverage.key_terms", "+ 0.5: the weight every key term gets on top of its idf"),
-    ("coverage._one_typo", "1 edit, 2 for words of 7+ letters, words of 4+ letters: the typo rule"),
     ("hybrid._SQL", "ts_rank_cd(…, 32): the cover-density normalisation WORDS_FLOOR is read against"),
     ("hybrid.hybrid_search", "pool=40: candidates per signal (a default argument)"),
     ("modes.fuzzy", "threshold=0.3 and 0.5: fuzzy entity matching"),

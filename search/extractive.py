@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import psycopg
 
+from minutebook.ingest.grammar.questions import word_root
 from minutebook.ingest.parse import strip_marker
 from minutebook.search.evidence import Citation, Evidence
 from minutebook.search.hybrid import SearchHit, query_words
@@ -35,14 +36,15 @@ def extractive_answer(
 ) -> tuple[str, list[Citation]]:
     """The best line of each passage or item (never two under one citation, never one line
     twice), best first, each cited; the citations renumbered in order of appearance."""
-    words = {w[:5] for w in query_words(question_topic(question))}
+    roots = {word_root(w) for w in query_words(question_topic(question))}
     items = [(n, ev) for n, ev in evidence.numbered() if isinstance(ev, ItemView)]
     lines = [_Line(ITEM_SCORE + 1 / n, n, "", ev) for n, ev in items]
     for n, ev in evidence.numbered():
         if isinstance(ev, SearchHit):
             for raw in ev.text.splitlines():
                 text = plain(raw)
-                overlap = len(words & {w[:5] for w in query_words(text)})
+                said_words = query_words(text)
+                overlap = sum(1 for r in roots if any(w.startswith(r) for w in said_words))
                 if not text or not overlap:
                     continue
                 said = next((i for i in lines if i.item and _states(i.item, ev.chunk_id, text)), None)

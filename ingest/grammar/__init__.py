@@ -7,5 +7,6 @@
   matching.
 
 Parse, extract, attendance, boilerplate, search, the relevance judge and the cache import these
-tables; none defines its own (tests/test_grammar_tables.py walks them through every reader).
+tables; none defines its own (tests/test_note_grammar.py and tests/test_grammar_questions.py walk
+them through every reader).
 """
