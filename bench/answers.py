@@ -223,9 +223,11 @@ def run(pool: ConnectionPool, embedder: Embedder, tenant: str, corpus: Corpus, v
                    JOIN meetings m ON m.id = a.meeting_id WHERE m.source LIKE %s""",
                 (f"%/{source}",),
             ).fetchall()
-            known = {n.lower() for name, aliases in rows for n in [name, *aliases]}
+            # a label's "@lidel" is the person whose handle is lidel: people are stored without the "@"
+            known = {n.lower().lstrip("@") for name, aliases in rows for n in [name, *aliases]}
             for person in listed:
-                t["attendees"].add(person.lower() in known, f"{source}: {person} (stored {sorted(known)})")
+                stored = person.lower().lstrip("@") in known
+                t["attendees"].add(stored, f"{source}: {person} (stored {sorted(known)})")
     if verbose:
         for name, tally in t.items():
             if name.endswith(("dense", "bm25")):
