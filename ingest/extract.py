@@ -27,6 +27,9 @@ from minutebook.ingest.grammar.notes import (
     DONE_MARK,
     FIELD,
     LIST_MARKER,
+    NOT_A_PERSON,
+    NOT_OWNER_WORDS,
+    NOT_SUBJECTS,
     OPEN_MARK,
     attendance_label,
     field_name,
@@ -69,6 +72,7 @@ _CALL_FOR_VOLUNTEERS = re.compile(
     re.I,
 )
 _MID_LOWER = re.compile(r"(?<=[a-z,;] )[a-z][a-z'’-]{2,}\b")  # a lower-case word inside a sentence
+_NEVER_NAMED = NOT_A_PERSON | NOT_SUBJECTS | NOT_OWNER_WORDS
 _TRAILING_ASIDE = re.compile(r"(?<!\s)\s*\([^()]*\)\s*$")
 # "by", "due", "deadline:" right before a date; the spaces, comma or semicolon before it go with it
 _BY_WORD = re.compile(r"\b(?:by|before|due(?:\s+(?:on|by))?|no later than|NLT|until|deadline)(?:\s*:)?\s+$", re.I)
@@ -412,6 +416,8 @@ class _Extractor:
         found: dict[str, None] = {}
         for m in _NAMED.finditer(line):
             handle, name, word = m.groups()
+            if (handle or name or word).lower().rstrip(".") in _NEVER_NAMED:
+                continue  # "@all", "The …", "the": no one in particular
             if handle:
                 found[handle.rstrip(".")] = None
             elif name and (name.lower() in self.known or name.split()[0].lower() in self.known):

@@ -174,3 +174,8 @@ def test_a_roll_call_is_not_work_and_an_ordinary_word_opening_a_line_is_no_owner
         ([], "Happy to review the proposal, we are happy with the plan"),
         (["Lidel", "Olizilla"], "document release plans for Companion"),
     ]
+
+
+def test_no_one_in_particular_is_never_a_name_an_item_mentions() -> None:
+    items = _items("# Sync 2026-02-01\nAttendees: Dana Ortiz\n\n## Actions\n- @all: review the designs with Dana\n")
+    assert [(_owners(i), i.mentioned) for i in items] == [([], ["Dana"])]
