@@ -36,7 +36,7 @@ TITLE_WEIGHT = 0.5  # in ranking, a passage of a meeting whose title names the s
 class KeyTerms:
     weights: dict[str, float]  # lexeme → weight (rarer words weigh more)
     unknown: frozenset[str] = frozenset()  # key terms no note of the tenant uses
-    written: dict[str, str] = field(default_factory=dict)  # unknown lexeme → the word as typed (its case kept)
+    written: dict[str, str] = field(default_factory=dict)  # lexeme → the word as typed (its case kept)
     acronyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "mvp" → (minimum, viabl, product)
 
     @property
@@ -115,9 +115,9 @@ def key_terms(conn: psycopg.Connection, text: str, *, tenant: str) -> KeyTerms:
         if df == 0 and spelled:
             continue  # a typo of a word the notes use: not evidence either way
         weights[lexeme] = math.log((DF_CAP + 1) / (df + 1)) + 0.5
+        written[lexeme] = token  # said back as typed: "outage", not the stem "outag"
         if df == 0:
             unknown.add(lexeme)
-            written[lexeme] = token
     lexeme_of = {spelling: lex for _, lex, _, spellings, _, _ in rows if lex in weights for spelling in spellings}
     return KeyTerms(weights, frozenset(unknown), written, _spelled_out(text, lexeme_of))
 
@@ -199,7 +199,8 @@ def judge_hits(
     best = max(coverage.values(), default=0.0)
     if hits and not windowed and not terms.covers(best):
         missing = sorted(terms.weights, key=lambda t: -terms.weights[t])[:3]
-        return Judged([], f"not in the notes: no passage is about {', '.join(missing)}")
+        said = ", ".join(terms.written.get(t, t) for t in missing)
+        return Judged([], f"not in the notes: no passage is about {said}")
     ranked = sorted(
         hits,
         key=lambda h: -h.fused * (COVERAGE_FLOOR + coverage[h.chunk_id]) * (1 + TITLE_WEIGHT * titled[h.chunk_id]),
