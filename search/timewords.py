@@ -136,7 +136,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:in|during)\s+(?P<y>(?:19|20)\d{2})\b", re.I), "year"),
     (
         re.compile(
-            r"\bon\s+(?P<a>" + _MONTH + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?!\d)(?:,?\s+\d{4})?|\d{4}-\d{2}-\d{2})",
+            # "on April 8, 2022", "the call of March 4, 2022", "the meeting of 4 March 2022", "dated 2022-03-04"
+            r"\b(?:on|of|dated)\s+(?P<a>" + _MONTH + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?!\d)(?:,?\s+\d{4})?"
+            r"|\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r"\.?(?:,?\s+\d{4})?|\d{4}-\d{2}-\d{2})",
             re.I,
         ),
         "on",

@@ -28,6 +28,9 @@ WED = date(2025, 11, 26)  # a Wednesday
         ("what did eng say on Oct 23", date(2025, 10, 23), date(2025, 10, 23)),
         ("in 2024", date(2024, 1, 1), date(2024, 12, 31)),
         ("before Nov 1", None, date(2025, 11, 1)),
+        ("Who was on the call of March 4, 2022?", date(2022, 3, 4), date(2022, 3, 4)),
+        ("what did the meeting of 4 March 2022 decide", date(2022, 3, 4), date(2022, 3, 4)),
+        ("the minutes dated 2022-03-04", date(2022, 3, 4), date(2022, 3, 4)),
     ],
 )
 def test_time_words_resolve_against_the_reference_date(question: str, start: date | None, end: date) -> None:
@@ -39,6 +42,7 @@ def test_time_words_resolve_against_the_reference_date(question: str, start: dat
 def test_no_time_words_no_window() -> None:
     assert parse_time_window("who owns Okta SSO", WED) is None
     assert parse_time_window("May we ship the Week 1-2 plan?", WED) is None
+    assert parse_time_window("a lot of May notes were late", WED) is None
 
 
 def test_window_is_described_and_removed_from_the_searched_text() -> None:
