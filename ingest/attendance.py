@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from minutebook.ingest.grammar.notes import CHECKBOX, ORG_WORDS, PROXY, attendance_label, strip_list_marker
+from minutebook.ingest.grammar.notes import CHECKBOX, LINK, ORG_WORDS, PROXY, attendance_label, strip_list_marker
 
 _GROUP_LABEL = re.compile(r"^(?P<label>[A-Za-z][A-Za-z /-]{0,30}?)\s*:\s*(?P<rest>.*)$")
 _HANDLE = r"@?[A-Za-z0-9][\w.-]*"
@@ -100,7 +100,7 @@ def parse_entry(raw: str, group: str | None = None) -> Attendee | None:
     """One person (or team) as written; None when the text is not a name."""
     # emphasis around the entry or its words ("_@lidel_", "**Jane**"), not inside handles ("agata_krych")
     text = re.sub(r"(?<![\w])[*_`]+|[*_`]+(?![\w])", "", raw).strip().strip(".").strip()
-    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # a linked name: [Jane](https://…)
+    text = LINK.sub(lambda m: m.group(1) or m.group(0), text)  # a linked name: [Jane](https://…)
     if not text:
         return None
     role_parts: list[str] = []

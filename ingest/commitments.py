@@ -20,15 +20,13 @@ from minutebook.ingest.grammar.notes import (
     NOT_OWNER_WORDS,
     NOT_SUBJECTS,
     PRESENT_TENSE_NOT_UNDERTAKING,
-    UNDERTAKING_VERBS,
+    UNDERTAKING,
     strip_item_label,
 )
 
 _NAME = r"@?[A-Za-z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,2}"
 _SUBJECTS = rf"(?P<who>{_NAME}(?:\s*(?:,|\+|&|/|\band\b)\s*{_NAME}){{0,3}})"
-_VERBS = sorted(UNDERTAKING_VERBS, key=len, reverse=True)  # the longest first: "is going to" before "is on"
-_UNDERTAKE = "(?:" + "|".join(re.escape(v).replace(r"\ ", r"\s+") for v in _VERBS) + ")"
-_SUBJECT_VERB = re.compile(rf"^{_SUBJECTS}\s+(?P<verb>{_UNDERTAKE})\s+(?P<task>\S.*)$")
+_SUBJECT_VERB = re.compile(rf"^{_SUBJECTS}\s+(?P<verb>{UNDERTAKING})\s+(?P<task>\S.*)$")
 _FIRST_PERSON = re.compile(
     rf"^{_SUBJECTS}\s*[:,–-]\s+(?:(?:yes|ok|okay|sure|sounds good)[,.!]?\s+)?"
     r"(?P<verb>I(?:'ll|’ll| will| can| could take| am going to|'m going to|’m going to| am planning to|"
@@ -44,11 +42,13 @@ _VOLUNTEERED_INSIDE = re.compile(
     rf"(?:[,;]\s*|(?<=[.!])\s+|\band\s+|\bso\s+){_SUBJECTS}\s+"
     rf"(?P<verb>volunteered to|volunteers to|agreed to|offered to|will|is going to|to)\s+(?P<task>\S.*)$"
 )
-# "will hand over chair duties to John", "passing the release notes on to Ana"
-_HANDED_TO = re.compile(
-    rf"\b(?:hand(?:s|ed|ing)?(?:\s+over)?|pass(?:es|ed|ing)?(?:\s+on)?|delegat(?:e|es|ed|ing)|reassign(?:s|ed|ing)?)"
-    rf"\s+(?P<task>\S.*?)\s+(?:over\s+|on\s+)?to\s+{_SUBJECTS}\s*[.;,!]?$"
+# "will hand over chair duties to John", "passing the release notes on to Ana": the first handover
+# verb, then the task, then "to" and the person at the end of the line. Read as a verb found once and a
+# tail tried at the last " to " (a lazy task before "to …$" retried from every verb costs n²)
+_HANDOVER_VERB = re.compile(
+    r"\b(?:hand(?:s|ed|ing)?(?:\s+over)?|pass(?:es|ed|ing)?(?:\s+on)?|delegat(?:e|es|ed|ing)|reassign(?:s|ed|ing)?)\s+"
 )
+_HANDED_TO_TAIL = re.compile(rf"to\s+{_SUBJECTS}\s*[.;,!]?")
 _VOCATIVE = re.compile(rf"^{_SUBJECTS},\s+you(?:'ll|’ll| will| own| can| are going to| take)\s+(?P<task>.+)$", re.I)
 _DRI = re.compile(
     rf"(?:^|[;.]\s+|\band\s+){_SUBJECTS}\s+(?:is|will be|as)\s+(?:the\s+)?(?:DRI|owner|point person)\b(?P<task>.*)$"
@@ -130,6 +130,17 @@ def _people(
     return names
 
 
+def _handed_to(body: str) -> tuple[str, str] | None:
+    """(who, task) of "… hand over <task> to <who>" ending the line."""
+    at = body.rfind(" to ")
+    tail = _HANDED_TO_TAIL.fullmatch(body, at + 1) if at > 0 else None
+    verb = _HANDOVER_VERB.search(body, 0, at) if tail else None
+    if tail is None or verb is None:
+        return None
+    task = re.sub(r"\s+(?:over|on)$", "", body[verb.end() : at]).strip()
+    return (tail["who"], task) if task else None
+
+
 def people_in(who: str, known: set[str], ordinary: frozenset[str] = frozenset()) -> list[str] | None:
     """The people `who` names ("Noor Haddad and Lee Park"), or None when it is not people."""
     return _people(who, known, ordinary)
@@ -161,8 +172,10 @@ def find_commitment(
         stated = None if m["verb"] in _PLAIN_VERBS else m["task"]
         if names := _people(m["who"], known, ordinary, task=stated):
             return Commitment(names, m["task"].strip(), m["verb"])
-    if (m := _HANDED_TO.search(body)) and (names := _people(m["who"], known, ordinary)):
-        return Commitment(names, m["task"].strip(), "handed to")
+    if handed := _handed_to(body):
+        who, task = handed
+        if names := _people(who, known, ordinary):
+            return Commitment(names, task, "handed to")
     for pattern in (_DRI, _OWNS_IT):
         if (m := pattern.search(body)) and (names := _people(m["who"], known, ordinary)):
             rest = re.sub(r"^(?:for|of|on)\s+", "", m["task"].strip(" ,;:-–—."))  # "is the DRI for X"

@@ -26,11 +26,13 @@ from minutebook.ingest.grammar.notes import (
     COLUMN_WORDS,
     DONE_MARK,
     FIELD,
+    LINK,
     LIST_MARKER,
     NOT_A_PERSON,
     NOT_OWNER_WORDS,
     NOT_SUBJECTS,
     OPEN_MARK,
+    UNDERTAKING,
     attendance_label,
     field_name,
     heading_kind,
@@ -50,9 +52,8 @@ _AGREED_INLINE = re.compile(r"^(?:[\w ]{0,30}:\s*)?(?:we\s+)?(?:agreed|decided)\
 _RISK_PREFIX = re.compile(r"^(?:\*\*)?Risk(?:\*\*)?\s*:\s*", re.I)
 # "@lidel:", "@lidel, @olizilla -", "@lidel @olizilla document …" (a handle never ends in a dot)
 _MENTION = re.compile(r"^@(?P<who>[\w.'-]*[\w'](?:\s*(?:,|&|\+|and)?\s*@[\w.'-]*[\w'])*)\s*[:\-–]?\s*")
-_WHO_DOES = re.compile(
-    r"^(?P<who>@?[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|\+|&|and)){0,4}(?:\s*\([^)]*\))?)\s+"
-    r"(?:to|will|shall|is going to|are going to|owns|takes|agreed to|volunteered to|needs to|must)\s+"
+_WHO_DOES = re.compile(  # a written name, then a verb of undertaking (the grammar's)
+    r"^(?P<who>@?[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|\+|&|and)){0,4}(?:\s*\([^)]*\))?)\s+" + UNDERTAKING + r"\s+"
     r"(?P<task>.+)$"
 )
 _LEADING_OWNER = re.compile(r"^(?P<who>[^:]{1,60}?)\s*[:\-–—]\s+(?P<task>\S.*)$")
@@ -325,9 +326,6 @@ def _strip_marker(text: str) -> tuple[str, str | None]:
     return LIST_MARKER.sub("", text, count=1).strip(), None
 
 
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|<?https?://\S+>?")
-
-
 def _url_words(url: str) -> str:
     """A bare URL's last path segments ("…/reference/pull/1093" → "reference pull 1093"): what it names."""
     path = re.sub(r"^<?https?://[^/\s]+/?", "", url).rstrip(">").split("#")[0].split("?")[0]
@@ -337,11 +335,11 @@ def _url_words(url: str) -> str:
 
 def plain(text: str) -> str:
     """Markdown links down to their words, bare URLs down to what they name: what a reader would say."""
-    return re.sub(r"\s+", " ", _LINK.sub(lambda m: m.group(1) or _url_words(m.group(0)), text)).strip()
+    return re.sub(r"\s+", " ", LINK.sub(lambda m: m.group(1) or _url_words(m.group(0)), text)).strip()
 
 
 def _only_links(body: str) -> bool:
-    return not re.search(r"[A-Za-z]", _LINK.sub("", body).replace("(EMPTY)", ""))
+    return not re.search(r"[A-Za-z]", LINK.sub("", body).replace("(EMPTY)", ""))
 
 
 def known_names(note: ParsedNote, people: Iterable[str] = ()) -> set[str]:

@@ -247,6 +247,12 @@ UNDERTAKING_VERBS = (
     "needs to", "must", "is on point for", "is handling", "handles", "leads",
     "drives", "is driving", "picks up", "picked up", "will own",
 )  # fmt: skip
+# the verbs as one pattern, the longest first ("is going to" before "is on")
+UNDERTAKING = (
+    "(?:"
+    + "|".join(re.escape(v).replace(r"\ ", r"\s+") for v in sorted(UNDERTAKING_VERBS, key=len, reverse=True))
+    + ")"
+)
 # Under an action heading or label, a person followed by any present-tense verb owns the work
 # ("Marcus drafts the proposal before Feb 6") except these, which state rather than undertake.
 PRESENT_TENSE_NOT_UNDERTAKING = frozenset(
@@ -281,3 +287,9 @@ NOT_A_PERSON = frozenset(
     {"all", "everyone", "everybody", "all hands", "team", "the team", "whole team", "nobody", "no one", "none"}
     | {"tbd", "tba", "unassigned", "n/a", "na", "?", "-", "—", "asap", "eod", "eow", "fyi"}
 )
+
+
+# A markdown link: its text and target hold no bracket or parenthesis (nor the target a space), so an
+# unclosed "[" or "(" is tried to the next bracket, not to the end of the line (n² on "[[[…"). Bare
+# URLs too.
+LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*\)|<?https?://\S+>?")
