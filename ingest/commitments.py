@@ -14,6 +14,7 @@ use…", "consensus: …", "decided not to…", "resolved to…".
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from minutebook.ingest.grammar.notes import (
@@ -76,7 +77,8 @@ class Commitment:
 _NAME_SEPARATOR = re.compile(r"(?<!\s)\s*(?:,|\+|&|/|\band\b)\s*")  # from a run's start only: linear
 
 
-def _names(who: str) -> list[str]:
+def split_names(who: str) -> list[str]:
+    """ "Noor Haddad and Lee Park", "@a, @b" → the names, without "@"."""
     parts = _NAME_SEPARATOR.split(who)
     return [p.strip().lstrip("@").strip(".") for p in parts if p.strip()]
 
@@ -98,7 +100,7 @@ _PLAIN_VERBS = ("to", "volunteered to", "volunteers to", "has volunteered to", "
                 "is assigned to", "offered to", "offers to", "volunteered for")  # fmt: skip
 
 
-def _is_person(name: str, known: set[str], ordinary: frozenset[str] = frozenset()) -> bool:
+def _is_person(name: str, known: AbstractSet[str], ordinary: frozenset[str] = frozenset()) -> bool:
     lowered = name.lower()
     if lowered in known or lowered.split()[0] in known:
         return True
@@ -115,11 +117,11 @@ def _is_person(name: str, known: set[str], ordinary: frozenset[str] = frozenset(
 
 
 def _people(
-    who: str, known: set[str], ordinary: frozenset[str], *, task: str | None = None, explicit: bool = False
+    who: str, known: AbstractSet[str], ordinary: frozenset[str], *, task: str | None = None, explicit: bool = False
 ) -> list[str] | None:
     """The names in `who` when they are people. With a `task` (a "X will …" statement), an unknown
     single name counts only when what follows reads as something done, not a state ("will be")."""
-    names = _names(who)
+    names = split_names(who)
     if explicit:  # "assigned to scottmcm": whoever is named there is a person, handle or not
         known = known | {n.lower() for n in names if n.lower() not in NOT_SUBJECTS and len(n.split()) <= 3}
     if not names or any(not _is_person(n, known, ordinary) for n in names):
@@ -141,13 +143,13 @@ def _handed_to(body: str) -> tuple[str, str] | None:
     return (tail["who"], task) if task else None
 
 
-def people_in(who: str, known: set[str], ordinary: frozenset[str] = frozenset()) -> list[str] | None:
+def people_in(who: str, known: AbstractSet[str], ordinary: frozenset[str] = frozenset()) -> list[str] | None:
     """The people `who` names ("Noor Haddad and Lee Park"), or None when it is not people."""
     return _people(who, known, ordinary)
 
 
 def find_commitment(
-    text: str, known: set[str], *, action: bool = False, ordinary: frozenset[str] = frozenset()
+    text: str, known: AbstractSet[str], *, action: bool = False, ordinary: frozenset[str] = frozenset()
 ) -> Commitment | None:
     """The commitment `text` states, if any. `known`: lower-cased names, first names and handles
     of the people this meeting (and tenant) knows; `ordinary`: words the note writes in lower case

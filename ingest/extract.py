@@ -20,7 +20,14 @@ from datetime import date
 from typing import Literal, get_args
 
 from minutebook.core.dates import DateMention, find_dates
-from minutebook.ingest.commitments import Commitment, decision_text, find_commitment, is_decision, people_in
+from minutebook.ingest.commitments import (
+    Commitment,
+    decision_text,
+    find_commitment,
+    is_decision,
+    people_in,
+    split_names,
+)
 from minutebook.ingest.grammar.notes import (
     CHECKBOX,
     COLUMN_WORDS,
@@ -221,8 +228,7 @@ def _names_in(text: str, known: frozenset[str] | set[str]) -> list[OwnerRef] | N
     knows however they are written ("olizilla", "eP")."""
     if (owners := parse_owners(text)) is not None:
         return owners
-    bare = text.strip().strip("*_").strip()
-    parts = [p.strip().lstrip("@").strip(".") for p in re.split(r"\s*(?:,|\+|&|/|\band\b)\s*", bare) if p.strip()]
+    parts = split_names(text.strip().strip("*_").strip())
     if parts and all(p.lower() in known for p in parts):
         return [OwnerRef(p, "person", None, p) for p in dict.fromkeys(parts)]
     return None
@@ -287,11 +293,7 @@ def _parse_task(
             if mention and item.due_date is None:
                 _due_from_mention(item, mention)
     if not item.owners and owner_context:
-        if (
-            (m := _WHO_DOES.match(text))
-            and people_in(m["who"], set(known), ordinary)
-            and (owners := parse_owners(m["who"]))
-        ):
+        if (m := _WHO_DOES.match(text)) and people_in(m["who"], known, ordinary) and (owners := parse_owners(m["who"])):
             item.owners, item.owner_text, text = owners, m["who"], m["task"]
         elif (m := _LEADING_OWNER.match(text)) and (owners := _names_in(m["who"], known)):
             item.owners, item.owner_text, text = owners, m["who"], m["task"]
