@@ -74,15 +74,23 @@ def _tokens(text: str) -> list[str]:
 class DenseWindows:
     """Cosine top k over window embeddings from the product's embedder."""
 
-    def __init__(self, embedder: Embedder, windows: list[Window]) -> None:
+    def __init__(self, embedder: Embedder, windows: list[Window], vectors: np.ndarray | None = None) -> None:
+        """`vectors`: the windows' embeddings when already computed (one row per window), so a
+        caller embedding many windows once can search them in several groupings."""
         self.embedder = embedder
         self.windows = windows
-        self.vectors = np.asarray(embedder.encode([w.text for w in windows]), dtype=np.float32)
+        if vectors is None:
+            vectors = embedder.encode([w.text for w in windows])
+        self.vectors = np.array(vectors, dtype=np.float32).reshape(len(windows), -1)
         norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
         self.vectors /= np.where(norms == 0, 1, norms)
 
-    def search(self, query: str, k: int = 5) -> list[Window]:
-        q = np.asarray(self.embedder.encode([query]), dtype=np.float32)[0]
+    def search(self, query: str, k: int = 5, *, query_vector: np.ndarray | None = None) -> list[Window]:
+        """`query_vector`: the query's embedding when the caller has it already."""
+        if not self.windows:
+            return []
+        raw = self.embedder.encode([query])[0] if query_vector is None else query_vector
+        q = np.array(raw, dtype=np.float32)
         q /= np.linalg.norm(q) or 1.0
         scores = self.vectors @ q
         return [self.windows[i] for i in np.argsort(-scores)[:k]]
