@@ -7,11 +7,11 @@ which question groups it can move:
   owner    who-owns on the labelled owner questions (correct@1, declines)
   search   search on the labelled fact and decision questions (hit@1, declines)
   absent   search, who-owns and ask on the absent questions (all three decline)
-  ask      ask on the answerable questions (declines): the ask-only relevance gate needs it, or the
-           absent questions alone would pick the gate that declines everything
+  ask      ask on the answerable questions (declines): with the absent questions alone, the judge
+           that declines everything would win
 
 A knob is set by `setattr` on its home module and on every module that imported it by name
-(`from minutebook.search.coverage import COVERAGE_FLOOR`), found in their source at run time:
+(`from minutebook.search.relevance import ITEM_SPELLING`), found in their source at run time:
 constants move between modules while the code changes, and a knob that is no longer where this
 table says is reported, not a crash.
 
@@ -34,16 +34,15 @@ from typing import Any
 
 GROUPS = ("owner", "search", "absent", "ask")
 OWNER = frozenset({"owner", "absent"})  # who-owns' matching: owner questions, and ask's items
-RANKING = frozenset({"owner", "search", "absent"})  # shared by who-owns and search (search/coverage.py)
+JUDGE = frozenset(GROUPS)  # the relevance judge: who-owns, search and ask decline by it alike
 SEARCH = frozenset({"search", "absent"})  # passage retrieval: search and ask
-ASK = frozenset({"absent", "ask"})  # ask's own relevance gate
 TIE = 1e-9
 
 
 @dataclass(frozen=True)
 class Knob:
     module: str  # "minutebook.search.coverage"
-    attr: str  # "DECLINE_BELOW"
+    attr: str  # "WORDS_COVERED"
     candidates: tuple[float, ...]  # tried besides the current value (3-4 values in all keep the sweep short)
     affects: frozenset[str]  # the question groups the knob can move (GROUPS)
     key: str | None = None  # an entry of a dict constant: WEIGHTS["fulltext"]
@@ -56,32 +55,34 @@ class Knob:
 
 S = "minutebook.search."
 KNOBS: tuple[Knob, ...] = (
-    # search/owners.py: which items are about the topic, and which assignment is the latest
-    Knob(S + "owners", "MIN_SIMILARITY", (0.35, 0.40, 0.50), OWNER),
-    Knob(S + "owners", "MIN_ALL_WORDS_SIMILARITY", (0.15, 0.35), OWNER),
-    Knob(S + "owners", "MIN_SPELLING", (0.45, 0.65), OWNER),
-    Knob(S + "owners", "WHOLE_TOPIC", (0.6, 1.0), OWNER),
+    # search/relevance.py: the one relevance judge ("is this in the notes?") and its item rules
+    Knob(S + "relevance", "WORDS_COVERED", (0.3, 0.35, 0.45), JUDGE),
+    Knob(S + "relevance", "MEANING_MARGIN", (0.2, 0.25, 0.35), JUDGE),
+    Knob(S + "relevance", "TERMS_TOGETHER", (1, 3), JUDGE),
+    Knob(S + "relevance", "ITEM_SIMILARITY", (0.35, 0.40, 0.50), OWNER),
+    Knob(S + "relevance", "ITEM_ALL_WORDS_SIMILARITY", (0.15, 0.35), OWNER),
+    Knob(S + "relevance", "ITEM_SPELLING", (0.45, 0.65), OWNER),
+    Knob(S + "relevance", "ITEM_WHOLE_TOPIC", (0.6, 1.0), OWNER),
+    Knob(S + "relevance", "ITEM_WORDS_COVERED", (0.3, 0.4), OWNER),
+    Knob(S + "relevance", "ITEM_UNKNOWN_COVERED", (0.5, 0.7), OWNER),
+    # search/owners.py: which assignment is the latest, and owned work first
     Knob(S + "owners", "SAME_THREAD_SIMILARITY", (0.75, 0.90), frozenset({"owner"})),
     Knob(S + "owners", "OWNED_WEIGHT", (1.0, 1.5), frozenset({"owner"})),
-    # search/coverage.py: the relevance judge (decline thresholds) and the ranking
-    # (fused × (COVERAGE_FLOOR + coverage) × (1 + TITLE_WEIGHT × title coverage))
-    Knob(S + "coverage", "DECLINE_BELOW", (0.25, 0.45), RANKING),
-    Knob(S + "coverage", "DECLINE_UNKNOWN_BELOW", (0.5, 0.7), RANKING),
-    Knob(S + "coverage", "COVERAGE_FLOOR", (0.25, 1.0), RANKING),
-    Knob(S + "coverage", "TITLE_WEIGHT", (0.0, 1.0), SEARCH),
-    Knob(S + "coverage", "TYPO_SIMILARITY", (0.65, 0.85), RANKING),
-    # search/hybrid.py: reciprocal rank fusion
+    Knob(S + "owners", "COVERAGE_FLOOR", (0.25, 1.0), frozenset({"owner"})),
+    # search/ranking.py: the passages' order (a weighted sum of meaning, words, coverage, title, decision)
+    Knob(S + "ranking", "RANK_WEIGHTS", (0.0, 0.2, 0.3), SEARCH, key="words"),
+    Knob(S + "ranking", "RANK_WEIGHTS", (0.1, 0.2, 0.5), SEARCH, key="coverage"),
+    Knob(S + "ranking", "RANK_WEIGHTS", (0.0, 0.1, 0.5), SEARCH, key="title"),
+    Knob(S + "ranking", "RANK_WEIGHTS", (0.0, 0.05, 0.2), SEARCH, key="decision"),
+    Knob(S + "ranking", "RANK_POOL", (20, 60), SEARCH | JUDGE),
+    Knob(S + "coverage", "TYPO_SIMILARITY", (0.65, 0.85), JUDGE),
+    # search/hybrid.py: reciprocal rank fusion chooses the pool
     Knob(S + "hybrid", "RRF_K", (20, 120), SEARCH),
     Knob(S + "hybrid", "WEIGHTS", (0.5, 2.0), SEARCH, key="vector"),
     Knob(S + "hybrid", "WEIGHTS", (0.5, 2.0), SEARCH, key="fulltext"),
     Knob(S + "hybrid", "WEIGHTS", (0.5, 2.0), SEARCH, key="trigram"),
     Knob(S + "hybrid", "COMMON_SHARE", (0.02, 0.10), SEARCH),
     Knob(S + "hybrid", "MAX_WORDS", (3, 6), SEARCH),
-    # search/notes_search.py: passages fetched to re-rank by coverage
-    Knob(S + "notes_search", "RERANK_POOL", (5, 20), SEARCH),
-    # search/evidence.py: ask's relevance gate (best cosine, or full-text cover density)
-    Knob(S + "evidence", "EVIDENCE_FLOOR", (0.25, 0.35), ASK),
-    Knob(S + "evidence", "WORDS_FLOOR", (0.3, 0.7), ASK),
 )
 
 # Read at question time but not swept, and why.
@@ -89,7 +90,9 @@ NOT_SWEPT: tuple[tuple[str, str], ...] = (
     ("owners.RRF_K", "formatted into the match SQL at import: setting it later changes nothing"),
     ("hybrid.RANK_CAP", "a default argument of hybrid_search (bound at import); a cost bound, not a score"),
     ("hybrid.SPELL_POOL", "a cost bound (trigram re-scores the leaders only)"),
-    ("coverage.DF_CAP", "a cost bound on the document-frequency count"),
+    ("coverage.DF_CAP, hybrid.DF_CAP", "cost bounds on the document-frequency count"),
+    ("ranking.WORDS_K1, WORDS_B, PASSAGE_TOKENS", "BM25's textbook constants and the passages' median length"),
+    ("relevance.UNRELATED_QUESTIONS", "the instrument the meaning bar is measured with, not a threshold"),
     ("extractive.MAX_LINES, ITEM_SCORE", "shape the extractive answer's text, which no label scores"),
 )
 
@@ -100,7 +103,6 @@ NEEDS_A_NAME: tuple[tuple[str, str], ...] = (
     ("owners._THREAD_SQL", "similarity(text) >= 0.6, context similarity >= 0.3: the same work elsewhere"),
     ("owners._relevant_rows", "pool max(20, 4k), k × 3: candidates fetched"),
     ("coverage.key_terms", "+ 0.5: the weight every key term gets on top of its idf"),
-    ("hybrid._SQL", "ts_rank_cd(…, 32): the cover-density normalisation WORDS_FLOOR is read against"),
     ("hybrid.hybrid_search", "pool=40: candidates per signal (a default argument)"),
     ("modes.fuzzy", "threshold=0.3 and 0.5: fuzzy entity matching"),
 )
@@ -250,7 +252,7 @@ def _self_check() -> None:
     three = {"a": {0.5: 1.0, 0.3: 2.0}, "b": {0.5: 2.0, 0.3: 1.0}, "c": {0.5: 2.0, 0.3: 1.0}}
     assert verdict(three, 0.5) == "0.3 helps only a", verdict(three, 0.5)
     assert verdict({"a": {0.5: 1.0, 0.3: 2.0}, "b": {0.5: 1.0, 0.3: 3.0}}, 0.5) == ""
-    missing = bind(Knob(S + "coverage", "NO_SUCH_KNOB", (1.0,), RANKING))
+    missing = bind(Knob(S + "coverage", "NO_SUCH_KNOB", (1.0,), JUDGE))
     assert isinstance(missing, str) and "NO_SUCH_KNOB" in missing
     for knob in KNOBS:
         bound = bind(knob)
@@ -268,7 +270,7 @@ def _self_check() -> None:
 
 
 def candidates_of(name: str) -> list[Knob]:
-    """Knobs whose name contains `name` (`--loco-knobs owners`, `--loco-knobs DECLINE_BELOW`)."""
+    """Knobs whose name contains `name` (`--loco-knobs owners`, `--loco-knobs WORDS_COVERED`)."""
     return [k for k in KNOBS if name.lower() in k.name.lower()]
 
 

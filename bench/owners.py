@@ -30,6 +30,7 @@ from minutebook.core.migrations import migrate
 from minutebook.ingest.extract import ExtractedItem, extract_items
 from minutebook.ingest.parse import parse_note
 from minutebook.search.owners import who_owns
+from minutebook.search.relevance import unrelated_similarity
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = Path(__file__).resolve().parent / "owners_labels.json"
@@ -184,7 +185,8 @@ def latency(items: int, queries: int) -> tuple[float, float]:
             started = time.perf_counter()
             query = embedder.encode_one(topic)
             with tenant_transaction(pool, tenant) as conn:
-                who_owns(conn, query, topic, tenant=tenant)
+                unrelated = unrelated_similarity(conn, embedder, tenant=tenant)  # as owner_of does
+                who_owns(conn, query, topic, tenant=tenant, unrelated=unrelated)
             if i >= 10:  # the first few warm caches
                 timings.append((time.perf_counter() - started) * 1000)
         pool.close()

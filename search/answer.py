@@ -39,6 +39,7 @@ from minutebook.search.evidence import retrieve_evidence as retrieve
 from minutebook.search.extractive import extractive_answer
 from minutebook.search.notes_search import resolve_window
 from minutebook.search.owners import question_topic
+from minutebook.search.relevance import unrelated_similarity
 from minutebook.search.timewords import TimeWindow
 
 PROMPT_VERSION = "answer-v4"  # v2: evidence fenced as data; v3: 1-based citation lines; v4: owner unclear
@@ -183,10 +184,12 @@ def ask(
         q.evidence = retrieve(
             conn, searched, topic, (embeddings[0], embeddings[1]), tenant=options.tenant,
             since=since, until=until, k=options.k, items=options.items,
+            unrelated=unrelated_similarity(conn, embedder, tenant=options.tenant),
         )  # fmt: skip
-        if not q.evidence.relevant(windowed=window is not None):
+        if not q.evidence.relevant():
             q.record(conn, "not_in_notes", llm.model if llm else None)
-            return q.answer(NOT_IN_NOTES, "not_in_notes")
+            declined = q.evidence.declined  # the judge's reason names the user's own words
+            return q.answer(f"That is {declined}." if declined else NOT_IN_NOTES, "not_in_notes")
         budget = options.monthly_budget_usd
         budget_spent = llm is not None and budget is not None and spent_this_month(conn, options.tenant) >= budget
         if llm is None or budget_spent:

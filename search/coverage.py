@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import psycopg
 
 from minutebook.ingest.grammar.questions import SCAFFOLDING, acronyms, same_word
-from minutebook.search.hybrid import SearchHit
-from minutebook.search.templates import template_chunks
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 DF_CAP = 1000  # beyond this many passages a word says nothing about a subject
 
 
 TYPO_SIMILARITY = 0.75  # a word the notes never use but spell this closely is a typo of theirs
-DECLINE_BELOW = 0.35  # weighted share of the key terms the best passage must cover
-DECLINE_UNKNOWN_BELOW = 0.6  # …or this much, when a key term is a word no note uses at all
-COVERAGE_FLOOR = 0.5  # in ranking, a passage covering nothing keeps a third of a full one's weight
-TITLE_WEIGHT = 0.5  # in ranking, a passage of a meeting whose title names the subject counts this much more
 
 
 @dataclass(frozen=True)
@@ -47,12 +41,10 @@ class KeyTerms:
     def lexemes(self) -> list[str]:
         return [*self.weights, *self.acronyms]
 
-    def share(self, present: set[str], text: str = "") -> float:
-        """The weighted share of the terms `present` (lexemes found) covers; an unknown term that
-        is a word of `text` however typed (`same_word`: a typo, a prefix) counts."""
-        total = sum(self.weights.values())
-        if total <= 0:
-            return 1.0
+    def covered(self, present: set[str], text: str = "") -> set[str]:
+        """The key terms a passage holds: the lexemes `present` (found by the full-text index), an
+        unknown term that is a word of `text` however typed (`same_word`: a typo, a prefix), and
+        the words of an acronym found."""
         covered = set(present)
         if text and (missing := [u for u in self.unknown if u not in present]):
             seen = set(re.findall(r"[A-Za-z][A-Za-z0-9]+", text))  # as written: an acronym is no typo
@@ -60,13 +52,15 @@ class KeyTerms:
         for acronym, spelled_out in self.acronyms.items():
             if acronym in present:
                 covered.update(spelled_out)
-        return sum(w for lex, w in self.weights.items() if lex in covered) / total
+        return covered & set(self.weights)
 
-    def covers(self, best: float) -> bool:
-        """Whether a passage covering `best` of the terms is about the question at all."""
-        if self.empty:
-            return True
-        return best >= (DECLINE_UNKNOWN_BELOW if self.unknown else DECLINE_BELOW)
+    def share(self, present: set[str], text: str = "") -> float:
+        """The weighted share of the key terms a passage holds (`covered`)."""
+        total = sum(self.weights.values())
+        if total <= 0:
+            return 1.0
+        covered = self.covered(present, text)
+        return sum(w for lex, w in self.weights.items() if lex in covered) / total
 
 
 _TERMS_SQL = """
@@ -75,7 +69,8 @@ WITH scaffolding AS (
 ), tokens AS (
     SELECT n, token, lexemes[1] AS lexeme FROM ts_debug('english', %(text)s) WITH ORDINALITY AS d(
         alias, description, token, dictionaries, dictionary, lexemes, n)
-    WHERE alias NOT IN ('blank')
+    -- a hyphenated word is one term ("short-lived"), not also its parts
+    WHERE alias NOT IN ('blank', 'hword_asciipart', 'hword_part', 'hword_numpart')
 ), words AS (
     SELECT min(n) AS n, lexeme, min(token) AS token, array_agg(lower(token)) AS spellings FROM tokens
     WHERE lexeme IS NOT NULL AND lexeme NOT IN (SELECT lexeme FROM scaffolding)
@@ -134,29 +129,51 @@ def _spelled_out(text: str, lexeme_of: dict[str, str]) -> dict[str, tuple[str, .
     return found
 
 
-def chunk_coverage(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int]) -> dict[int, tuple[float, float]]:
-    """Each passage's weighted share of the key terms (its section headings and meeting title
-    count), and the share its meeting's title alone covers (a meeting about the subject)."""
-    if terms.empty or not chunk_ids:
-        return {c: (1.0, 0.0) for c in chunk_ids}
+@dataclass(frozen=True)
+class PassageWords:
+    coverage: float  # weighted share of the key terms (its headings and meeting title count)
+    title: float  # the share its meeting's title alone covers (a meeting about the subject)
+    counts: dict[str, int]  # key term → how often the passage uses it
+    tokens: int  # the passage's length
+    decision: bool  # a decision was read from it
+    terms_found: int = 0  # how many of the key terms it holds
+    unknown_missing: bool = False  # a key term no note uses is not in it, however typed
+
+
+def passage_words(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int]) -> dict[int, PassageWords]:
+    """What each passage holds of the question's key terms, in one round trip."""
+    if not chunk_ids:
+        return {}
     rows = conn.execute(
-        """SELECT c.id, array_agg(t.lex) FILTER (WHERE (c.tsv || to_tsvector('english', m.title))
-                                                        @@ to_tsquery('simple', quote_literal(t.lex))),
-                  array_agg(t.lex) FILTER (WHERE to_tsvector('english', m.title)
-                                                 @@ to_tsquery('simple', quote_literal(t.lex))),
-                  min(m.title || ' ' || c.text), min(m.title)
-           FROM chunks c JOIN meetings m ON m.id = c.meeting_id CROSS JOIN unnest(%s::text[]) AS t(lex)
-           WHERE c.id = ANY(%s) GROUP BY c.id""",
-        (terms.lexemes, chunk_ids),
+        """SELECT c.id, cov.found, cov.titled, concat_ws(' ', m.title, array_to_string(c.section_path, ' '), c.text),
+                  m.title, c.token_count,
+                  (SELECT coalesce(json_object_agg(u.lexeme, cardinality(u.positions)), '{}')
+                   FROM unnest(c.tsv) AS u WHERE u.lexeme = ANY(%(lex)s)),
+                  EXISTS (SELECT 1 FROM items i WHERE i.tenant_id = c.tenant_id AND i.meeting_id = c.meeting_id
+                                                  AND i.chunk_id = c.id AND i.kind = 'decision')
+           FROM chunks c JOIN meetings m ON m.id = c.meeting_id,
+           LATERAL (SELECT array_agg(t.lex) FILTER (WHERE (c.tsv || to_tsvector('english', m.title))
+                                                           @@ to_tsquery('simple', quote_literal(t.lex))) AS found,
+                           array_agg(t.lex) FILTER (WHERE to_tsvector('english', m.title)
+                                                           @@ to_tsquery('simple', quote_literal(t.lex))) AS titled
+                    FROM unnest(%(lex)s::text[]) AS t(lex)) cov
+           WHERE c.id = ANY(%(ids)s)""",
+        {"lex": terms.lexemes, "ids": chunk_ids},
     ).fetchall()
-    found = {
-        r[0]: (
-            terms.share(set(r[1] or []), r[3] if terms.unknown else ""),
-            terms.share(set(r[2] or []), r[4] if terms.unknown else ""),
+    found: dict[int, PassageWords] = {}
+    for chunk_id, present, titled, text, title, tokens, counts, decision in rows:
+        if terms.empty:
+            shares = (1.0, 0.0)
+        else:
+            shares = (
+                terms.share(set(present or []), text if terms.unknown else ""),
+                terms.share(set(titled or []), title if terms.unknown else ""),
+            )
+        held = terms.covered(set(present or []), text if terms.unknown else "")
+        found[chunk_id] = PassageWords(
+            *shares, dict(counts or {}), int(tokens), bool(decision), len(held), bool(terms.unknown - held)
         )
-        for r in rows
-    }
-    return {c: found.get(c, (0.0, 0.0)) for c in chunk_ids}
+    return found
 
 
 def item_coverage(conn: psycopg.Connection, terms: KeyTerms, item_ids: list[int]) -> dict[int, float]:
@@ -175,40 +192,3 @@ def item_coverage(conn: psycopg.Connection, terms: KeyTerms, item_ids: list[int]
     ).fetchall()
     found = {r[0]: (set(r[1] or []), r[2] if terms.unknown else "") for r in rows}
     return {i: terms.share(*found.get(i, (set(), ""))) for i in item_ids}
-
-
-@dataclass(frozen=True)
-class Judged:
-    hits: list[SearchHit]
-    declined: str | None  # why nothing is shown: "not in the notes: …"
-
-
-def judge_hits(
-    conn: psycopg.Connection, hits: list[SearchHit], text: str, *, tenant: str, k: int, windowed: bool = False
-) -> Judged:
-    """Passages ordered by how much of the question they cover (then by fused rank), template text
-    left out; none at all
-    when even the best covers too little of it to be about it, unless the question names a time
-    window ("what did we review in 2022?": the window is the subject, whatever it holds answers)."""
-    template = template_chunks(conn, tenant, {h.chunk_id: h.text for h in hits})
-    hits = [h for h in hits if h.chunk_id not in template]
-    terms = key_terms(conn, text, tenant=tenant)
-    shares = chunk_coverage(conn, terms, [h.chunk_id for h in hits])
-    coverage = {c: share for c, (share, _) in shares.items()}
-    titled = {c: title for c, (_, title) in shares.items()}
-    best = max(coverage.values(), default=0.0)
-    if hits and not windowed and not terms.covers(best):
-        missing = sorted(terms.weights, key=lambda t: -terms.weights[t])[:3]
-        said = ", ".join(terms.written.get(t, t) for t in missing)
-        return Judged([], f"not in the notes: no passage is about {said}")
-    ranked = sorted(
-        hits,
-        key=lambda h: -h.fused * (COVERAGE_FLOOR + coverage[h.chunk_id]) * (1 + TITLE_WEIGHT * titled[h.chunk_id]),
-    )[:k]
-    return Judged(
-        [
-            replace(h, rank=i, scores={**h.scores, "coverage": round(coverage[h.chunk_id], 3)})
-            for i, h in enumerate(ranked, 1)
-        ],
-        None,
-    )

@@ -13,14 +13,13 @@ import psycopg
 
 from minutebook.cache.semantic_cache import Retrieved
 from minutebook.core.dates import clock
-from minutebook.search.coverage import judge_hits
+from minutebook.ingest.grammar.questions import asks_who_attended
+from minutebook.search.attendance import Attendance, meeting_attendance
 from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search
-from minutebook.search.notes_search import RERANK_POOL
 from minutebook.search.owners import ItemView, match_items
+from minutebook.search.ranking import RANK_POOL, judge_and_rank
 from minutebook.search.timewords import TimeWindow
 
-EVIDENCE_FLOOR = 0.30  # best passage's cosine similarity below this: the notes do not cover it...
-WORDS_FLOOR = 0.5  # ...unless its words do (normalised cover-density rank: several query words, close)
 SYSTEM_PROMPT = (
     "You answer questions about a team's meeting notes. Use only the numbered evidence. "
     "After every claim cite its evidence like [2]. Say who owns what and by when when the evidence says so. "
@@ -49,7 +48,7 @@ class Citation:
     source: str
     line_start: int  # 1-based
     line_end: int
-    kind: str = "passage"  # passage | item
+    kind: str = "passage"  # passage | item | attendance
     spoken: str | None = None  # transcripts: "Kenji Mori, 00:01:12"
     when: str = ""  # the day or span as written ("October 2022"); "" when undated
 
@@ -67,22 +66,19 @@ class Evidence:
     hits: list[SearchHit]
     items: list[ItemView]
     hashes: dict[int, str]  # content hash of the chunks items were extracted from
-    declined: str | None = None  # no passage covers the question's key terms
+    declined: str | None = None  # the relevance judge's reason: the question is not in the notes
     pool: list[SearchHit] = field(default_factory=list)  # everything retrieved before judging, best first
+    attendance: list[Attendance] = field(default_factory=list)  # "who was on the call …": attendee lists
 
     def chunk_ids(self) -> set[int]:
         return {h.chunk_id for h in self.hits} | {i.chunk_id for i in self.items if i.chunk_id}
 
-    def relevant(self, windowed: bool) -> bool:
-        if self.declined and not self.items:
-            return False  # near passages, but none about what was asked
-        best = max((h.scores.get("vector") or 0.0 for h in self.hits), default=0.0)
-        words = max((h.scores.get("fulltext") or 0.0 for h in self.hits), default=0.0)
-        # "what did we decide last week": the window is the subject; whatever it holds is evidence
-        return best >= EVIDENCE_FLOOR or words >= WORDS_FLOOR or bool(self.items) or (windowed and bool(self.hits))
+    def relevant(self) -> bool:
+        """The relevance judge (search/relevance.py) found the question in the notes, and something answers it."""
+        return self.declined is None and bool(self.hits or self.items or self.attendance)
 
-    def numbered(self) -> list[tuple[int, SearchHit | ItemView]]:
-        return list(enumerate([*self.hits, *self.items], 1))
+    def numbered(self) -> list[tuple[int, SearchHit | ItemView | Attendance]]:
+        return list(enumerate([*self.attendance, *self.hits, *self.items], 1))
 
     def citations(self) -> dict[int, Citation]:
         return {n: _citation(n, ev, self.hashes) for n, ev in self.numbered()}
@@ -117,12 +113,18 @@ def retrieve_evidence(
     until: date | None,
     k: int,
     items: int,
+    unrelated: float,
 ) -> Evidence:
-    """Passages for the question and items for its topic (`question_topic`; one embedding each), in the window."""
+    """Passages for the question and items for its topic (`question_topic`; one embedding each), in
+    the window; none when the relevance judge says the question is not in the notes (`unrelated`:
+    the tenant's bar, search/relevance.py)."""
     embedding, topic_embedding = embeddings
     filters = SearchFilters(since=since, until=until)
-    fetched = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=max(k, RERANK_POOL))
-    judged = judge_hits(conn, fetched, searched, tenant=tenant, k=k, windowed=bool(since or until))
+    fetched = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=max(k, RANK_POOL))
+    windowed = bool(since or until)
+    judged = judge_and_rank(conn, fetched, searched, tenant=tenant, k=k, unrelated=unrelated, windowed=windowed)
+    if judged.declined:
+        return Evidence([], [], {}, judged.declined, fetched)
     hits = judged.hits
     found = match_items(conn, topic_embedding, topic, tenant=tenant, k=items)
     if since or until:  # items outside the window are not evidence for it
@@ -133,10 +135,19 @@ def retrieve_evidence(
         ]
     ids = [i.chunk_id for i in found if i.chunk_id]
     rows = conn.execute("SELECT id, content_hash FROM chunks WHERE id = ANY(%s)", (ids,)).fetchall() if ids else []
-    return Evidence(hits, found, dict(rows), judged.declined, fetched)
+    attendance = (
+        meeting_attendance(conn, since=since, until=until, meeting_ids=list(dict.fromkeys(h.meeting_id for h in hits)))
+        if asks_who_attended(searched)
+        else []
+    )
+    return Evidence(hits, found, dict(rows), judged.declined, fetched, attendance)
 
 
-def _citation(n: int, ev: SearchHit | ItemView, hashes: dict[int, str]) -> Citation:
+def _citation(n: int, ev: SearchHit | ItemView | Attendance, hashes: dict[int, str]) -> Citation:
+    if isinstance(ev, Attendance):  # the meeting's attendee list: the note is where it was read
+        when = ev.meeting_date.isoformat() if ev.meeting_date else ""
+        return Citation(n, None, None, ev.meeting_id, ev.meeting_title, ev.meeting_date, "attendees", ev.source,
+                        1, 1, "attendance", when=when)  # fmt: skip
     if isinstance(ev, SearchHit):
         return Citation(
             n,
@@ -177,7 +188,12 @@ def _quoted(text: str) -> str:
 def prompt(question: str, as_of: date, window: TimeWindow | None, evidence: Evidence) -> list[dict[str, str]]:
     lines = []
     for n, ev in evidence.numbered():
-        if isinstance(ev, SearchHit):
+        if isinstance(ev, Attendance):
+            names = ", ".join(ev.names)
+            lines.append(
+                f"[{n}] attendees of {_quoted(ev.meeting_title)} ({ev.meeting_date or 'undated'}): {_quoted(names)}"
+            )
+        elif isinstance(ev, SearchHit):
             when = ev.when or "undated"
             where = " › ".join([ev.meeting_title, *ev.section_path])
             lines.append(f"[{n}] {_quoted(where)} ({when}): {_quoted(ev.text)}")

@@ -14,12 +14,14 @@ import psycopg
 
 from minutebook.ingest.grammar.questions import word_root
 from minutebook.ingest.parse import strip_marker
+from minutebook.search.attendance import Attendance
 from minutebook.search.evidence import Citation, Evidence
 from minutebook.search.hybrid import SearchHit, query_words
 from minutebook.search.owners import ItemView, question_topic
 
 MAX_LINES = 4  # an answer, not a page (bench/answers.py reads these)
 ITEM_SCORE = 2.0  # an item matched on the question's topic ranks with a line sharing two of its words
+ATTENDANCE_SCORE = 10.0  # an attendee list, when the question asks who was there, ranks first
 _WORD = re.compile(r"[\w'’-]+")
 
 
@@ -39,6 +41,10 @@ def extractive_answer(
     roots = {word_root(w) for w in query_words(question_topic(question))}
     items = [(n, ev) for n, ev in evidence.numbered() if isinstance(ev, ItemView)]
     lines = [_Line(ITEM_SCORE + 1 / n, n, "", ev) for n, ev in items]
+    # "who was on the call …": the attendee lists say it best, before any line
+    lines += [
+        _Line(ATTENDANCE_SCORE + 1 / n, n, _attended(ev)) for n, ev in evidence.numbered() if isinstance(ev, Attendance)
+    ]
     for n, ev in evidence.numbered():
         if isinstance(ev, SearchHit):
             for raw in ev.text.splitlines():
@@ -70,6 +76,11 @@ def plain(line: str) -> str:
     while (bare := strip_marker(text)) != text:
         text = bare
     return text
+
+
+def _attended(attendance: Attendance) -> str:
+    when = f" ({attendance.meeting_date.isoformat()})" if attendance.meeting_date else ""
+    return f"Attendees of {attendance.meeting_title}{when}: {', '.join(attendance.names)}"
 
 
 def _states(item: ItemView, chunk_id: int, line: str) -> bool:

@@ -26,7 +26,8 @@ RRF_K = 60
 COMMON_SHARE = 0.05  # a word in more than this share of passages is left to the vector signal
 MAX_WORDS = 4  # full-text matches on the rarest words of the question only: fast at any corpus size
 SPELL_POOL = 8  # trigram re-scores this many leaders of each other signal
-RANK_CAP = 200  # passages ranked by full-text at most
+RANK_CAP = 200  # passages ranked by full-text at most, per word
+DF_CAP = 1000  # passages counted per word for its rarity: beyond this a word says little
 SIGNALS = ("vector", "fulltext", "trigram")
 WEIGHTS = {"vector": 1.0, "fulltext": 1.0, "trigram": 1.0}  # each signal's share of the fused score
 
@@ -114,23 +115,33 @@ WITH vec AS (
          unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS e(lexeme, freq)
     WHERE s.schemaname = current_schema() AND s.tablename = 'chunks' AND s.attname = 'tsv'
       AND e.lexeme IS NOT NULL
-), words AS (
-    -- the rarest few content words, OR-ed: a passage with more of them ranks higher
-    SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS query FROM (
-        SELECT w.lexeme
+), rare AS MATERIALIZED (
+    -- the rarest few content words, each with how many passages hold it (capped: beyond that a
+    -- word says little); a passage with more of them, and rarer ones, ranks higher
+    SELECT r.lexeme, ln((%(df_cap)s + 1.0) / (r.df + 1)) AS idf FROM (
+        SELECT w.lexeme,
+               (SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE c.tenant_id = %(tenant)s
+                                        AND c.tsv @@ to_tsquery('simple', quote_literal(w.lexeme))
+                                      LIMIT %(df_cap)s) n) AS df
         FROM unnest(tsvector_to_array(to_tsvector('english', %(words)s))) AS w(lexeme)
         LEFT JOIN common_freq f ON f.lexeme = w.lexeme
         WHERE COALESCE(f.freq, 0) <= %(common_share)s
-        ORDER BY COALESCE(f.freq, 0), w.lexeme LIMIT %(max_words)s) rare
+        ORDER BY COALESCE(f.freq, 0), w.lexeme LIMIT %(max_words)s) r
+    WHERE r.df > 0
+), matched AS (
+    -- each word brings its own share of passages: a word in hundreds of them cannot crowd out
+    -- the one passage holding a rare one ("why did lidel apply for a visa")
+    SELECT m.id, sum(rare.idf) AS idf FROM rare, LATERAL (
+        SELECT c.id FROM chunks c
+        WHERE c.tenant_id = %(tenant)s AND c.tsv @@ to_tsquery('simple', quote_literal(rare.lexeme)) {filters}
+        LIMIT %(rank_cap)s) m
+    GROUP BY m.id
 ), fts AS (
     SELECT id, rank, row_number() OVER (ORDER BY rank DESC, id) AS r FROM (
-        SELECT m.id, ts_rank_cd(m.tsv, m.query, 32) AS rank FROM (
-            -- ranking reads every matching passage: bound the work when even the rarest words
-            -- are everywhere (the vector signal carries such questions)
-            SELECT c.id, c.tsv, words.query
-            FROM chunks c, words
-            WHERE words.query IS NOT NULL AND c.tenant_id = %(tenant)s AND c.tsv @@ words.query {filters}
-            LIMIT %(rank_cap)s) m
+        -- the rarity of the words a passage holds, then how closely it holds them (cover density)
+        SELECT c.id, matched.idf + ts_rank_cd(c.tsv, q.query, 32) AS rank
+        FROM matched JOIN chunks c ON c.id = matched.id,
+             (SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS query FROM rare) q
         ORDER BY rank DESC LIMIT %(pool)s) f
 ), candidates AS (
     -- trigram similarity is costly on long passages: only the leaders of the other signals
@@ -206,6 +217,7 @@ def hybrid_search(
         "max_words": MAX_WORDS,
         "spell_pool": SPELL_POOL,
         "rank_cap": rank_cap,
+        "df_cap": DF_CAP,
         "spell": " ".join(query_words(text)) or text,
         "tenant": tenant,
         "k": k,

@@ -10,11 +10,10 @@ from psycopg_pool import ConnectionPool
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import QueryError
-from minutebook.search.coverage import judge_hits
 from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search
+from minutebook.search.ranking import RANK_POOL, judge_and_rank
+from minutebook.search.relevance import unrelated_similarity
 from minutebook.search.timewords import TimeWindow, parse_time_window, strip_time_phrase
-
-RERANK_POOL = 10  # passages fetched to re-rank by coverage before keeping k
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,9 @@ def search_notes(
     filters = SearchFilters(since=since, until=until, meeting_id=meeting_id, person=person, kind=kind)
     embedding = embedder.encode_one(searched)
     with tenant_transaction(pool, tenant) as conn:
-        hits = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=max(k, RERANK_POOL))
-        judged = judge_hits(conn, hits, searched, tenant=tenant, k=k, windowed=window is not None)
+        hits = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=max(k, RANK_POOL))
+        unrelated = unrelated_similarity(conn, embedder, tenant=tenant)
+        judged = judge_and_rank(
+            conn, hits, searched, tenant=tenant, k=k, unrelated=unrelated, windowed=window is not None
+        )
     return SearchResult(text, searched, window, filters, judged.hits, judged.declined)

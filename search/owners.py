@@ -19,19 +19,17 @@ from psycopg_pool import ConnectionPool
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.ingest.grammar.questions import TOPIC_WRAPPERS
-from minutebook.search.coverage import COVERAGE_FLOOR, KeyTerms, item_coverage, key_terms
-from minutebook.search.hybrid import query_words
+from minutebook.search.coverage import KeyTerms, item_coverage, key_terms
+from minutebook.search.hybrid import hybrid_search, query_words
 from minutebook.search.people_match import PERSON_MATCH
+from minutebook.search.ranking import RANK_POOL, judge_and_rank
+from minutebook.search.relevance import ITEM_SPELLING, item_about, unrelated_similarity
 from minutebook.search.templates import template_fingerprints
 
-# A match must be about the topic, not merely the nearest thing there is.
-MIN_SIMILARITY = 0.45  # cosine, item text vs topic
-MIN_ALL_WORDS_SIMILARITY = 0.25  # cosine floor when every word of the topic is in the item
-MIN_SPELLING = 0.55  # trigram word similarity on its own (typos)
-WHOLE_TOPIC = 0.8  # key-term coverage at which words alone make an item about the topic
 SAME_THREAD_SIMILARITY = 0.82  # two items in different meetings about the same work
 RRF_K = 60
 OWNED_WEIGHT = 1.15  # "who owns" asks about assigned work: an owned item's score counts this much more
+COVERAGE_FLOOR = 0.5  # in ranking items, one covering none of the key terms keeps a third of a full one's weight
 
 
 STILL_OPEN = ("open", "in_progress")  # the statuses an item can be late in
@@ -106,6 +104,7 @@ class OwnerAnswer:
     item: ItemView | None
     history: list[ItemView]  # earlier assignments of the same work, oldest first
     alternatives: list[ItemView]  # other good matches
+    declined: str | None = None  # the relevance judge's reason when the topic is not in the notes
 
     @property
     def found(self) -> bool:
@@ -212,15 +211,6 @@ def _view(row: dict[str, Any]) -> ItemView:
     )
 
 
-def _relevant(row: dict[str, Any]) -> bool:
-    sim = float(row["similarity"])
-    return (
-        sim >= MIN_SIMILARITY
-        or (row["all_words_hit"] and sim >= MIN_ALL_WORDS_SIMILARITY)
-        or float(row["spelling"] or 0) >= MIN_SPELLING
-    )
-
-
 def _any_of(terms: KeyTerms) -> str:
     """A tsquery matching any key term (lexemes as the full-text index stems them)."""
     return " | ".join("'" + lex.replace("'", "''") + "'" for lex in terms.lexemes)
@@ -258,22 +248,17 @@ def _relevant_rows(conn: psycopg.Connection, embedding: np.ndarray, topic: str, 
         matches = [
             {**r, "coverage": coverage[r["id"]]}
             for r in rows
-            if (_relevant(r) and terms.covers(coverage[r["id"]]))
-            # the item (with its agenda item and meeting) holds the key terms: near enough in meaning
-            # is enough ("take the lead and submit a new version" for "who is taking the lead on …")
-            # (not when the question has a word no note uses: "GraphQL" is then the subject, missing)
-            or (
-                not terms.unknown
-                and terms.covers(coverage[r["id"]])
-                and float(r["similarity"]) >= MIN_ALL_WORDS_SIMILARITY
+            if item_about(
+                float(r["similarity"]),
+                coverage[r["id"]],
+                all_words=bool(r["all_words_hit"]),
+                spelling=float(r["spelling"] or 0),
+                terms=terms,
             )
-            # (nearly) every word of the topic is in the item, its agenda item or its meeting's title:
-            # about it, however it is worded
-            or coverage[r["id"]] >= WHOLE_TOPIC
         ]
         if not matches:  # perhaps misspelt: look the words up by their trigrams
             rows = _not_template(conn, tenant, cur.execute(_MATCH_BY_SPELLING, params).fetchall())
-            matches = [{**r, "coverage": 1.0} for r in rows if float(r["spelling"] or 0) >= MIN_SPELLING]
+            matches = [{**r, "coverage": 1.0} for r in rows if float(r["spelling"] or 0) >= ITEM_SPELLING]
     return matches
 
 
@@ -285,7 +270,24 @@ def match_items(
     return [_view(r) for r in rows[:k]]
 
 
-def who_owns(conn: psycopg.Connection, embedding: np.ndarray, topic: str, *, tenant: str, k: int = 5) -> OwnerAnswer:
+def who_owns(
+    conn: psycopg.Connection,
+    embedding: np.ndarray,
+    topic: str,
+    *,
+    tenant: str,
+    unrelated: float,
+    k: int = 5,
+    asked: tuple[str, np.ndarray] | None = None,
+) -> OwnerAnswer:
+    """The owner of the work best matching `topic`, when the relevance judge finds the question
+    (`asked`: as the user wrote it, with its embedding; else the topic) in the notes at all: the
+    same judge, on the same text and embedding, as search and ask; `unrelated` the tenant's bar."""
+    said, said_embedding = asked or (topic, embedding)
+    passages = hybrid_search(conn, said_embedding, said, tenant=tenant, k=RANK_POOL)
+    judged = judge_and_rank(conn, passages, said, tenant=tenant, k=1, unrelated=unrelated)
+    if judged.declined:
+        return OwnerAnswer(topic, None, [], [], judged.declined)
     matches = _relevant_rows(conn, embedding, topic, tenant=tenant, k=k)
     if not matches:
         return OwnerAnswer(topic, None, [], [])
@@ -357,9 +359,11 @@ def list_items(
 
 
 def owner_of(pool: ConnectionPool, embedder: Embedder, topic: str, *, tenant: str, k: int = 5) -> OwnerAnswer:
-    """ "Who owns X" as every entry point asks it: the topic embedded once, one transaction."""
+    """ "Who owns X" as every entry point asks it: the question and its topic embedded in one batch,
+    one transaction."""
     matched = question_topic(topic)  # "who is writing the release notes" → "writing release notes"
-    embedding = embedder.encode_one(matched)
+    asked, embedding = embedder.encode_queries([topic, matched])
     with tenant_transaction(pool, tenant) as conn:
-        found = who_owns(conn, embedding, matched, tenant=tenant, k=k)
+        unrelated = unrelated_similarity(conn, embedder, tenant=tenant)
+        found = who_owns(conn, embedding, matched, tenant=tenant, unrelated=unrelated, k=k, asked=(topic, asked))
     return replace(found, topic=topic)  # said back as the user wrote it

@@ -136,9 +136,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:in|during)\s+(?P<y>(?:19|20)\d{2})\b", re.I), "year"),
     (
         re.compile(
-            # "on April 8, 2022", "the call of March 4, 2022", "the meeting of 4 March 2022", "dated 2022-03-04"
+            # "on April 8, 2022", "the call of March 4, 2022", "the meeting of 4 March 2022", "dated 2022-03-04",
+            # "the meeting on the 3rd of March"
             r"\b(?:on|of|dated)\s+(?P<a>" + _MONTH + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?!\d)(?:,?\s+\d{4})?"
-            r"|\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r"\.?(?:,?\s+\d{4})?|\d{4}-\d{2}-\d{2})",
+            r"|(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"\.?(?:,?\s+\d{4})?|\d{4}-\d{2}-\d{2})",
             re.I,
         ),
         "on",
@@ -147,7 +148,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 
 
 def _point(text: str, today: date, *, end: bool = False) -> date | None:
-    text = text.strip()
+    text = re.sub(r"^the\s+|(?<=\d)(?:st|nd|rd|th)?\s+of(?=\s)", "", text.strip(), flags=re.I)  # "the 3rd of March"
     low = text.lower()
     if low == "yesterday":
         return today - timedelta(days=1)

@@ -13,11 +13,13 @@ from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
 from minutebook.search.owners import OwnerAnswer, list_items, who_owns
+from minutebook.search.relevance import unrelated_similarity
 
 
 def ask(pool: ConnectionPool, embedder: Embedder, tenant: str, topic: str) -> OwnerAnswer:
     with tenant_transaction(pool, tenant) as conn:
-        return who_owns(conn, embedder.encode_one(topic), topic, tenant=tenant)
+        unrelated = unrelated_similarity(conn, embedder, tenant=tenant)
+        return who_owns(conn, embedder.encode_one(topic), topic, tenant=tenant, unrelated=unrelated)
 
 
 def people(pool: ConnectionPool, tenant: str) -> dict[str, tuple[str, str | None, list[str]]]:

@@ -26,6 +26,7 @@ TENANT_TABLES = {
     "people",
     "questions",
     "web_sessions",
+    "relevance_calibration",
 }
 OPERATOR_ONLY = {"api_keys"}  # keyed by hash: the app may only ask minutebook_tenant_for_key()
 
@@ -55,9 +56,10 @@ COLUMNS = {
     "schema_migrations": "version name sha256 applied_at",
     "store_meta": "key value updated_at",
     "web_sessions": "tenant_id id_hash created_at expires_at",
+    "relevance_calibration": "tenant_id embedded_with meetings latest_ingest unrelated computed_at",
 }
 APP_WRITES = "DELETE,INSERT,SELECT,UPDATE"
-READER_TABLES = TENANT_TABLES - {"cache_entry_chunks", "chunk_lines", "web_sessions"}
+READER_TABLES = TENANT_TABLES - {"cache_entry_chunks", "chunk_lines", "web_sessions", "relevance_calibration"}
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +95,7 @@ def test_roles_have_exactly_the_grants_they_need(catalog: psycopg.Connection) ->
         "schema_migrations": "SELECT",
         "store_meta": "INSERT,SELECT,UPDATE",  # the first ingest records what made the vectors
         "web_sessions": "DELETE,INSERT,SELECT",  # made at sign-in, ended at sign-out, never changed
+        "relevance_calibration": "INSERT,SELECT,UPDATE",  # measured again when the notes change, never deleted
     }
     assert grants("minutebook_reader") == dict.fromkeys(READER_TABLES, "SELECT")
     for role in ("minutebook_app", "minutebook_reader"):

@@ -30,6 +30,8 @@ WED = date(2025, 11, 26)  # a Wednesday
         ("before Nov 1", None, date(2025, 11, 1)),
         ("Who was on the call of March 4, 2022?", date(2022, 3, 4), date(2022, 3, 4)),
         ("what did the meeting of 4 March 2022 decide", date(2022, 3, 4), date(2022, 3, 4)),
+        ("what happened at the meeting on the 3rd of March 2022", date(2022, 3, 3), date(2022, 3, 3)),
+        ("who attended on the 21st of June 2023?", date(2023, 6, 21), date(2023, 6, 21)),
         ("the minutes dated 2022-03-04", date(2022, 3, 4), date(2022, 3, 4)),
     ],
 )

@@ -20,6 +20,7 @@ from minutebook.ingest.spoken import extract_spoken
 from minutebook.ingest.transcript import parse_transcript
 from minutebook.search.answer import AskOptions, ask
 from minutebook.search.owners import who_owns
+from minutebook.search.relevance import unrelated_similarity
 
 TRANSCRIPTS = FIXTURES / "transcripts"
 VTT = TRANSCRIPTS / "2025-11-20-platform-sync.vtt"
@@ -132,11 +133,18 @@ def test_who_owns_and_citations_over_a_transcript(
     report = ingest_paths(pool, embedder, [str(tmp_path)], options=options)
     assert [o.status for o in report.outcomes] == ["new"]
     with tenant_transaction(pool, options.tenant) as conn:
-        answer = who_owns(conn, embedder.encode_one("alert dashboards"), "alert dashboards", tenant=options.tenant)
+        unrelated = unrelated_similarity(conn, embedder, tenant=options.tenant)
+        answer = who_owns(
+            conn,
+            embedder.encode_one("alert dashboards"),
+            "alert dashboards",
+            tenant=options.tenant,
+            unrelated=unrelated,
+        )
         assert answer.found and answer.item is not None
         assert [o.name for o in answer.item.owners] == ["Priya Nair"] and answer.item.due_date == date(2025, 11, 28)
         kenji = who_owns(conn, embedder.encode_one("alert manager implementation"), "alert manager implementation",
-                         tenant=options.tenant)  # fmt: skip
+                         tenant=options.tenant, unrelated=unrelated)  # fmt: skip
         assert kenji.item is not None and [o.name for o in kenji.item.owners] == ["Kenji Mori"]
         speakers = conn.execute("SELECT speakers, time_start FROM chunks ORDER BY ordinal").fetchall()
         assert speakers[0] == (["Aiko Tanaka", "Kenji Mori", "Priya Nair"], 1.0)

@@ -3,8 +3,9 @@ is wanted, and how one word is recognised however it is typed (a plural, a prefi
 acronym). One home for each.
 
 Every reader of a question takes its vocabulary from here: full-text search (search/hybrid.py)
-ignores `SEARCH_STOP_WORDS`, the relevance judge (search/coverage.py) ignores `SCAFFOLDING`, the
-topic of a who-owns question (search/owners.py) leaves out `TOPIC_WRAPPERS`, and the cache
+ignores `SEARCH_STOP_WORDS`, the relevance judge (search/relevance.py, through search/coverage.py)
+ignores `SCAFFOLDING`, the topic of a who-owns question (search/owners.py) leaves out
+`TOPIC_WRAPPERS`, attendance questions are told by `asks_who_attended`, and the cache
 (cache/shape.py) reads intent from the `*_WORDS` tables and names past `STOP_WORDS`. Typos
 (`same_word`) and acronyms (`acronyms`, `is_acronym_of`) are matched by one rule for search and
 the cache alike.
@@ -15,6 +16,7 @@ judge no longer asks the notes for, so each reader ignores exactly the layers me
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from minutebook.ingest.grammar.notes import TEAM_WORDS
@@ -43,7 +45,7 @@ STOP_WORDS = FUNCTION_WORDS | QUESTION_WORDS
 MEETING_TALK = frozenset(
     """
     summarize summarise summary discuss discussed discussion discussions talk talked think thought
-    say said says tell told mention mentioned opinion opinions meeting meetings group
+    say said says tell told mention mentioned opinion opinions meeting meetings group ask asked asks
     """.split()
 )
 # A group asking about itself ("what did the team decide", "did people agree"): the team words of the
@@ -58,11 +60,27 @@ ASKING_WORDS = frozenset(
     decide decided decides decision decisions agree agreed agreement agreements plan plans planned
     planning note notes owner owners own owns owned responsible responsibility status update updates
     latest current currently happen happened happening going get got know known want wanted pick
-    picked choose chose chosen schedule scheduled new old
+    picked choose chose chosen schedule scheduled new old open outstanding pending work
     """.split()
 )
 SEARCH_STOP_WORDS = STOP_WORDS | MEETING_TALK  # what full-text search ignores
 SCAFFOLDING = SEARCH_STOP_WORDS | COLLECTIVE_WORDS | ASKING_WORDS  # what the relevance judge ignores
+
+# --- who was there ---------------------------------------------------------------------------------
+# "Who attended the call of March 4?", "who was on the sync last week?", "attendees of the TAC
+# meeting": answered from the meeting's attendee list (search/attendance.py), not only from passages.
+_ATTENDANCE_ASKED = re.compile(
+    r"\b(?:attendees?|attendance|participants|who\s+(?:attended|joined|came|showed\s+up|was\s+there|"
+    r"were\s+there|(?:was|were)\s+(?:on|at|in)\s+(?:the|that|this|our)?\s*(?:[\w-]+\s+){0,3}?"
+    r"(?:call|meeting|sync|standup|stand-up|session|retro|review|room|1:1|one-on-one)))\b",
+    re.I,
+)
+
+
+def asks_who_attended(text: str) -> bool:
+    """Whether a question asks who was at a meeting."""
+    return bool(_ATTENDANCE_ASKED.search(text))
+
 
 # --- the kind of answer ----------------------------------------------------------------------------
 # Read by the cache (cache/shape.py): the question words and the nouns that stand in for them in
