@@ -51,7 +51,10 @@ def _when(item: ItemView) -> str:
 def _render_answer(answer: OwnerAnswer) -> None:
     item = answer.item
     if item is None:
-        console.print(f'Not in the notes: nothing recorded is about "{safe(answer.topic)}", so no owner is named.')
+        if answer.declined:  # the relevance judge's reason, in the user's own words
+            console.print(f"{safe(answer.declined[0].upper() + answer.declined[1:])}, so no owner is named.")
+        else:
+            console.print(f'Not in the notes: nothing recorded is about "{safe(answer.topic)}", so no owner is named.')
         return
     console.print(f"{_owner_line(item)}")
     console.print(f"  {item.kind}: {safe(item.text)}", highlight=False)

@@ -2,7 +2,9 @@
 
 Quality: QMSum transcripts (one speaker turn per line) are ingested with the normal pipeline;
 each chunk keeps the turn numbers it covers. For every query, in the same run:
-vector only, full-text only, and hybrid (vector + full-text + trigram, RRF).
+vector only, full-text only, hybrid (vector + full-text + trigram, RRF), and search as users
+get it (hybrid's pool of 40 judged by the relevance judge and ordered by search/ranking.py; a
+declined query ranks nothing).
   (a) within the query's meeting (meeting filter), all domains;
   (b) corpus-wide, Academic + Committee queries (Product meetings all discuss one remote
       control, so corpus-wide relevance there is ambiguous by design).
@@ -15,7 +17,7 @@ once) or by Okapi BM25. A window keeps the lines it spans, and line n is turn n 
 judged like a chunk. Within a meeting they search that meeting's windows; corpus-wide, the
 windows of every meeting of the split (what the product searches).
 Nothing here is tuned; the defaults are the product's. Targets in both settings: hybrid MRR beats
-both single signals; hybrid hit@1 and hit@5 each >= the better baseline's + 0.05.
+both single signals; search hit@1 and hit@5 each >= the better baseline's + 0.05.
 
 Speed: 100,000 synthetic chunks (vectors mixed from real chunk embeddings, real chunk texts)
 in one tenant; search p50 <= 30 ms and p99 <= 80 ms with and without a date filter, query
@@ -46,6 +48,8 @@ from minutebook.core.migrations import migrate
 from minutebook.core.settings import Settings
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
 from minutebook.search.hybrid import RANK_CAP, SearchFilters, hybrid_search
+from minutebook.search.ranking import RANK_POOL, judge_and_rank
+from minutebook.search.relevance import unrelated_similarity
 
 QMSUM = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "qmsum"
 VARIANTS = {"vector": ("vector",), "fulltext": ("fulltext",), "hybrid": ("vector", "fulltext", "trigram")}
@@ -167,6 +171,17 @@ def quality(
                         conn, embedding, q["query"], tenant=tenant, filters=filters, k=10, signals=signals
                     )
                     ranked[name] = [span(meeting_by_id[h.meeting_id], h.line_start, h.line_end) for h in hits]
+                # search as users get it: the hybrid pool judged and ordered (search/ranking.py); a
+                # declined query ranks nothing
+                judged = judge_and_rank(
+                    conn,
+                    hybrid_search(conn, embedding, q["query"], tenant=tenant, filters=filters, k=RANK_POOL),
+                    q["query"],
+                    tenant=tenant,
+                    k=10,
+                    unrelated=unrelated_similarity(conn, embedder, tenant=tenant),
+                )
+                ranked["search"] = [span(meeting_by_id[h.meeting_id], h.line_start, h.line_end) for h in judged.hits]
                 found = baselines.search(meeting, q["query"], embedding, 10) if baselines else {}
                 for name, windows in found.items():
                     ranked[name] = [span(w.source, w.line_start, w.line_end) for w in windows]
@@ -224,7 +239,8 @@ def measure(
     pool, embedder: Embedder, tenant: str, questions: list[str], *, ef_search: int | None = None,
     rank_cap: int = RANK_CAP,
 ) -> tuple[dict[str, tuple[float, float]], float]:  # fmt: skip
-    """p50/p99 ms of hybrid search (query embedding included) with and without a date filter,
+    """p50/p99 ms of search as users get it (query embedding, the hybrid pool, the relevance judge
+    and the ranking) with and without a date filter,
     and HNSW recall@10 against exact search; `ef_search` None keeps the product's setting."""
     timings: dict[str, list[float]] = {"no filter": [], "date filter": []}
     overlaps: list[float] = []
@@ -236,7 +252,13 @@ def measure(
             with tenant_transaction(pool, tenant) as conn:
                 if ef_search:
                     conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
-                hybrid_search(conn, embedding, text, tenant=tenant, filters=filters, k=10, rank_cap=rank_cap)
+                hits = hybrid_search(
+                    conn, embedding, text, tenant=tenant, filters=filters, k=RANK_POOL, rank_cap=rank_cap
+                )
+                unrelated = unrelated_similarity(conn, embedder, tenant=tenant)  # measured once, then read
+                judge_and_rank(
+                    conn, hits, text, tenant=tenant, k=10, unrelated=unrelated, windowed=filters.since is not None
+                )
             if i >= 10:
                 timings[name].append((time.perf_counter() - started) * 1000)
         if i < 100:  # HNSW vs exact nearest neighbours on the same query
@@ -307,13 +329,13 @@ def main() -> int:
             wins = by_variant["hybrid"]["mrr"] > best_single
             ok &= wins
             print(f"target: hybrid MRR beats both single signals: {'yes' if wins else 'NO (target missed)'}")
-            for metric in ("hit@1", "hit@5"):
+            for metric in ("hit@1", "hit@5"):  # the product's search: hybrid's pool, judged and ordered
                 better = max(BASELINES, key=lambda b: by_variant[b][metric])
-                margin = by_variant["hybrid"][metric] - by_variant[better][metric]
+                margin = by_variant["search"][metric] - by_variant[better][metric]
                 wins = margin >= BASELINE_MARGIN - 1e-9
                 ok &= wins
                 print(
-                    f"target: hybrid {metric} >= better baseline ({better}) + {BASELINE_MARGIN:.2f}: "
+                    f"target: search {metric} >= better baseline ({better}) + {BASELINE_MARGIN:.2f}: "
                     f"margin {margin:+.3f} {'yes' if wins else 'NO (target missed)'}"
                 )
             print()

@@ -81,7 +81,7 @@ def test_embedded_default_starts_once_and_is_reused(tmp_path: Path) -> None:
         readable = run(["who-owns", "Okta SSO"], env).stdout
         assert "Sarah Chen" in readable and "(Sarah, Nov 15)" in readable
         nobody = run(["who-owns", "kubernetes upgrade"], env)
-        assert nobody.returncode == 0 and "Not in the notes" in nobody.stdout
+        assert nobody.returncode == 0 and "Not in the notes: no note mentions “kubernetes”" in nobody.stdout
 
         extractive = run(["ask", "When will Okta SSO be ready?"], env)
         assert extractive.returncode == 0, extractive.stderr
