@@ -180,6 +180,7 @@ def quality(
                     tenant=tenant,
                     k=10,
                     unrelated=unrelated_similarity(conn, embedder, tenant=tenant),
+                    windowed=filters.meeting_id is not None,  # as `search --meeting` judges it
                 )
                 ranked["search"] = [span(meeting_by_id[h.meeting_id], h.line_start, h.line_end) for h in judged.hits]
                 found = baselines.search(meeting, q["query"], embedding, 10) if baselines else {}

@@ -44,13 +44,14 @@ class KeyTerms:
     def covered(self, present: set[str], text: str = "") -> set[str]:
         """The key terms a passage holds: the lexemes `present` (found by the full-text index), an
         unknown term that is a word of `text` however typed (`same_word`: a typo, a prefix), and
-        the words of an acronym found."""
+        the words of an acronym found (written in capitals in `text`, when given)."""
         covered = set(present)
         if text and (missing := [u for u in self.unknown if u not in present]):
             seen = set(re.findall(r"[A-Za-z][A-Za-z0-9]+", text))  # as written: an acronym is no typo
             covered.update(u for u in missing if any(same_word(self.written.get(u, u), w) for w in seen))
         for acronym, spelled_out in self.acronyms.items():
-            if acronym in present:
+            # written in capitals: "PR" is "pull request", but "ok" is not "onto Kubernetes"
+            if acronym in present and (not text or re.search(rf"\b{re.escape(acronym.upper())}s?\b", text)):
                 covered.update(spelled_out)
         return covered & set(self.weights)
 
@@ -166,10 +167,10 @@ def passage_words(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int
             shares = (1.0, 0.0)
         else:
             shares = (
-                terms.share(set(present or []), text if terms.unknown else ""),
-                terms.share(set(titled or []), title if terms.unknown else ""),
+                terms.share(set(present or []), text),
+                terms.share(set(titled or []), title),
             )
-        held = terms.covered(set(present or []), text if terms.unknown else "")
+        held = terms.covered(set(present or []), text)
         found[chunk_id] = PassageWords(
             *shares, dict(counts or {}), int(tokens), bool(decision), len(held), bool(terms.unknown - held)
         )
@@ -190,5 +191,5 @@ def item_coverage(conn: psycopg.Connection, terms: KeyTerms, item_ids: list[int]
            WHERE i.id = ANY(%s) GROUP BY i.id""",
         (terms.lexemes, item_ids),
     ).fetchall()
-    found = {r[0]: (set(r[1] or []), r[2] if terms.unknown else "") for r in rows}
+    found = {r[0]: (set(r[1] or []), r[2]) for r in rows}
     return {i: terms.share(*found.get(i, (set(), ""))) for i in item_ids}

@@ -68,6 +68,8 @@ def search_notes(
         hits = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=max(k, RANK_POOL))
         unrelated = unrelated_similarity(conn, embedder, tenant=tenant)
         judged = judge_and_rank(
-            conn, hits, searched, tenant=tenant, k=k, unrelated=unrelated, windowed=window is not None
-        )
+            # a chosen meeting, like a time window, is the subject: whatever it holds answers
+            conn, hits, searched, tenant=tenant, k=k, unrelated=unrelated,
+            windowed=window is not None or meeting_id is not None,
+        )  # fmt: skip
     return SearchResult(text, searched, window, filters, judged.hits, judged.declined)

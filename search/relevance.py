@@ -85,7 +85,8 @@ def judge(terms: KeyTerms, coverage: float, similarity: float, unrelated: float,
     """Whether a question whose best passage holding its key terms together (and every one no note
     uses, typed otherwise: search/ranking.py) covers `coverage` of them, and whose best has cosine
     `similarity` is in notes whose unrelated questions reach `unrelated`. A question naming a time
-    window is about that window ("what did we review in 2022?"): whatever it holds answers it."""
+    window (or asked of one meeting) is about that window ("what did we review in 2022?"): whatever
+    it holds answers it."""
     if windowed or terms.empty:
         return Verdict(True)
     if coverage >= WORDS_COVERED:  # (`coverage`: of a passage holding every word no note uses, however typed)

@@ -114,3 +114,14 @@ def test_the_tenants_bar_is_measured_once_and_again_when_the_notes_change(
     search_notes(pool, embedder, "staging outage", tenant=platform, as_of=AS_OF)
     again = stored()
     assert again[0][0] == 2 and again[0][2] > first[0][2]
+
+
+def test_asked_of_one_meeting_the_meeting_is_the_subject(
+    pool: ConnectionPool, embedder: Embedder, platform: str
+) -> None:
+    """Like a time window: `search --meeting` shows what that meeting holds nearest, never a decline."""
+    with tenant_transaction(pool, platform) as conn:
+        meeting = conn.execute("SELECT id FROM meetings").fetchone()[0]
+    question = "What did we decide about the GraphQL gateway?"
+    found = search_notes(pool, embedder, question, tenant=platform, as_of=AS_OF, meeting_id=meeting)
+    assert found.declined is None and found.hits and {h.meeting_id for h in found.hits} == {meeting}
