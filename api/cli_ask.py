@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from minutebook.search.answer import Answer
 
 
-cache_app = typer.Typer(help="The semantic cache: stats, inspect, reject, clear.", no_args_is_help=True)
+cache_app = typer.Typer(help="The semantic cache: stats, inspect, reject, reset-verifier, clear.", no_args_is_help=True)
 
 
 def _money(value: Decimal | None) -> str:
@@ -134,8 +134,18 @@ def cache_stats(
     if json_out:
         print_json(found)
         return
+    verifiers = found.pop("verifiers", [])
     for k, v in found.items():
         console.print(f"{k:>10}: {v}", highlight=False)
+    for v in verifiers:  # whether a model may judge the grey zone, and why
+        state = "trusted" if v["trusted"] else "grey zone OFF"
+        console.print(
+            safe(f"  verifier {v['model']}: {state}: {v['reason']} (checked {v['checked_at']:%Y-%m-%d %H:%M}, "
+                 f"canaries {v['canaries']}, {v['approved_hits']} hits approved, {v['rejected_approvals']} rejected)"),
+            highlight=False,
+        )  # fmt: skip
+    if not verifiers:
+        console.print("  no verifier checked yet: grey-zone hits wait for a model that passes its canaries")
 
 
 @cache_app.command("inspect")
@@ -204,6 +214,29 @@ def cache_reject(
              f"a {done.intent} question from the cache again"),
         highlight=False,
     )  # fmt: skip
+    for model in done.distrusted:
+        console.print(
+            safe(f"verifier {model} approved a hit of it: the grey zone is off for {model} until "
+                 f"`minutebook cache reset-verifier {model}`"),
+            highlight=False,
+        )  # fmt: skip
+
+
+@cache_app.command("reset-verifier")
+@friendly_errors
+def cache_reset_verifier(
+    model: str | None = typer.Argument(None, help="The verifying model (default: every model of the tenant)."),
+    tenant: str | None = typer.Option(None, "--tenant", "-t"),
+) -> None:
+    """Forget a verifier's standing: before it judges the grey zone again, it must pass its canaries."""
+    from minutebook.api.runtime import open_runtime
+    from minutebook.cache import trust
+    from minutebook.core.database import tenant_transaction
+
+    settings = settings_from(tenant)
+    with open_runtime(settings, check_embeddings=False) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
+        gone = trust.reset(conn, settings.tenant, model)
+    console.print(f"forgot {gone} verifier standing(s); the canaries are asked before the next grey-zone hit")
 
 
 @cache_app.command("clear")
@@ -257,10 +290,11 @@ def _render_report(report: CostReport) -> None:
         rows,
         title=f"cost report since {report.since:%Y-%m-%d %H:%M}",
     )
-    if t["verify_calls"]:
+    if t["verify_calls"] or t["canary_calls"]:
         console.print(
             f"of the spend, {_money(t['verify_usd'])} went on {t['verify_calls']} verifications of grey-zone cache "
-            f"hits: net saved {_money(t['net_saved_usd'])}",
+            f"hits and {_money(t['canary_usd'])} on {t['canary_calls']} canary checks of the verifier: net saved "
+            f"{_money(t['net_saved_usd'])}",
             highlight=False,
         )
     console.print(

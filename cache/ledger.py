@@ -99,17 +99,20 @@ def record_llm_call(
     return int(row[0])
 
 
-def record_hit(conn: psycopg.Connection, found: CachedAnswer, *, tenant: str, question: str, latency_ms: int) -> None:
+def record_hit(
+    conn: psycopg.Connection, found: CachedAnswer, *, tenant: str, question: str, latency_ms: int,
+    verified_by: str | None = None,
+) -> None:  # fmt: skip
     """A hit saved what the entry's answer cost (gross: a verification is ledgered as its own
     spend), even when the entry was dropped (rejected, evicted) while a verifier was being
     asked: the row then points at no entry."""
     conn.execute(
         """INSERT INTO cache_hits (tenant_id, entry_id, model, question, cached_question, tier, similarity,
-                                   tokens_saved, cost_saved_usd, latency_saved_ms, latency_ms)
+                                   tokens_saved, cost_saved_usd, latency_saved_ms, latency_ms, verified_by)
            VALUES (%(tenant)s, (SELECT id FROM cache_entries WHERE id = %(entry)s),
                    (SELECT model FROM cache_entries WHERE id = %(entry)s), %(question)s,
                    %(cached_question)s, %(tier)s, %(similarity)s, %(tokens_saved)s, %(cost_saved)s,
-                   %(latency_saved)s, %(latency)s)""",
+                   %(latency_saved)s, %(latency)s, %(verified_by)s)""",
         {
             "tenant": tenant,
             "entry": found.entry_id,
@@ -121,6 +124,7 @@ def record_hit(conn: psycopg.Connection, found: CachedAnswer, *, tenant: str, qu
             "cost_saved": found.cost_usd,
             "latency_saved": max(0, found.latency_ms - latency_ms),
             "latency": latency_ms,
+            "verified_by": verified_by,
         },
     )
 

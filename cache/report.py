@@ -90,6 +90,8 @@ SELECT {group} AS key, count(*) AS llm_calls, count(*) FILTER (WHERE outcome <> 
        sum(cached_tokens) AS cached_tokens, sum(cost_usd) AS spend_usd,
        COALESCE(sum(cost_usd) FILTER (WHERE purpose = 'verify'), 0) AS verify_usd,
        count(*) FILTER (WHERE purpose = 'verify') AS verify_calls,
+       COALESCE(sum(cost_usd) FILTER (WHERE purpose = 'verify-canary'), 0) AS canary_usd,
+       count(*) FILTER (WHERE purpose = 'verify-canary') AS canary_calls,
        bool_or(cost_usd IS NULL AND outcome = 'ok') AS cost_unknown
 FROM llm_calls WHERE created_at >= %(since)s AND created_at < %(until)s {tenant} GROUP BY 1
 """
@@ -115,7 +117,8 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     hits = (row.get("exact_hits") or 0) + (row.get("semantic_hits") or 0)
     spend = None if row.get("cost_unknown") else Decimal(row.get("spend_usd") or 0)
     saved = None if row.get("saved_unknown") else Decimal(row.get("saved_usd") or 0)
-    verify = Decimal(row.get("verify_usd") or 0)  # part of spend: checking grey-zone cache hits
+    # part of spend: checking grey-zone cache hits, and checking the verifier itself (cache/trust.py)
+    verify = Decimal(row.get("verify_usd") or 0) + Decimal(row.get("canary_usd") or 0)
     net = saved - verify if saved is not None else None
     out = {
         "key": row["key"],
@@ -136,9 +139,11 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
         "saved_exact_usd": Decimal(row.get("saved_exact_usd") or 0),  # gross, by the tier that served it
         "saved_semantic_usd": Decimal(row.get("saved_semantic_usd") or 0),
         "verify_calls": row.get("verify_calls") or 0,
-        "verify_usd": verify,
+        "verify_usd": Decimal(row.get("verify_usd") or 0),
+        "canary_calls": row.get("canary_calls") or 0,
+        "canary_usd": Decimal(row.get("canary_usd") or 0),
         "net_saved_usd": net,
-        # of what the questions would have cost with no cache: saved, net of the verifications
+        # of what the questions would have cost with no cache: saved, net of the verifications and canaries
         "savings_pct": round(float(net / (spend - verify + saved) * 100), 2)
         if spend is not None and saved is not None and net is not None and spend - verify + saved > 0
         else None,

@@ -31,8 +31,17 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from minutebook.cache import trust
 from minutebook.cache.lines import Outline, same_part
-from minutebook.cache.shape import QuestionShape, line_words, question_shape, same_word, shape_mismatch, subject_words
+from minutebook.cache.shape import (
+    QuestionShape,
+    line_words,
+    predicate_mismatch,
+    question_shape,
+    same_word,
+    shape_mismatch,
+    subject_words,
+)
 from minutebook.core.database import session_lock
 from minutebook.core.llm import Usage
 
@@ -271,7 +280,7 @@ def _why_not(
         return mismatch
     if not same_part(Outline.of(passages, line_words), subject_words(cached), subject_words(shape), same_word):
         return "it is about another line of the passage the answer cites"
-    return None
+    return predicate_mismatch(cached, shape, "\n".join(passages), row["answer"])
 
 
 def _sections(citations: list[dict[str, Any]]) -> set[str]:
@@ -365,7 +374,8 @@ def stats(conn: psycopg.Connection, tenant: str) -> dict[str, Any]:
             "SELECT count(*) AS rejected, max(created_at) AS last_rejected FROM cache_rejections WHERE tenant_id = %s",
             (tenant,),
         ).fetchone()
-    return {**(row or {}), **(rejections or {})}
+    verifiers = [v.as_json() for v in trust.standings(conn, tenant)]
+    return {**(row or {}), **(rejections or {}), "verifiers": verifiers}
 
 
 @dataclass(frozen=True)
@@ -375,6 +385,7 @@ class Rejection:
     intent: str
     chunk_ids: list[int]
     also_dropped: int  # other entries of that intent citing exactly those chunks
+    distrusted: list[str] = field(default_factory=list)  # verifier models that had approved a hit of it
 
 
 def rejected(conn: psycopg.Connection, tenant: str, intent: str, chunk_ids: Any) -> bool:
@@ -398,6 +409,7 @@ def reject(conn: psycopg.Connection, tenant: str, entry_id: int, *, reason: str 
         ).fetchone()
     if entry is None:
         return None
+    distrusted = trust.blame_rejection(conn, tenant, entry_id)
     conn.execute(
         """INSERT INTO cache_rejections (tenant_id, entry_id, question, answer, intent, chunk_ids, cost_usd,
                                          hit_count, reason)
@@ -411,7 +423,7 @@ def reject(conn: psycopg.Connection, tenant: str, entry_id: int, *, reason: str 
              AND ARRAY(SELECT chunk_id FROM cache_entry_chunks WHERE entry_id = e.id ORDER BY 1) = %s::bigint[]""",
         (tenant, entry["intent"], entry["chunk_ids"]),
     ).rowcount
-    return Rejection(entry_id, entry["question"], entry["intent"], list(entry["chunk_ids"]), alike)
+    return Rejection(entry_id, entry["question"], entry["intent"], list(entry["chunk_ids"]), alike, distrusted)
 
 
 def inspect(conn: psycopg.Connection, tenant: str, *, limit: int = 20) -> list[dict[str, Any]]:

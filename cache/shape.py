@@ -21,11 +21,15 @@ from dataclasses import dataclass, field
 import psycopg
 
 from minutebook.ingest.grammar.questions import (
+    COLLECTIVE_WORDS,
     COUNT_PHRASES,
     COUNT_WORDS,
     DECISION_WORDS,
     INTENT_WORDS,
+    MEETING_TALK,
     NEGATION_WORDS,
+    PREDICATE_FILLERS,
+    PREDICATE_SYNONYMS,
     REASON_PHRASES,
     STATUS_WORDS,
     STOP_WORDS,
@@ -41,6 +45,19 @@ from minutebook.ingest.grammar.questions import (
 )
 
 WHO, WHEN, WHY, WHAT = "who", "when", "why", "what"
+_NOT_PREDICATE = frozenset(stem(w) for w in MEETING_TALK | COLLECTIVE_WORDS | PREDICATE_FILLERS)
+
+
+def _synonym_groups() -> dict[str, frozenset[int]]:
+    """Each stemmed word → the `PREDICATE_SYNONYMS` groups it belongs to."""
+    groups: dict[str, set[int]] = {}
+    for n, words in enumerate(PREDICATE_SYNONYMS):
+        for word in words:
+            groups.setdefault(stem(word), set()).add(n)
+    return {word: frozenset(found) for word, found in groups.items()}
+
+
+_SYNONYM_GROUPS = _synonym_groups()
 _EXCLUSIVE = {WHO, WHEN, WHY}  # answers of these kinds never serve one another or a "what"
 
 _CONTRACTION = re.compile(r"\b(what|when|who|where|why|how)(?:'s|’s|s)\b", re.I)
@@ -201,6 +218,74 @@ def shape_mismatch(cached: QuestionShape, new: QuestionShape, cited_text: str) -
     if uncovered:
         return f"the cached answer's evidence does not mention {_show(new, uncovered)}"
     return None
+
+
+def predicate_words(shape: QuestionShape) -> set[str]:
+    """What the question asks about the things it names: its subject words without the names,
+    meeting talk, a team asking about itself, and fillers ("expected", "actually")."""
+    named = {stem(w) for surface in shape.surface.values() for w in _words(surface)}
+    return {
+        w for w in subject_words(shape)
+        if w not in named and w not in _NOT_PREDICATE and not any(c.isdigit() for c in w)
+    }  # fmt: skip
+
+
+def interchangeable(a: str, b: str) -> bool:
+    """One word however typed, or two words notes use for one another (`PREDICATE_SYNONYMS`)."""
+    return same_word(a, b) or bool(_SYNONYM_GROUPS.get(a, frozenset()) & _SYNONYM_GROUPS.get(b, frozenset()))
+
+
+def predicate_mismatch(cached: QuestionShape, new: QuestionShape, cited_text: str, answer: str) -> str | None:
+    """Why the cached answer does not say what the new question asks about its subject, or None.
+
+    The words the new question asks with and the cached one does not ("go" for "back") must be in
+    the cited passages: what they ask is there. Words only the cached question has and the
+    passages do not were not what its answer was drawn by. When both questions keep such words
+    ("suspect" / "root") in different clauses of the passages, these hold two answers: the cached
+    answer's own sentence decides (or, when it repeats neither word, the clause of the passages it
+    was drawn from). It must not speak of the cached question's words alone."""
+    mine, theirs = predicate_words(new), predicate_words(cached)
+    new_only = sorted(w for w in mine if not any(interchangeable(w, v) for v in theirs))
+    cited = set(line_words(cited_text))
+    cached_only = sorted(w for w in theirs if not any(interchangeable(w, v) for v in mine) and _said(w, cited))
+    if absent := [w for w in new_only if not _said(w, cited)]:
+        return f"it asks about {_listed(absent)}, which the cached answer's passages do not mention"
+    if not new_only or not cached_only:
+        return None  # one question is more specific, in the passages' own words
+    clauses = [set(line_words(c)) for c in _CLAUSE.split(cited_text) if c.strip()]
+    if any(any(_said(w, c) for w in new_only) and any(_said(w, c) for w in cached_only) for c in clauses):
+        return None  # one statement holds both questions' words ("complete the Okta integration")
+    for words in _answer_statements(answer, cited_text, cached):
+        if any(_said(w, words) for w in cached_only) and not any(_said(w, words) for w in new_only):
+            return f"the cached answer is about {_listed(cached_only)}, this question about {_listed(new_only)}"
+        if any(_said(w, words) for w in new_only):
+            return None
+    return f"it asks about {_listed(new_only)}, the cached question about {_listed(cached_only)}"
+
+
+def _said(word: str, words: set[str]) -> bool:
+    return any(interchangeable(word, w) for w in words)
+
+
+def _listed(words: list[str]) -> str:
+    return ", ".join(repr(w) for w in words[:3])
+
+
+_CLAUSE = re.compile(r"[.;!?\n]+|,\s|\s[-–—]\s|\(|\)")
+_CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+
+
+def _answer_statements(answer: str, cited_text: str, cached: QuestionShape) -> list[set[str]]:
+    """The words of each sentence of the answer; when no sentence repeats a predicate word, the
+    clauses of the cited passages that share the most of the answer's own words (its dates,
+    names, numbers: what the question did not say)."""
+    sentences = [set(line_words(s)) for s in re.split(r"(?<=[.!?])\s+", _CITATION.sub("", answer)) if s.strip()]
+    asked = {stem(w) for w in cached.words}
+    own = set().union(*sentences) - asked if sentences else set()
+    clauses = [set(line_words(c)) for c in _CLAUSE.split(cited_text) if c.strip()]
+    overlap = [(len(own & c), c) for c in clauses]
+    best = max((n for n, _ in overlap), default=0)
+    return sentences + [c for n, c in overlap if best and n == best]
 
 
 def subject_words(shape: QuestionShape) -> set[str]:

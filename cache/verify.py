@@ -1,7 +1,8 @@
 """The grey zone below the cache's similarity floor: a cached answer that passed every other
 check (intent, entities, evidence) is served only if a cheap model, shown both questions and the
 evidence the answer cites, says they ask for the same information. Its cost is ledgered as its
-own LLM call ("verify"); a failed or unclear verification is a miss, never a hit.
+own LLM call ("verify"); a failed or unclear verification is a miss, never a hit. A model judges
+only once it has passed its canaries (cache/trust.py).
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ SYSTEM = (
 class Verdict:
     same: bool
     attempts: list[Attempt] = field(default_factory=list)  # for the ledger, failed ones included
+    answered: bool = True  # False: the call failed or the reply was neither yes nor no
 
 
-Verifier = Callable[[str, str, str], Verdict]  # (cached question, new question, cited evidence)
+@dataclass(frozen=True)
+class Verifier:
+    """A model that judges whether two questions ask for the same information; trust is kept per `model`."""
+
+    model: str
+    judge: Callable[[str, str, str], Verdict]  # (cached question, new question, cited evidence)
+
+    def __call__(self, cached: str, new: str, evidence: str) -> Verdict:
+        return self.judge(cached, new, evidence)
 
 
 def _inert(text: str) -> str:
@@ -53,7 +63,8 @@ def llm_verifier(llm: LLMClient) -> Verifier:
         try:
             completion = llm.complete(messages, on_attempt=attempts.append, max_tokens=3)
         except LLMError:
-            return Verdict(False, attempts)
-        return Verdict(completion.text.strip().lower().startswith("yes"), attempts)
+            return Verdict(False, attempts, answered=False)
+        said = completion.text.strip().lower()
+        return Verdict(said.startswith("yes"), attempts, answered=said.startswith(("yes", "no")))
 
-    return verify
+    return Verifier(llm.model, verify)

@@ -11,6 +11,7 @@ transaction, the connection goes back to the pool, and the answer is recorded in
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -23,7 +24,7 @@ import numpy as np
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from minutebook.cache import semantic_cache
+from minutebook.cache import semantic_cache, trust
 from minutebook.cache.ledger import record_attempts, record_hit, record_question, spent_this_month, write_ledger
 from minutebook.cache.normalise import normalise_question
 from minutebook.cache.prices import PriceTable
@@ -198,9 +199,13 @@ def ask(
         if isinstance(found, CachedAnswer):
             return _serve_hit(q, conn, found)
     if found.grey and options.cache.verify:  # from here on, no connection is held while an LLM works
-        if (verified := _verify(q, found.grey, verifier or llm_verifier(llm))) is not None:
+        judge = verifier or llm_verifier(llm)
+        if not (standing := _standing(q, judge)).trusted:
+            found = Miss(f"{found.reason}; the grey zone is off, as verifier {judge.model} {standing.reason}")
+        elif (verified := _verify(q, found.grey, judge)) is not None:
             return verified
-        found = Miss(f"{found.reason}, and the verifier said it asks for something else")
+        else:
+            found = Miss(f"{found.reason}, and the verifier said it asks for something else")
     with semantic_cache.single_flight(pool, key, answer_budget=llm.retry_budget):
         if options.use_cache:  # whoever held the flight may have answered it meanwhile
             with q.transaction() as conn:
@@ -234,25 +239,43 @@ def _without_llm(q: _Asking, conn: psycopg.Connection, budget_spent: bool) -> An
     return q.answer(text, "extractive", citations, notice=notice)
 
 
+def _standing(q: _Asking, verifier: Verifier) -> trust.Standing:
+    """Whether the verifier may judge the grey zone: its standing, after asking it the canaries
+    when it has none or is due again (cache/trust.py; their calls are ledgered as verify-canary)."""
+    tenant = q.options.tenant
+    with q.transaction() as conn:
+        known = trust.standing(conn, tenant, verifier.model)
+        if known is not None and not known.due(trust.now(conn)):
+            return known
+        canaries = trust.draw(conn, tenant, random.Random())
+    checked = trust.check(verifier, canaries)
+    q.record_calls(checked.attempts, "verify-canary")
+    with q.transaction() as conn:
+        return trust.save(conn, tenant, verifier.model, checked)
+
+
 def _verify(q: _Asking, grey: CachedAnswer, verifier: Verifier) -> Answer | None:
     """Ask the verifier about a grey-zone candidate: served (net of the verification) if it agrees."""
     cited = {c["chunk_id"] for c in grey.citations if c.get("chunk_id")}
     texts = q.evidence.retrieved.texts
     verdict = verifier(grey.question, q.key.question, "\n".join(texts.get(c, "") for c in cited))
     cost = q.record_calls(verdict.attempts, "verify")
-    if not verdict.same:
-        return None
     with q.transaction() as conn:
-        return _serve_hit(q, conn, grey, verify_cost=cost or Decimal(0))
+        trust.count_verification(conn, q.options.tenant, verifier.model, approved=verdict.same)
+        if not verdict.same:
+            return None
+        return _serve_hit(q, conn, grey, verify_cost=cost or Decimal(0), verified_by=verifier.model)
 
 
 def _serve_hit(
     q: _Asking, conn: psycopg.Connection, found: CachedAnswer, *, notice: str | None = None,
-    verify_cost: Decimal | None = None,
+    verify_cost: Decimal | None = None, verified_by: str | None = None,
 ) -> Answer:  # fmt: skip
     """A cached answer; after a verification it saved the answer's cost minus the verification's."""
     semantic_cache.mark_hit(conn, found.entry_id)
-    record_hit(conn, found, tenant=q.options.tenant, question=q.key.question, latency_ms=q.elapsed())
+    record_hit(
+        conn, found, tenant=q.options.tenant, question=q.key.question, latency_ms=q.elapsed(), verified_by=verified_by
+    )  # fmt: skip
     saved = found.cost_usd - (verify_cost or 0) if found.cost_usd is not None else None
     q.record(conn, "hit_exact" if found.tier == "exact" else "hit_semantic", None)
     outcome = CacheOutcome(

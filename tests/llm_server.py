@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -34,6 +35,22 @@ def _answer(messages: list[dict[str, str]]) -> str:
     return f"According to the notes, {sentence.strip()} [{best[0]}]."
 
 
+def _verdict(verdict: str | Callable[[str, str], str], messages: list[dict[str, str]]) -> str:
+    if isinstance(verdict, str):
+        return verdict
+    asked = re.findall(r"Question [AB]: <question>(.*?)</question>", messages[-1].get("content", ""), re.S)
+    return verdict(asked[0], asked[1]) if len(asked) == 2 else "unsure"
+
+
+def knows_the_canaries(otherwise: str = "yes") -> Callable[[str, str], str]:
+    """A verifier with judgement on the built-in canary pairs (cache/trust.py) that says
+    `otherwise` to every other pair."""
+    from minutebook.cache.trust import BUILT_IN
+
+    known = {(c.cached, c.new): "yes" if c.same else "no" for c in BUILT_IN}
+    return lambda a, b: known.get((a, b), otherwise)
+
+
 class LLMServer:
     def __init__(self, *, delay: float = 0.0, cached_tokens: int = 0) -> None:
         self.delay = delay
@@ -42,7 +59,9 @@ class LLMServer:
         self.script: deque[str] = deque()
         self.requests: list[dict[str, Any]] = []
         self.hang_seconds = 5.0
-        self.verdict = "yes"  # what it says when asked whether two questions ask for the same thing
+        # What it says when asked whether two questions ask for the same thing: a word, or a function
+        # of the two questions (A, B) giving one (a verifier with judgement, for the canaries)
+        self.verdict: str | Callable[[str, str], str] = "yes"
         self._lock = threading.Lock()
         self._open = threading.Event()
         self._open.set()
@@ -73,7 +92,7 @@ class LLMServer:
                     time.sleep(server.delay)
                 messages = body.get("messages", [])
                 verifying = any("Question A:" in m.get("content", "") for m in messages)
-                text = server.verdict if verifying else _answer(messages)
+                text = _verdict(server.verdict, messages) if verifying else _answer(messages)
                 finish = "length" if behaviour == "truncate" else "stop"
                 if behaviour == "truncate":
                     text = text[: len(text) // 2]

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLES, TPM_NOTE
-from llm_server import LLMServer
+from llm_server import LLMServer, knows_the_canaries
 from psycopg_pool import ConnectionPool
 
-from minutebook.cache import semantic_cache
+from minutebook.cache import semantic_cache, trust
 from minutebook.cache.prices import PriceTable
 from minutebook.cache.report import cost_report, plot, report_csv, report_json
 from minutebook.cache.semantic_cache import CacheSettings, Retrieved
 from minutebook.cache.shape import question_shape
+from minutebook.cache.trust import CANARY_DIFFERENT, CANARY_SAME
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import LLMError
@@ -195,22 +196,79 @@ def test_a_grey_zone_paraphrase_is_served_only_when_the_verifier_agrees(
     pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
 ) -> None:
     tenant, _ = notes
+    server.verdict = knows_the_canaries(otherwise="yes")
     first = ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
     assert first.cache.stored and first.cost_usd
     served = ask(pool, embedder, llm, PRICES, "okta sso eta", options=options(tenant))  # 0.74 similar
     assert served.cache.hit and served.cache.verified and served.cache.entry_id == first.cache.entry_id
-    server.verdict = "no"
+    server.verdict = knows_the_canaries(otherwise="no")
     refused = ask(pool, embedder, llm, PRICES, "okta sso ship date", options=options(tenant))  # 0.79
     assert refused.mode == "llm" and "the verifier said it asks for something else" in (refused.cache.miss_reason or "")
     calls = rows(pool, tenant, "SELECT purpose, cost_usd FROM llm_calls ORDER BY id")
-    assert [c[0] for c in calls] == ["answer", "verify", "verify", "answer"]
-    assert served.saved_usd == first.cost_usd - calls[1][1]  # net of its verification
+    canaries = CANARY_DIFFERENT + CANARY_SAME  # asked once, before the first verification; no tenant pairs yet
+    assert [c[0] for c in calls] == ["answer", *["verify-canary"] * canaries, "verify", "verify", "answer"]
+    assert served.saved_usd == first.cost_usd - calls[1 + canaries][1]  # net of its verification
     unverified = options(tenant, cache=CacheSettings(verify=False))
     off = ask(pool, embedder, llm, PRICES, "okta sso: eta?", options=unverified)
     assert not off.cache.verified and len(rows(pool, tenant, "SELECT 1 FROM llm_calls")) == len(calls) + 1
     with tenant_transaction(pool, tenant) as conn:
         totals = cost_report(conn, tenant=tenant).totals
-    assert totals["verify_calls"] == 2 and totals["net_saved_usd"] == totals["saved_usd"] - totals["verify_usd"]
+    assert (totals["verify_calls"], totals["canary_calls"]) == (2, canaries)
+    assert totals["net_saved_usd"] == totals["saved_usd"] - totals["verify_usd"] - totals["canary_usd"]
+
+
+def test_a_verifier_that_says_yes_to_everything_never_serves_a_near_match(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    server.verdict = "yes"  # a small local model, a bad proxy, or a note that talks it into agreeing
+    ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    grey = ask(pool, embedder, llm, PRICES, "okta sso eta", options=options(tenant))
+    assert grey.mode == "llm" and not grey.cache.hit
+    assert "grey zone is off" in (grey.cache.miss_reason or "") and "ask for the same information" in (
+        grey.cache.miss_reason or ""
+    )
+    again = ask(pool, embedder, llm, PRICES, "okta sso ship date", options=options(tenant))
+    assert not again.cache.hit  # its standing is kept: not asked the canaries again, nor the question
+    purposes = [r[0] for r in rows(pool, tenant, "SELECT purpose FROM llm_calls ORDER BY id")]
+    assert "verify" not in purposes and 1 <= purposes.count("verify-canary") <= CANARY_DIFFERENT + CANARY_SAME
+    with tenant_transaction(pool, tenant) as conn:
+        (standing,) = semantic_cache.stats(conn, tenant)["verifiers"]
+    assert standing["model"] == llm.model and not standing["trusted"] and "canary" in standing["reason"]
+
+
+def test_a_verifier_that_fails_is_not_trusted_and_is_checked_again_a_day_later(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    server.verdict = "maybe"
+    ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    assert not ask(pool, embedder, llm, PRICES, "okta sso eta", options=options(tenant)).cache.hit
+    with tenant_transaction(pool, tenant) as conn:
+        (standing,) = semantic_cache.stats(conn, tenant)["verifiers"]
+        assert not standing["trusted"] and "no clear yes or no" in standing["reason"]
+        conn.execute("UPDATE verifier_trust SET checked_at = now() - interval '25 hours'")
+    server.verdict = knows_the_canaries(otherwise="yes")
+    assert ask(pool, embedder, llm, PRICES, "okta sso ship date", options=options(tenant)).cache.verified
+
+
+def test_a_user_rejecting_an_approved_hit_turns_its_verifier_off_until_reset(
+    pool: ConnectionPool, embedder: Embedder, llm: LLMClient, server: LLMServer, notes: tuple[str, Path]
+) -> None:
+    tenant, _ = notes
+    server.verdict = knows_the_canaries(otherwise="yes")
+    ask(pool, embedder, llm, PRICES, "When will Okta SSO be ready?", options=options(tenant))
+    served = ask(pool, embedder, llm, PRICES, "okta sso eta", options=options(tenant))
+    assert served.cache.verified and served.cache.entry_id is not None
+    with tenant_transaction(pool, tenant) as conn:
+        done = semantic_cache.reject(conn, tenant, served.cache.entry_id, reason="wrong")
+        assert done is not None and done.distrusted == [llm.model]
+        conn.execute("UPDATE verifier_trust SET checked_at = now() - interval '25 hours'")
+        standing = trust.standing(conn, tenant, llm.model)
+        assert standing is not None and not standing.trusted
+        assert "a user rejected an answer it approved" in standing.reason
+        assert not standing.due(trust.now(conn))  # a day later the canaries alone do not bring it back
+        assert trust.reset(conn, tenant, llm.model) == 1 and trust.standing(conn, tenant, llm.model) is None
 
 
 def test_concurrent_identical_misses_make_one_llm_call(

@@ -265,6 +265,21 @@ def test_a_cached_answer_can_be_rejected(
     assert client.get("/v1/cache/stats", headers=headers).json()["rejected"] == 1
 
 
+def test_cache_stats_say_why_a_verifier_may_not_judge_near_matches(
+    client: TestClient, acme: tuple[str, dict], llm_server: LLMServer
+) -> None:
+    _, headers = acme
+    upload(client, headers, TPM_NOTE)
+    llm_server.verdict = "yes"  # to everything, the canaries included
+    client.post("/v1/ask", json={"question": "When will Okta SSO be ready?", "as_of": AS_OF}, headers=headers)
+    near = client.post("/v1/ask", json={"question": "okta sso eta", "as_of": AS_OF}, headers=headers).json()
+    assert near["mode"] == "llm" and "grey zone is off" in near["cache"]["miss_reason"]
+    (verifier,) = client.get("/v1/cache/stats", headers=headers).json()["verifiers"]
+    assert verifier["model"] == "gpt-4o-mini" and verifier["trusted"] is False and "(canary)" in verifier["reason"]
+    report = client.get("/v1/cost/report", headers=headers).json()["totals"]
+    assert report["canary_calls"] >= 1
+
+
 def test_llm_failure_is_a_502_and_nothing_is_cached(
     client: TestClient, acme: tuple[str, dict], llm_server: LLMServer
 ) -> None:

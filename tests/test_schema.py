@@ -27,6 +27,7 @@ TENANT_TABLES = {
     "questions",
     "web_sessions",
     "relevance_calibration",
+    "verifier_trust",
 }
 OPERATOR_ONLY = {"api_keys"}  # keyed by hash: the app may only ask minutebook_tenant_for_key()
 
@@ -38,7 +39,7 @@ COLUMNS = {
     "cache_rejections": "id tenant_id entry_id question answer intent chunk_ids cost_usd hit_count reason created_at",
     "cache_entry_chunks": "tenant_id entry_id chunk_id content_hash",
     "cache_hits": "id tenant_id entry_id question cached_question tier similarity tokens_saved cost_saved_usd "
-    "latency_saved_ms latency_ms created_at model",
+    "latency_saved_ms latency_ms created_at model verified_by",
     "chunk_lines": "tenant_id meeting_id ordinal fingerprint",
     "chunks": "id tenant_id meeting_id ordinal section_path section_date text embed_text token_count line_start "
     "line_end content_hash embedding tsv speakers time_start time_end section_date_end embedded_with",
@@ -57,6 +58,8 @@ COLUMNS = {
     "store_meta": "key value updated_at",
     "web_sessions": "tenant_id id_hash created_at expires_at",
     "relevance_calibration": "tenant_id embedded_with meetings latest_ingest unrelated computed_at",
+    "verifier_trust": "tenant_id model trusted reason canaries_passed canaries_total checked_at "
+    "verifications_since_check approvals rejected_approvals",
 }
 APP_WRITES = "DELETE,INSERT,SELECT,UPDATE"
 READER_TABLES = TENANT_TABLES - {"cache_entry_chunks", "chunk_lines", "web_sessions", "relevance_calibration"}

@@ -268,3 +268,20 @@ def test_workers_starting_together_share_one_web_secret(tmp_path: Path) -> None:
     (tmp_path / "web-secret").write_text("")  # truncated by a full disk
     with pytest.raises(ConfigError, match="damaged"):
         load_secret(None, tmp_path)
+
+
+def test_the_cache_page_says_which_verifier_is_off_and_why(
+    site: tuple[TestClient, str, str], pool: ConnectionPool
+) -> None:
+    from minutebook.cache import trust
+    from minutebook.core.database import tenant_transaction
+
+    client, tenant, key = site
+    sign_in(client, key)
+    assert "No verifier checked yet" in client.get("/cache").text
+    with tenant_transaction(pool, tenant) as conn:
+        checked = trust.Checked(False, "said <b>yes</b> to a pair it should reject (canary)", 2, 3)
+        trust.save(conn, tenant, "tiny-local-model", checked)
+    page = client.get("/cache").text
+    assert 'data-model="tiny-local-model" data-trusted="no"' in page
+    assert "said &lt;b&gt;yes&lt;/b&gt; to a pair it should reject (canary)" in page  # note text is data

@@ -8,7 +8,8 @@ ignores `SCAFFOLDING`, the topic of a who-owns question (search/owners.py) leave
 `TOPIC_WRAPPERS`, attendance questions are told by `asks_who_attended`, and the cache
 (cache/shape.py) reads intent from the `*_WORDS` tables and names past `STOP_WORDS`. Typos
 (`same_word`) and acronyms (`acronyms`, `is_acronym_of`) are matched by one rule for search and
-the cache alike.
+the cache alike; what two questions ask about one thing is compared through `PREDICATE_SYNONYMS`
+and `PREDICATE_FILLERS`.
 
 The word sets are layers, not one union: a word left out of a question is a word the relevance
 judge no longer asks the notes for, so each reader ignores exactly the layers measured for it.
@@ -100,6 +101,44 @@ TIME_PHRASES = (("what", "date"), ("what", "day"), ("which", "date"), ("what", "
 REASON_PHRASES = (("how", "come"), ("what", "makes"), ("what", "made"))
 COUNT_PHRASES = (("how", "many"), ("how", "much"), ("number", "of"))
 INTENT_WORDS = WHO_WORDS | WHEN_WORDS | WHY_WORDS | COUNT_WORDS | DECISION_WORDS | STATUS_WORDS
+
+# --- what is asked about a thing -------------------------------------------------------------------
+# Two questions about one thing share an answer only if they ask the same about it (the cache's
+# predicate check, cache/shape.py `predicate_mismatch`): "go on leave" / "back from leave", "first
+# suspect" / "root cause", "start" / "end", "planned" / "actual", "owner" / "reviewer" are other
+# answers. Words a question may differ by and still ask the same: the words notes use
+# interchangeably (one group each; a word may sit in two groups, matching is never transitive), and
+# fillers that say nothing about what is asked (hedges, and "what is happening with X": its status).
+# bench/cache.py: paraphrases served, wrong answers across the generated look-alikes.
+PREDICATE_SYNONYMS: tuple[frozenset[str], ...] = tuple(
+    frozenset(group.split())
+    for group in (
+        "ready done finish finished complete completed ship ships shipped shipping land lands landing landed launch"
+        " launches launched launching live deliver delivered delivery available release released rollout",
+        "owner owners own owns owned responsible responsibility lead leads leading driving drive drives handle"
+        " handles handling handled assigned assignee charge doing working",
+        "decide decided decision decisions agree agreed agreement conclude concluded conclusion consensus"
+        " resolution resolve resolved outcome verdict settle settled call",
+        "risk risks risky concern concerns worry worries worried threat danger",
+        "block blocks blocked blocker blockers blocking stuck",
+        "cost costs spend spending spent bill price expense expenses",
+        "delay delays delayed slip slips slipped slipping push pushed postpone postponed late",
+        "problem problems issue issues trouble",
+        "start starts started starting begin begins began beginning kick kickoff",
+        "end ends ended ending finish finishes finished over stop stops",
+        "cause causes caused reason reasons why because",
+        "plan plans planned planning intend intended",
+        "meet meeting meetings call sync session",
+    )
+)
+PREDICATE_FILLERS = frozenset(
+    """
+    expected expect supposed likely probably actually really exactly currently now today please tell know
+    anyone somebody think gonna going like look looking again roughly approximately exact ever yet
+    status progress update updates state happening happen happened doing news latest
+    """.split()
+)
+
 # What a who-owns question wraps its topic in: "who owns X", "who is handling X", "status of X".
 # Items are matched on the rest (search/owners.py `question_topic`).
 TOPIC_WRAPPERS = STATUS_WORDS | frozenset(
