@@ -116,9 +116,20 @@ def connect(url: str, **kwargs: object) -> psycopg.Connection:
         raise DatabaseError(f"cannot connect to the database: {exc}") from exc
 
 
+# SET LOCAL, not set_config(): on Citus a setting reaches the workers, where the shards' row-level
+# security reads it, only as SET LOCAL with citus.propagate_set_commands = 'local' (verified in
+# ../shared/vendor/README.md). On plain PostgreSQL the citus.* setting is an inert placeholder.
+_SET_LOCAL = psql.SQL("SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL {} = {}")
+
+
+def set_local(conn: psycopg.Connection, name: str, value: str) -> None:
+    """A setting for the rest of the transaction, on every node of the cluster. One round trip."""
+    conn.execute(_SET_LOCAL.format(psql.Identifier(*name.split(".")), psql.Literal(value)))
+
+
 def set_tenant(conn: psycopg.Connection, tenant: str) -> None:
     """Scope the current transaction to `tenant`: row-level security filters on it."""
-    conn.execute("SELECT set_config('minutebook.tenant', %s, true)", (tenant,))
+    set_local(conn, "minutebook.tenant", tenant)
 
 
 def _lock_key(key: str | int) -> tuple[str, str | int]:

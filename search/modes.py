@@ -10,6 +10,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from minutebook.core.database import set_local
+
 
 @dataclass(frozen=True)
 class Entity:
@@ -73,7 +75,7 @@ def _iso_date(text: str) -> date | None:
 def fuzzy(conn: psycopg.Connection, text: str, *, tenant: str, threshold: float = 0.3, limit: int = 10) -> list[Entity]:
     """People, meeting titles and items whose spelling is close to `text` (typos welcome)."""
     # the trigram index answers `<%` at this threshold, so items below it are never read
-    conn.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", (str(threshold),))
+    set_local(conn, "pg_trgm.word_similarity_threshold", str(threshold))
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             """SELECT * FROM (

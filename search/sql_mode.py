@@ -24,6 +24,7 @@ import psycopg
 from psycopg.types.range import Range
 from psycopg_pool import ConnectionPool
 
+from minutebook.core.database import set_tenant
 from minutebook.core.errors import QueryError
 
 READER_ROLE = "minutebook_reader"
@@ -130,7 +131,7 @@ def run_sql(pool: ConnectionPool, statement: str, *, tenant: str, limits: SqlLim
             with conn.transaction():
                 conn.execute("SET TRANSACTION READ ONLY")
                 check_reader_is_safe(conn)
-                conn.execute("SELECT set_config('minutebook.tenant', %s, true)", (tenant,))
+                set_tenant(conn, tenant)
                 conn.execute(f"SET LOCAL ROLE {READER_ROLE}")
                 # a server-side cursor: the result stays in the database until fetched, so a huge
                 # result costs this process a batch of rows, never the whole of it

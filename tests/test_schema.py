@@ -148,3 +148,25 @@ def test_an_older_schema_upgrades_and_keeps_its_rows(blank_db_url: str, tmp_path
         assert chunk == ("Okta SSO slips a week", [], None)  # columns added later have their defaults
         assert conn.execute("SELECT count(*) FROM llm_calls").fetchone() == (1,)
         assert conn.execute("SELECT title FROM meetings").fetchone() == ("Sync",)
+
+
+def test_every_key_of_a_tenant_table_leads_with_tenant_id(catalog: psycopg.Connection) -> None:
+    """What Citus needs to distribute by tenant_id (issue 27), checked on plain PostgreSQL too:
+    primary keys, unique constraints and foreign keys (both ends) start with tenant_id."""
+    rows = catalog.execute(
+        """SELECT c.conrelid::regclass::text, c.conname, c.contype,
+                  (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY k(num, n)
+                   JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num),
+                  (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(c.confkey) WITH ORDINALITY k(num, n)
+                   JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num)
+           FROM pg_constraint c
+           WHERE c.connamespace = 'public'::regnamespace AND c.contype IN ('p', 'u', 'f')"""
+    ).fetchall()
+    keyed = {r[0] for r in rows}
+    assert keyed & TENANT_TABLES >= TENANT_TABLES - {"chunk_lines"}, "every tenant table but chunk_lines has a key"
+    wrong = [
+        f"{table}.{name} ({', '.join(columns)})"
+        for table, name, kind, columns, referenced in rows
+        if table in TENANT_TABLES and (columns[0] != "tenant_id" or (kind == "f" and referenced[0] != "tenant_id"))
+    ]
+    assert not wrong, f"keys not led by tenant_id: {wrong}"
