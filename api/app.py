@@ -18,7 +18,7 @@ from minutebook.api.deps import AppState
 from minutebook.api.fairness import TenantSlots, default_request_limit, default_sql_limit
 from minutebook.api.keys import KeyResolver
 from minutebook.api.metrics import Metrics
-from minutebook.api.ratelimit import TokenBuckets
+from minutebook.api.ratelimit import SharedTokenBuckets
 from minutebook.api.request_origin import RequestOrigin
 from minutebook.api.runtime import Runtime
 from minutebook.core.migrations import pending_count
@@ -99,7 +99,7 @@ def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
     app.state.minutebook = AppState(
         rt=rt,
         keys=KeyResolver(rt.pool),
-        buckets=TokenBuckets(s.rate_per_second, s.rate_burst),
+        buckets=SharedTokenBuckets(rt.pool, s.rate_per_second, s.rate_burst),
         metrics=metrics,
         keyless_tenant=keyless_tenant,
         requests=TenantSlots(s.tenant_max_concurrent or default_request_limit(s.pool_max_size)),

@@ -36,7 +36,7 @@ def serve(
     tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant for keyless requests on loopback."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     workers: int = typer.Option(
-        1, "--workers", min=1, max=64, help="Processes; rate limits and /metrics are per process."
+        1, "--workers", min=1, max=64, help="Processes; rate limits are shared (database), /metrics per process."
     ),
 ) -> None:
     """Serve the web app (at /) and the HTTP API (under /v1; OpenAPI docs at /docs). Keyless

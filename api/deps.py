@@ -13,7 +13,7 @@ from minutebook.api.fairness import TenantSlots
 from minutebook.api.keys import KeyResolver
 from minutebook.api.metrics import Metrics
 from minutebook.api.problems import ApiProblem
-from minutebook.api.ratelimit import TokenBuckets
+from minutebook.api.ratelimit import SharedTokenBuckets, TokenBuckets
 from minutebook.api.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `minutebook keys create`.")
@@ -24,7 +24,7 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same
 class AppState:
     rt: Runtime
     keys: KeyResolver
-    buckets: TokenBuckets
+    buckets: TokenBuckets | SharedTokenBuckets
     metrics: Metrics
     keyless_tenant: str | None  # loopback without keys: the one local tenant
     requests: TenantSlots  # requests in flight per tenant

@@ -142,7 +142,7 @@ async def visitor(request: Request) -> AsyncIterator[Visitor]:
     if tenant is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(target if request.method == "GET" else "/")
-    wait = s.buckets.take(tenant)
+    wait = await run_in_threadpool(s.buckets.take, tenant)  # a database round trip
     if wait > 0:
         raise ApiProblem(
             429, "too many requests: wait a moment", headers={"Retry-After": TokenBuckets.retry_after(wait)}
@@ -259,7 +259,7 @@ async def sign_in(request: Request) -> Response:
     tenant = await run_in_threadpool(s.keys.tenant_for, key) if key else None
     if tenant is None:
         address = request.client.host if request.client else "unknown"
-        if s.buckets.take(f"address\x1f{address}") > 0:
+        if await run_in_threadpool(s.buckets.take, f"address\x1f{address}") > 0:
             return await _sign_in_form(request, next_path, status=429, error="Too many attempts: wait a moment.")
         return await _sign_in_form(request, next_path, status=401, error="That key is unknown or revoked.")
     session = web.signer.new_session(tenant, hash_key(key))
