@@ -23,7 +23,8 @@ from minutebook.api.cli_support import (
 from minutebook.core.errors import QueryError
 
 if TYPE_CHECKING:
-    from minutebook.ingest.pipeline import IngestReport, ItemRead
+    from minutebook.core.settings import Settings
+    from minutebook.ingest.pipeline import IngestOptions, IngestReport, ItemRead
 
 # Past this many lines with no owner, the default report counts them and `-v` lists them.
 UNOWNED_SHOWN = 20
@@ -31,7 +32,7 @@ UNOWNED_SHOWN = 20
 
 @friendly_errors
 def ingest(
-    paths: list[str] = typer.Argument(..., help="Files, directories (searched recursively) or globs."),
+    paths: list[str] = typer.Argument(None, help="Files, directories (searched recursively) or globs."),
     tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant to ingest into."),
     when: str | None = typer.Option(
         None,
@@ -43,11 +44,24 @@ def ingest(
     details: bool = typer.Option(
         False, "--details", "-v", help="List every item read from each note, with its owners."
     ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        "-w",
+        min=1,
+        max=64,
+        help="Processes sharing the batch through the database, one model thread each; more can join it "
+        "from other machines that see the same files (--join).",
+    ),
+    join: str | None = typer.Option(None, "--join", help="Work on a batch queued by `ingest --workers` (its id)."),
 ) -> None:
     """Ingest meeting notes (markdown or plain text). Unchanged notes are skipped, changed ones replaced."""
     from minutebook.api.runtime import open_runtime
     from minutebook.core.dates import parse_given_date
     from minutebook.ingest.pipeline import IngestOptions, ingest_paths
+
+    if bool(paths) == bool(join):
+        raise QueryError("name the notes to ingest, or --join a queued batch (not both)")
 
     try:
         given = parse_given_date(when) if when else None
@@ -61,19 +75,21 @@ def ingest(
         today=date.today(),
         given_date=given,
     )
-    with (
-        open_runtime(settings) as rt,
-        progress_bar(quiet=json_out) as progress,
-    ):
-        task = progress.add_task("ingesting", total=None)
-        report = ingest_paths(
-            rt.pool,
-            rt.embedder,
-            paths,
-            options=options,
-            on_files_found=lambda n: progress.update(task, total=n),
-            on_file_done=lambda _source: progress.advance(task),
-        )
+    if join or workers > 1:
+        report = _shared_batch(settings, options, paths, workers=workers, join=join, when=when, quiet=json_out)
+        if report is None:  # a worker that joined: the batch's owner reports
+            return
+    else:
+        with open_runtime(settings) as rt, progress_bar(quiet=json_out) as progress:
+            task = progress.add_task("ingesting", total=None)
+            report = ingest_paths(
+                rt.pool,
+                rt.embedder,
+                paths,
+                options=options,
+                on_files_found=lambda n: progress.update(task, total=n),
+                on_file_done=lambda _source: progress.advance(task),
+            )
     if json_out:
         print_json(
             {
@@ -88,6 +104,58 @@ def ingest(
         _render(report)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _shared_batch(
+    settings: Settings, options: IngestOptions, paths: list[str], *, workers: int, join: str | None,
+    when: str | None, quiet: bool,
+) -> IngestReport | None:  # fmt: skip
+    """`--workers N`: queue the batch, start N worker processes (one model thread each), follow
+    them, and finish what they left (a killed worker's notes, once its lease ends). `--join`:
+    be one of those workers (None: the batch's owner reports)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+    from datetime import timedelta
+
+    from minutebook.api.runtime import open_runtime
+    from minutebook.ingest import queue
+    from minutebook.ingest.pipeline import IngestReport
+
+    lease = timedelta(seconds=settings.ingest_lease_seconds)
+    started = time.perf_counter()
+    if join:
+        try:
+            batch = uuid.UUID(join)
+        except ValueError:
+            raise QueryError(f"--join {join!r}: not a batch id (ingest --workers prints it)") from None
+        with open_runtime(settings) as rt:
+            done = queue.work(rt.pool, rt.embedder, batch, options=options, lease=lease)
+        err_console.print(f"worker {queue.worker_name()}: {done} note(s) of batch {batch}", highlight=False)
+        return None
+    with open_runtime(settings) as rt:
+        batch, missing = queue.enqueue(rt.pool, settings.tenant, paths)
+        total = queue.progress(rt.pool, settings.tenant, batch).total
+        if not quiet:
+            err_console.print(f"batch {batch}: {total} notes, {workers} workers "
+                              f"(more: minutebook ingest --join {batch})", highlight=False)  # fmt: skip
+        command = [sys.executable, "-m", "minutebook.api", "ingest", "--join", str(batch), "--tenant", settings.tenant]
+        command += ["--date", when] if when else []
+        env = {**os.environ, "MINUTEBOOK_EMBED_THREADS": "1"}
+        children = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL) for _ in range(workers)]
+        with progress_bar(quiet=quiet) as bar:
+            task = bar.add_task("ingesting", total=total)
+            while any(child.poll() is None for child in children):
+                now = queue.progress(rt.pool, settings.tenant, batch)
+                bar.update(task, completed=now.done + now.failed)
+                time.sleep(0.5)
+            if not queue.progress(rt.pool, settings.tenant, batch).finished:  # every worker stopped early
+                queue.work(rt.pool, rt.embedder, batch, options=options, lease=lease)
+            bar.update(task, completed=total)
+        found = queue.outcomes(rt.pool, settings.tenant, batch)
+    return IngestReport(missing + found, time.perf_counter() - started)
 
 
 def _render(report: IngestReport) -> None:

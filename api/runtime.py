@@ -131,6 +131,7 @@ def _embedder_options(settings: Settings) -> dict[str, Any]:
         "batch_size": settings.embed_batch_size,
         "runtime": settings.embed_runtime,
         "models_dir": settings.models_dir or settings.home / "models",
+        "threads": settings.embed_threads,
     }
 
 

@@ -51,12 +51,14 @@ class Embedder:
         query_memory: int = QUERY_MEMORY,
         runtime: str = "onnx-int8",  # the product's default (core/settings.py; bench/runtimes.py)
         models_dir: Path | None = None,
+        threads: int | None = None,  # ONNX Runtime's threads (default: up to 4 cores); 1 per ingest worker
     ) -> None:
         if runtime not in RUNTIMES:
             raise ConfigError(f"unknown embedding runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
         self.model_path = Path(model_path) if model_path else None
         self.batch_size = batch_size
         self.runtime = runtime
+        self.threads = threads
         # exported ONNX models: MINUTEBOOK_HOME/models unless the caller (settings) says otherwise
         self.models_dir = models_dir or Path(tempfile.gettempdir()) / "minutebook-models"
         self._model: SentenceTransformer | None = None
@@ -104,12 +106,14 @@ class Embedder:
             exported = ensure_exported(self.models_dir, self.directory, self.runtime)
             try:
                 verify_export(exported)
-                return OnnxEncoder(exported, self.directory)
+                return OnnxEncoder(exported, self.directory, threads=self.threads)
             except ConfigError:
                 raise
             except Exception as exc:  # DamagedExport, or a file ONNX Runtime cannot read
                 log.warning("the exported embedding model is damaged, exporting it again: %s", exc)
-                return OnnxEncoder(export_again(self.models_dir, self.directory, self.runtime), self.directory)
+                return OnnxEncoder(
+                    export_again(self.models_dir, self.directory, self.runtime), self.directory, threads=self.threads
+                )
         except OSError as exc:
             raise ConfigError(
                 f"cannot keep the exported model in {self.models_dir} (MINUTEBOOK_MODELS_DIR): {exc}"

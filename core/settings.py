@@ -58,8 +58,14 @@ class Settings(BaseSettings):
     )
     # measured on 2 cores: 16 beats 64 by ~25% because mixed-length texts pad less in small batches
     embed_batch_size: int = Field(default=16, ge=1, le=1024, description="Texts per model forward pass.")
+    embed_threads: int | None = Field(
+        default=None, ge=1, le=64, description="Threads the embedding model uses (default: up to 4 cores)."
+    )
 
     # -- ingest
+    ingest_lease_seconds: float = Field(
+        default=300.0, gt=0, description="How long an ingest worker holds a note before another may take it over."
+    )
     max_note_bytes: int = Field(default=5_000_000, ge=1, description="Notes larger than this are refused (bytes).")
     chunk_max_tokens: int = Field(
         default=230,

@@ -28,6 +28,7 @@ TENANT_TABLES = {
     "web_sessions",
     "relevance_calibration",
     "verifier_trust",
+    "ingest_queue",
 }
 OPERATOR_ONLY = {"api_keys"}  # keyed by hash: the app may only ask minutebook_tenant_for_key()
 
@@ -58,11 +59,19 @@ COLUMNS = {
     "store_meta": "key value updated_at",
     "web_sessions": "tenant_id id_hash created_at expires_at",
     "relevance_calibration": "tenant_id embedded_with meetings latest_ingest unrelated computed_at",
+    "ingest_queue": "tenant_id batch_id source status claimed_by claimed_until attempts outcome created_at done_at",
+    "rate_buckets": "bucket tokens granted refilled_at",  # reached only through minutebook_take_token()
     "verifier_trust": "tenant_id model trusted reason canaries_passed canaries_total checked_at "
     "verifications_since_check approvals rejected_approvals",
 }
 APP_WRITES = "DELETE,INSERT,SELECT,UPDATE"
-READER_TABLES = TENANT_TABLES - {"cache_entry_chunks", "chunk_lines", "web_sessions", "relevance_calibration"}
+READER_TABLES = TENANT_TABLES - {
+    "cache_entry_chunks",
+    "chunk_lines",
+    "web_sessions",
+    "relevance_calibration",
+    "ingest_queue",
+}
 
 
 @pytest.fixture(scope="module")
