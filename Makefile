@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test test-citus lint bench clean browser
 
 # pip's own chatter (and the machine's index warnings) goes to a log, shown only when it fails.
 PIP_QUIET = > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
@@ -45,6 +45,20 @@ test: $(VENV)/.installed-dev browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# The database tests again on a 3-node Citus cluster (coordinator + 2 workers on loopback), built
+# once from ../shared/vendor into ~/.cache/minutebook/citus by scripts/citus-cluster; skipped with
+# one line saying why when it cannot be built here.
+CITUS_TESTS ?= tests/test_schema.py tests/test_migrations.py tests/test_search.py tests/test_ingest.py \
+	tests/test_owners.py tests/test_answers.py tests/test_api.py tests/test_red_team.py tests/test_relevance.py \
+	tests/test_question_path.py tests/test_attendance_questions.py tests/test_ingest_workers.py \
+	tests/test_shared_limits.py
+test-citus: $(VENV)/.installed-dev
+	@if why=$$(scripts/citus-cluster check 2>&1); then \
+	  url=$$(scripts/citus-cluster start --fresh) || exit 1; \
+	  MINUTEBOOK_TEST_DATABASE_URL=$$url $(BIN)/python -m pytest -q $(CITUS_TESTS); status=$$?; \
+	  scripts/citus-cluster stop; exit $$status; \
+	else echo "test-citus skipped: $$why"; fi
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

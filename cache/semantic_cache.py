@@ -166,7 +166,8 @@ SELECT e.id, e.question, e.question_hash, e.window_key, e.intent, e.negated, e.e
        1 - (e.embedding <=> %(q)s) AS similarity,
        ARRAY(SELECT l.chunk_id FROM cache_entry_chunks l WHERE l.entry_id = e.id) AS cited,
        NOT EXISTS (SELECT 1 FROM cache_entry_chunks l
-                   LEFT JOIN chunks c ON c.id = l.chunk_id AND c.content_hash = l.content_hash
+                   LEFT JOIN chunks c ON c.tenant_id = l.tenant_id AND c.id = l.chunk_id
+                     AND c.content_hash = l.content_hash
                    WHERE l.entry_id = e.id AND c.id IS NULL) AS evidence_current,
        EXISTS (SELECT 1 FROM cache_rejections r
                WHERE r.tenant_id = e.tenant_id AND r.intent = e.intent

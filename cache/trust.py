@@ -154,7 +154,8 @@ def tenant_pairs(conn: psycopg.Connection, tenant: str, rng: random.Random) -> l
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             """SELECT e.id, e.question, e.intent, e.entities,
-                      (SELECT string_agg(c.text, E'\n') FROM cache_entry_chunks l JOIN chunks c ON c.id = l.chunk_id
+                      (SELECT string_agg(c.text, E'\n') FROM cache_entry_chunks l
+                        JOIN chunks c ON c.tenant_id = l.tenant_id AND c.id = l.chunk_id
                        WHERE l.entry_id = e.id) AS evidence
                FROM cache_entries e WHERE e.tenant_id = %s ORDER BY e.created_at DESC LIMIT %s""",
             (tenant, TENANT_POOL),
@@ -209,7 +210,7 @@ def save(conn: psycopg.Connection, tenant: str, model: str, checked: Checked) ->
                    reason = CASE WHEN verifier_trust.rejected_approvals = 0 THEN EXCLUDED.reason
                                  ELSE verifier_trust.reason END,
                    canaries_passed = EXCLUDED.canaries_passed, canaries_total = EXCLUDED.canaries_total,
-                   checked_at = now(), verifications_since_check = 0
+                   checked_at = EXCLUDED.checked_at, verifications_since_check = 0
             RETURNING {_COLUMNS}""",
         (tenant, model, checked.trusted, checked.reason, checked.passed, checked.total),
     ).fetchone()

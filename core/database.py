@@ -127,6 +127,12 @@ def set_local(conn: psycopg.Connection, name: str, value: str) -> None:
     conn.execute(_SET_LOCAL.format(psql.Identifier(*name.split(".")), psql.Literal(value)))
 
 
+def on_citus(conn: psycopg.Connection) -> bool:
+    """Whether the database is a Citus coordinator (where a few statements must be written otherwise)."""
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").fetchone()
+    return bool(row and row[0])
+
+
 def set_tenant(conn: psycopg.Connection, tenant: str) -> None:
     """Scope the current transaction to `tenant`: row-level security filters on it."""
     set_local(conn, "minutebook.tenant", tenant)

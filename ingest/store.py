@@ -14,7 +14,7 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
-from minutebook.core.database import LOCK_WAIT_SECONDS, transaction_lock
+from minutebook.core.database import LOCK_WAIT_SECONDS, on_citus, transaction_lock
 from minutebook.ingest.boilerplate import fingerprints, line_fingerprint
 from minutebook.ingest.chunk import Chunk
 from minutebook.ingest.extract import ExtractedItem
@@ -402,6 +402,13 @@ def staged_copy(
     Yields a writer taking one row as {column: value}."""
     stage = f"stage_{table}"
     columns = ", ".join(name for name, _ in layout)
+    if on_citus(conn):  # Citus runs INSERT … SELECT from a local table as a COPY, which RLS refuses
+        rows: list[list[Any]] = []
+        yield lambda row: rows.append([row[name] for name, _ in layout])
+        values = ", ".join(["%s"] * len(layout))
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({values})", rows)
+        return
     conn.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
     conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA")
     with conn.cursor() as cur, cur.copy(f"COPY {stage} ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:

@@ -43,9 +43,10 @@ def meeting_attendance(
     rows = conn.execute(
         f"""SELECT m.id, m.title, m.date_start, m.source,
                    array_agg(p.name ORDER BY p.name) AS names
-            FROM meetings m JOIN meeting_attendees a ON a.meeting_id = m.id JOIN people p ON p.id = a.person_id
+            FROM meetings m JOIN meeting_attendees a ON a.tenant_id = m.tenant_id AND a.meeting_id = m.id
+              JOIN people p ON p.tenant_id = a.tenant_id AND p.id = a.person_id
             WHERE {where}
-            GROUP BY m.id ORDER BY {order} LIMIT %(limit)s""",
+            GROUP BY m.tenant_id, m.id ORDER BY {order} LIMIT %(limit)s""",
         {"since": since, "until": until, "ids": meeting_ids, "limit": limit},
     ).fetchall()
     return [Attendance(r[0], r[1], r[2], r[3], list(r[4])) for r in rows]

@@ -152,7 +152,7 @@ def passage_words(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int
                    FROM unnest(c.tsv) AS u WHERE u.lexeme = ANY(%(lex)s)),
                   EXISTS (SELECT 1 FROM items i WHERE i.tenant_id = c.tenant_id AND i.meeting_id = c.meeting_id
                                                   AND i.chunk_id = c.id AND i.kind = 'decision')
-           FROM chunks c JOIN meetings m ON m.id = c.meeting_id,
+           FROM chunks c JOIN meetings m ON m.tenant_id = c.tenant_id AND m.id = c.meeting_id,
            LATERAL (SELECT array_agg(t.lex) FILTER (WHERE (c.tsv || to_tsvector('english', m.title))
                                                            @@ to_tsquery('simple', quote_literal(t.lex))) AS found,
                            array_agg(t.lex) FILTER (WHERE to_tsvector('english', m.title)
@@ -187,7 +187,8 @@ def item_coverage(conn: psycopg.Connection, terms: KeyTerms, item_ids: list[int]
         """SELECT i.id, array_agg(t.lex) FILTER (WHERE (i.tsv || to_tsvector('english', m.title))
                                                         @@ to_tsquery('simple', quote_literal(t.lex))),
                   min(i.text || ' ' || i.context || ' ' || m.title)
-           FROM items i JOIN meetings m ON m.id = i.meeting_id CROSS JOIN unnest(%s::text[]) AS t(lex)
+           FROM items i JOIN meetings m ON m.tenant_id = i.tenant_id AND m.id = i.meeting_id
+             CROSS JOIN unnest(%s::text[]) AS t(lex)
            WHERE i.id = ANY(%s) GROUP BY i.id""",
         (terms.lexemes, item_ids),
     ).fetchall()

@@ -51,11 +51,13 @@ class SearchFilters:
         if self.person:
             parts.append(
                 f"""c.meeting_id = ANY(ARRAY(
-                       SELECT a.meeting_id FROM meeting_attendees a JOIN people p ON p.id = a.person_id
+                       SELECT a.meeting_id FROM meeting_attendees a JOIN people p ON p.tenant_id = a.tenant_id
+                         AND p.id = a.person_id
                        WHERE p.tenant_id = %(tenant)s AND {PERSON_MATCH}
                        UNION
-                       SELECT i.meeting_id FROM items i JOIN item_owners o ON o.item_id = i.id
-                       JOIN people p ON p.id = o.person_id
+                       SELECT i.meeting_id FROM items i JOIN item_owners o ON o.tenant_id = i.tenant_id
+                         AND o.item_id = i.id
+                       JOIN people p ON p.tenant_id = o.tenant_id AND p.id = o.person_id
                        WHERE p.tenant_id = %(tenant)s AND {PERSON_MATCH}))"""
             )
         if self.kind:
@@ -108,7 +110,7 @@ WITH vec AS (
         SELECT c.id, c.embedding <=> %(q)s AS dist, 1 - (c.embedding <=> %(q)s) AS sim
         FROM chunks c WHERE c.tenant_id = %(tenant)s {filters}
         ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s) v
-), common_freq AS (
+), common_freq AS MATERIALIZED (  -- Citus: a catalog view must be read before the distributed part
     -- how many passages hold each frequent word, from the planner's statistics (ANALYZE)
     SELECT e.lexeme, e.freq
     FROM pg_stats s,
@@ -166,7 +168,7 @@ SELECT c.id AS chunk_id, c.meeting_id, m.title AS meeting_title, m.date_start AS
        COALESCE(vec.sim, 1 - (c.embedding <=> %(q)s)) AS vector_score, vec.r AS vector_rank,
        fts.rank AS fulltext_score, fts.r AS fulltext_rank,
        spelled.ws AS trigram_score, spelled.r AS trigram_rank
-FROM fused f JOIN chunks c ON c.id = f.id JOIN meetings m ON m.id = c.meeting_id
+FROM fused f JOIN chunks c ON c.id = f.id JOIN meetings m ON m.tenant_id = c.tenant_id AND m.id = c.meeting_id
 LEFT JOIN vec ON vec.id = f.id LEFT JOIN fts ON fts.id = f.id LEFT JOIN spelled ON spelled.id = f.id
 ORDER BY f.score DESC, c.id
 """

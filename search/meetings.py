@@ -60,7 +60,8 @@ _SUMMARY = """m.id, m.title, m.source, m.date_start, m.date_end, m.date_precisio
     m.ingested_at,
     (SELECT count(*) FROM chunks c WHERE c.meeting_id = m.id) AS chunks,
     (SELECT count(*) FROM items i WHERE i.meeting_id = m.id) AS items,
-    COALESCE((SELECT array_agg(p.name ORDER BY p.name) FROM meeting_attendees a JOIN people p ON p.id = a.person_id
+    COALESCE((SELECT array_agg(p.name ORDER BY p.name) FROM meeting_attendees a
+      JOIN people p ON p.tenant_id = a.tenant_id AND p.id = a.person_id
               WHERE a.meeting_id = m.id), '{}') AS attendee_names"""
 
 
@@ -113,7 +114,7 @@ def get_meeting(
             return None
         attendees = cur.execute(
             """SELECT p.name, p.kind, COALESCE(a.role, p.role) AS role
-               FROM meeting_attendees a JOIN people p ON p.id = a.person_id
+               FROM meeting_attendees a JOIN people p ON p.tenant_id = a.tenant_id AND p.id = a.person_id
                WHERE a.meeting_id = %s ORDER BY p.name""",
             (meeting_id,),
         ).fetchall()

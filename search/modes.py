@@ -136,7 +136,8 @@ def _neighbours(cur: psycopg.Cursor[dict[str, Any]], entity: Entity, tenant: str
     found: list[tuple[str, Entity]] = []
     if entity.type in ("person", "team"):
         for r in cur.execute(
-            """SELECT i.id, i.kind, i.text, i.status, i.due_date FROM item_owners o JOIN items i ON i.id = o.item_id
+            """SELECT i.id, i.kind, i.text, i.status, i.due_date FROM item_owners o
+                 JOIN items i ON i.tenant_id = o.tenant_id AND i.id = o.item_id
                WHERE o.tenant_id = %s AND o.person_id = %s ORDER BY i.id""",
             (tenant, entity.id),
         ).fetchall():
@@ -152,34 +153,41 @@ def _neighbours(cur: psycopg.Cursor[dict[str, Any]], entity: Entity, tenant: str
                 )
             )
         for r in cur.execute(
-            """SELECT m.id, m.title, m.date_start FROM meeting_attendees a JOIN meetings m ON m.id = a.meeting_id
+            """SELECT m.id, m.title, m.date_start FROM meeting_attendees a
+                 JOIN meetings m ON m.tenant_id = a.tenant_id AND m.id = a.meeting_id
                WHERE a.tenant_id = %s AND a.person_id = %s ORDER BY m.date_start""",
             (tenant, entity.id),
         ).fetchall():
             found.append(("attended", Entity("meeting", r["id"], r["title"], {"date_start": r["date_start"]})))
     elif entity.type == "item":
         for r in cur.execute(
-            "SELECT m.id, m.title, m.date_start FROM items i JOIN meetings m ON m.id = i.meeting_id WHERE i.id = %s",
-            (entity.id,),
+            """SELECT m.id, m.title, m.date_start
+               FROM items i JOIN meetings m ON m.tenant_id = i.tenant_id AND m.id = i.meeting_id
+               WHERE i.tenant_id = %s AND i.id = %s""",
+            (tenant, entity.id),
         ).fetchall():
             found.append(("recorded in", Entity("meeting", r["id"], r["title"], {"date_start": r["date_start"]})))
         for r in cur.execute(
-            """SELECT p.id, p.kind, p.name, p.role FROM item_owners o JOIN people p ON p.id = o.person_id
-               WHERE o.item_id = %s ORDER BY o.position""",
-            (entity.id,),
+            """SELECT p.id, p.kind, p.name, p.role FROM item_owners o JOIN people p ON p.tenant_id = o.tenant_id
+                 AND p.id = o.person_id
+               WHERE o.tenant_id = %s AND o.item_id = %s ORDER BY o.position""",
+            (tenant, entity.id),
         ).fetchall():
             found.append(("owned by", Entity(r["kind"], r["id"], r["name"], {"role": r["role"]})))
     elif entity.type == "meeting":
         for r in cur.execute(
-            """SELECT p.id, p.kind, p.name, p.role FROM meeting_attendees a JOIN people p ON p.id = a.person_id
-               WHERE a.meeting_id = %s ORDER BY p.name""",
-            (entity.id,),
+            """SELECT p.id, p.kind, p.name, p.role FROM meeting_attendees a JOIN people p ON p.tenant_id = a.tenant_id
+                 AND p.id = a.person_id
+               WHERE a.tenant_id = %s AND a.meeting_id = %s ORDER BY p.name""",
+            (tenant, entity.id),
         ).fetchall():
             found.append(("attendee", Entity(r["kind"], r["id"], r["name"], {"role": r["role"]})))
         for r in cur.execute(
-            """SELECT DISTINCT p.id, p.kind, p.name, p.role FROM items i JOIN item_owners o ON o.item_id = i.id
-               JOIN people p ON p.id = o.person_id WHERE i.meeting_id = %s ORDER BY p.name""",
-            (entity.id,),
+            """SELECT DISTINCT p.id, p.kind, p.name, p.role FROM items i
+                 JOIN item_owners o ON o.tenant_id = i.tenant_id AND o.item_id = i.id
+                 JOIN people p ON p.tenant_id = o.tenant_id AND p.id = o.person_id
+               WHERE i.tenant_id = %s AND i.meeting_id = %s ORDER BY p.name""",
+            (tenant, entity.id),
         ).fetchall():
             found.append(("assigned", Entity(r["kind"], r["id"], r["name"], {"role": r["role"]})))
     return found

@@ -118,7 +118,7 @@ _ITEM_COLUMNS = """
     COALESCE((SELECT json_agg(json_build_object('name', p.name, 'kind', p.kind, 'role', p.role,
                                                 'written_as', o.written_as, 'aliases', p.aliases)
                               ORDER BY o.position)
-              FROM item_owners o JOIN people p ON p.id = o.person_id
+              FROM item_owners o JOIN people p ON p.tenant_id = o.tenant_id AND p.id = o.person_id
               WHERE o.item_id = i.id), '[]') AS owners
 """
 
@@ -157,7 +157,7 @@ SELECT {_ITEM_COLUMNS}, f.score,
        1 - (i.embedding <=> %(q)s) AS similarity,
        (i.id IN (SELECT id FROM fts)) AS all_words_hit,
        (SELECT ws FROM spelled WHERE spelled.id = i.id) AS spelling
-FROM fused f JOIN items i ON i.id = f.id JOIN meetings m ON m.id = i.meeting_id
+FROM fused f JOIN items i ON i.id = f.id JOIN meetings m ON m.tenant_id = i.tenant_id AND m.id = i.meeting_id
 ORDER BY f.score DESC
 LIMIT %(k)s
 """
@@ -171,7 +171,7 @@ _MATCH_BY_SPELLING = _MATCH_SQL.format(spelling_source=_FROM_TRIGRAM_INDEX)
 _THREAD_SQL = f"""
 SELECT {_ITEM_COLUMNS}, 0.0 AS score, 1 - (i.embedding <=> t.embedding) AS similarity
 FROM items t JOIN items i ON i.tenant_id = t.tenant_id AND i.id <> t.id
-JOIN meetings m ON m.id = i.meeting_id
+JOIN meetings m ON m.tenant_id = i.tenant_id AND m.id = i.meeting_id
 WHERE t.id = %(item)s AND i.kind = t.kind AND i.meeting_id <> t.meeting_id
   AND (1 - (i.embedding <=> t.embedding) >= %(threshold)s
        OR similarity(i.text, t.text) >= 0.6)
@@ -326,7 +326,7 @@ def list_items(
     conditions = ["i.tenant_id = %(tenant)s"]
     if owner:
         conditions.append(
-            f"""EXISTS (SELECT 1 FROM item_owners o JOIN people p ON p.id = o.person_id
+            f"""EXISTS (SELECT 1 FROM item_owners o JOIN people p ON p.tenant_id = o.tenant_id AND p.id = o.person_id
                         WHERE o.item_id = i.id
                           AND ({PERSON_MATCH} OR lower(o.written_as) = lower(%(person)s)))"""
         )
@@ -341,7 +341,7 @@ def list_items(
     if meeting_id:
         conditions.append("i.meeting_id = %(meeting_id)s")
     query = f"""SELECT {_ITEM_COLUMNS}, 0.0 AS score, 0.0 AS similarity
-                FROM items i JOIN meetings m ON m.id = i.meeting_id
+                FROM items i JOIN meetings m ON m.tenant_id = i.tenant_id AND m.id = i.meeting_id
                 WHERE {" AND ".join(conditions)}
                 ORDER BY i.due_date NULLS LAST, m.date_start DESC NULLS LAST, i.ordinal
                 LIMIT %(limit)s"""

@@ -147,7 +147,7 @@ def unrelated_similarity(conn: psycopg.Connection, embedder: Embedder, *, tenant
            VALUES (%s, %s, %s, %s, %s)
            ON CONFLICT (tenant_id) DO UPDATE SET embedded_with = excluded.embedded_with,
                meetings = excluded.meetings, latest_ingest = excluded.latest_ingest,
-               unrelated = excluded.unrelated, computed_at = now()""",
+               unrelated = excluded.unrelated, computed_at = excluded.computed_at""",  # Citus: no now() in DO UPDATE
         (tenant, embedder.identity, meetings, latest, value),
     )
     return value

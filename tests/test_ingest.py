@@ -25,7 +25,7 @@ def meetings(pool: ConnectionPool, tenant: str) -> list[tuple]:
         return conn.execute(
             """SELECT m.id, m.source, m.title, m.content_hash, count(c.id)
                FROM meetings m LEFT JOIN chunks c ON c.meeting_id = m.id
-               WHERE m.tenant_id = %s GROUP BY m.id ORDER BY m.source""",
+               WHERE m.tenant_id = %s GROUP BY m.tenant_id, m.id ORDER BY m.source""",
             (tenant,),
         ).fetchall()
 

@@ -30,7 +30,7 @@ def _items(pool: ConnectionPool, tenant: str) -> list[tuple[str, list[str]]]:
         rows = conn.execute(
             """SELECT i.text, COALESCE(array_agg(p.name ORDER BY o.position) FILTER (WHERE p.id IS NOT NULL), '{}')
                FROM items i LEFT JOIN item_owners o ON o.item_id = i.id LEFT JOIN people p ON p.id = o.person_id
-               GROUP BY i.id ORDER BY i.id"""
+               GROUP BY i.tenant_id, i.id ORDER BY i.id"""
         ).fetchall()
     return [(r[0], list(r[1])) for r in rows]
 
