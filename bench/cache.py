@@ -255,40 +255,45 @@ def look_alikes(groups: list[dict]) -> list[dict]:
     another group's name, the number, the time window. Each needs another answer (or none)."""
     names = sorted({t for g in groups for q in g["questions"] for t in re.findall(r"\b[A-Z][A-Za-z]{2,}\b", q)
                     if not q.startswith(t)})  # fmt: skip
-    made: list[dict] = []
+    made: dict[str, dict] = {}
     seen = {normalise_question(q) for g in groups for q in g["questions"]}
     for g in groups:
         if g.get("negative_of"):
             continue
         for q in g["questions"][:2]:
-            for kind, text in _swaps(q, names):
+            for kind, swap, text in _swaps(q, names):
                 if normalise_question(text) in seen:
                     continue
                 seen.add(normalise_question(text))
-                made.append({"id": f"{g['id']}~{kind}~{len(made)}", "negative_of": g["id"], "kind": f"generated "
-                             f"{kind}", "questions": [text]})  # fmt: skip
-    return made
+                # phrasings of one group swapped the same way ask one new thing: one group
+                key = f"{g['id']}~{kind}~{swap}"
+                made.setdefault(key, {"id": key, "negative_of": g["id"], "kind": f"generated {kind}",
+                                      "questions": []})["questions"].append(text)  # fmt: skip
+    return list(made.values())
 
 
-def _swaps(q: str, names: list[str]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+def _swaps(q: str, names: list[str]) -> list[tuple[str, str, str]]:
+    """(kind, what was swapped in, the new question) for each look-alike of `q`."""
+    out: list[tuple[str, str, str]] = []
     for a, b in PREDICATE_SWAPS:
         for x, y in ((a, b), (b, a)):
             if re.search(rf"\b{x}\b", q, re.I):
-                out.append(("predicate", re.sub(rf"\b{x}\b", y, q, count=1, flags=re.I)))
+                out.append(("predicate", y, re.sub(rf"\b{x}\b", y, q, count=1, flags=re.I)))
     if m := re.search(r"\d+", q):
-        out.append(("number", q[: m.start()] + str(int(m.group()) + 1) + q[m.end() :]))
+        swapped = str(int(m.group()) + 1)
+        out.append(("number", swapped, q[: m.start()] + swapped + q[m.end() :]))
     for a, b in WINDOW_SWAPS:
         if a in q.lower():
-            out.append(("window", re.sub(a, b, q, count=1, flags=re.I)))
+            out.append(("window", b, re.sub(a, b, q, count=1, flags=re.I)))
     for i, month in enumerate(MONTHS):
         if re.search(rf"\b{month}\b", q, re.I):
-            out.append(("window", re.sub(rf"\b{month}\b", MONTHS[(i + 1) % 12].title(), q, count=1, flags=re.I)))
+            later = MONTHS[(i + 1) % 12]
+            out.append(("window", later, re.sub(rf"\b{month}\b", later.title(), q, count=1, flags=re.I)))
     own = [t for t in re.findall(r"\b[A-Z][A-Za-z]{2,}\b", q) if t in names]
     if own:
         other = names[(names.index(own[0]) + 7) % len(names)]
         if other not in q:
-            out.append(("entity", q.replace(own[0], other, 1)))
+            out.append(("entity", other.lower(), q.replace(own[0], other, 1)))
     return out
 
 

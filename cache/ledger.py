@@ -105,17 +105,19 @@ def record_hit(
 ) -> None:  # fmt: skip
     """A hit saved what the entry's answer cost (gross: a verification is ledgered as its own
     spend), even when the entry was dropped (rejected, evicted) while a verifier was being
-    asked: the row then points at no entry."""
+    asked: the row then points at no entry. (Two statements: Citus takes no subquery in VALUES.)"""
+    entry = conn.execute(
+        "SELECT id, model FROM cache_entries WHERE tenant_id = %s AND id = %s", (tenant, found.entry_id)
+    ).fetchone()
     conn.execute(
         """INSERT INTO cache_hits (tenant_id, entry_id, model, question, cached_question, tier, similarity,
                                    tokens_saved, cost_saved_usd, latency_saved_ms, latency_ms, verified_by)
-           VALUES (%(tenant)s, (SELECT id FROM cache_entries WHERE id = %(entry)s),
-                   (SELECT model FROM cache_entries WHERE id = %(entry)s), %(question)s,
-                   %(cached_question)s, %(tier)s, %(similarity)s, %(tokens_saved)s, %(cost_saved)s,
-                   %(latency_saved)s, %(latency)s, %(verified_by)s)""",
+           VALUES (%(tenant)s, %(entry)s, %(model)s, %(question)s, %(cached_question)s, %(tier)s, %(similarity)s,
+                   %(tokens_saved)s, %(cost_saved)s, %(latency_saved)s, %(latency)s, %(verified_by)s)""",
         {
             "tenant": tenant,
-            "entry": found.entry_id,
+            "entry": entry[0] if entry else None,
+            "model": entry[1] if entry else None,
             "question": question,
             "cached_question": found.question,
             "tier": found.tier,

@@ -161,28 +161,35 @@ class Retrieved:
 
 
 _CANDIDATES = """
-SELECT e.id, e.question, e.question_hash, e.window_key, e.intent, e.negated, e.entities, e.answer, e.citations,
-       e.prompt_tokens, e.completion_tokens, e.cached_tokens, e.cost_usd, e.latency_ms,
-       1 - (e.embedding <=> %(q)s) AS similarity,
-       ARRAY(SELECT l.chunk_id FROM cache_entry_chunks l WHERE l.entry_id = e.id) AS cited,
+(SELECT id, question, question_hash, window_key, intent, negated, entities, answer, citations,
+        prompt_tokens, completion_tokens, cached_tokens, cost_usd, latency_ms, 1 - (embedding <=> %(q)s) AS similarity
+ FROM cache_entries
+ WHERE tenant_id = %(tenant)s AND model = %(model)s AND prompt_version = %(version)s
+   AND question_hash = %(hash)s AND expires_at > now()
+ ORDER BY created_at DESC LIMIT 1)
+UNION ALL
+(SELECT id, question, question_hash, window_key, intent, negated, entities, answer, citations,
+        prompt_tokens, completion_tokens, cached_tokens, cost_usd, latency_ms, 1 - (embedding <=> %(q)s)
+ FROM cache_entries
+ WHERE tenant_id = %(tenant)s AND model = %(model)s AND prompt_version = %(version)s AND expires_at > now()
+ ORDER BY embedding <=> %(q)s LIMIT 5)
+"""
+# What each candidate cites, whether that is still current, and whether an answer like it was
+# rejected. A query of its own, on the candidates' ids with the tenant named: Citus runs it on the
+# tenant's worker, where the candidates' nearest-neighbour union could not take it along.
+_EVIDENCE = """
+SELECT e.id,
+       ARRAY(SELECT l.chunk_id FROM cache_entry_chunks l
+             WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id) AS cited,
        NOT EXISTS (SELECT 1 FROM cache_entry_chunks l
                    LEFT JOIN chunks c ON c.tenant_id = l.tenant_id AND c.id = l.chunk_id
                      AND c.content_hash = l.content_hash
-                   WHERE l.entry_id = e.id AND c.id IS NULL) AS evidence_current,
+                   WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id AND c.id IS NULL) AS evidence_current,
        EXISTS (SELECT 1 FROM cache_rejections r
                WHERE r.tenant_id = e.tenant_id AND r.intent = e.intent
                  AND r.chunk_ids = ARRAY(SELECT l.chunk_id FROM cache_entry_chunks l
-                                         WHERE l.entry_id = e.id ORDER BY 1)) AS rejected
-FROM (
-    (SELECT * FROM cache_entries
-     WHERE tenant_id = %(tenant)s AND model = %(model)s AND prompt_version = %(version)s
-       AND question_hash = %(hash)s AND expires_at > now()
-     ORDER BY created_at DESC LIMIT 1)
-    UNION ALL
-    (SELECT * FROM cache_entries
-     WHERE tenant_id = %(tenant)s AND model = %(model)s AND prompt_version = %(version)s AND expires_at > now()
-     ORDER BY embedding <=> %(q)s LIMIT 5)
-) e
+                                         WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id ORDER BY 1)) AS rejected
+FROM cache_entries e WHERE e.tenant_id = %(tenant)s AND e.id = ANY(%(ids)s)
 """
 
 
@@ -201,6 +208,12 @@ def lookup(
                 "hash": key.question_hash,
             },
         ).fetchall()
+        if rows:
+            evidence = {
+                r["id"]: r
+                for r in cur.execute(_EVIDENCE, {"tenant": key.tenant, "ids": sorted({r["id"] for r in rows})})
+            }
+            rows = [{**r, **evidence[r["id"]]} for r in rows if r["id"] in evidence]
     if not rows:
         return Miss("nothing cached yet")
     closeness = dict(retrieved.closeness)
@@ -403,13 +416,19 @@ def reject(conn: psycopg.Connection, tenant: str, entry_id: int, *, reason: str 
     exactly its chunks again (for this tenant). None when there is no such entry."""
     with conn.cursor(row_factory=dict_row) as cur:
         entry = cur.execute(
-            """SELECT question, answer, intent, cost_usd, hit_count,
-                      ARRAY(SELECT chunk_id FROM cache_entry_chunks WHERE entry_id = e.id ORDER BY 1) AS chunk_ids
-               FROM cache_entries e WHERE tenant_id = %s AND id = %s FOR UPDATE""",
+            """SELECT question, answer, intent, cost_usd, hit_count
+               FROM cache_entries WHERE tenant_id = %s AND id = %s FOR UPDATE""",
             (tenant, entry_id),
         ).fetchone()
     if entry is None:
         return None
+    entry["chunk_ids"] = [
+        r[0]
+        for r in conn.execute(
+            "SELECT chunk_id FROM cache_entry_chunks WHERE tenant_id = %s AND entry_id = %s ORDER BY 1",
+            (tenant, entry_id),
+        )
+    ]
     distrusted = trust.blame_rejection(conn, tenant, entry_id)
     conn.execute(
         """INSERT INTO cache_rejections (tenant_id, entry_id, question, answer, intent, chunk_ids, cost_usd,
@@ -421,7 +440,8 @@ def reject(conn: psycopg.Connection, tenant: str, entry_id: int, *, reason: str 
     conn.execute("DELETE FROM cache_entries WHERE tenant_id = %s AND id = %s", (tenant, entry_id))
     alike = conn.execute(
         """DELETE FROM cache_entries e WHERE tenant_id = %s AND intent = %s
-             AND ARRAY(SELECT chunk_id FROM cache_entry_chunks WHERE entry_id = e.id ORDER BY 1) = %s::bigint[]""",
+             AND ARRAY(SELECT chunk_id FROM cache_entry_chunks l
+                       WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id ORDER BY 1) = %s::bigint[]""",
         (tenant, entry["intent"], entry["chunk_ids"]),
     ).rowcount
     return Rejection(entry_id, entry["question"], entry["intent"], list(entry["chunk_ids"]), alike, distrusted)

@@ -25,6 +25,7 @@ from minutebook.ingest.grammar.questions import (
     COUNT_PHRASES,
     COUNT_WORDS,
     DECISION_WORDS,
+    IMPLIED_PREDICATES,
     INTENT_WORDS,
     MEETING_TALK,
     NEGATION_WORDS,
@@ -213,6 +214,8 @@ def shape_mismatch(cached: QuestionShape, new: QuestionShape, cited_text: str) -
     cached_only = sorted(e for e in cached.entities if not _mentions(e, cached.surface.get(e, ""), new))
     if new_only and cached_only:
         return f"it names {_show(new, new_only)}, the cached question {_show(cached, cached_only)}"
+    if dropped := [e for e in cached_only if e.startswith("n:")]:  # "2021", "v0.34", "#412": another answer
+        return f"the cached question names {_show(cached, dropped)}, this one does not"
     cited = set(_words(cited_text))
     uncovered = [e for e in new_only if not _in_words(e, new.surface.get(e, ""), cited)]
     if uncovered:
@@ -222,11 +225,13 @@ def shape_mismatch(cached: QuestionShape, new: QuestionShape, cited_text: str) -
 
 def predicate_words(shape: QuestionShape) -> set[str]:
     """What the question asks about the things it names: its subject words without the names,
-    meeting talk, a team asking about itself, and fillers ("expected", "actually")."""
+    meeting talk, a team asking about itself, fillers ("expected", "actually"), and what its kind
+    of answer implies ("when" … "ready", "who" … "owns")."""
     named = {stem(w) for surface in shape.surface.values() for w in _words(surface)}
+    implied = {stem(w) for w in IMPLIED_PREDICATES.get(shape.family, ())}  # "when": ready, "who": owns
     return {
         w for w in subject_words(shape)
-        if w not in named and w not in _NOT_PREDICATE and not any(c.isdigit() for c in w)
+        if w not in named and w not in _NOT_PREDICATE and w not in implied and not any(c.isdigit() for c in w)
     }  # fmt: skip
 
 
@@ -240,27 +245,29 @@ def predicate_mismatch(cached: QuestionShape, new: QuestionShape, cited_text: st
 
     The words the new question asks with and the cached one does not ("go" for "back") must be in
     the cited passages: what they ask is there. Words only the cached question has and the
-    passages do not were not what its answer was drawn by. When both questions keep such words
-    ("suspect" / "root") in different clauses of the passages, these hold two answers: the cached
-    answer's own sentence decides (or, when it repeats neither word, the clause of the passages it
-    was drawn from). It must not speak of the cached question's words alone."""
+    passages do not were not what its answer was drawn by. Past that, the cached answer's own
+    sentence decides (or, when it repeats none of these words, the clause of the passages it was
+    drawn from), never the whole line, which may hold both answers ("nominations open Nov 1 and
+    close Nov 15"): it must not speak of the cached question's own words ("back", "before",
+    "registered") without the new question's."""
     mine, theirs = predicate_words(new), predicate_words(cached)
     new_only = sorted(w for w in mine if not any(interchangeable(w, v) for v in theirs))
     cited = set(line_words(cited_text))
     cached_only = sorted(w for w in theirs if not any(interchangeable(w, v) for v in mine) and _said(w, cited))
     if absent := [w for w in new_only if not _said(w, cited)]:
         return f"it asks about {_listed(absent)}, which the cached answer's passages do not mention"
-    if not new_only or not cached_only:
-        return None  # one question is more specific, in the passages' own words
-    clauses = [set(line_words(c)) for c in _CLAUSE.split(cited_text) if c.strip()]
-    if any(any(_said(w, c) for w in new_only) and any(_said(w, c) for w in cached_only) for c in clauses):
-        return None  # one statement holds both questions' words ("complete the Okta integration")
+    if not cached_only:
+        return None  # the new question is as specific, or more, in the passages' own words
     for words in _answer_statements(answer, cited_text, cached):
-        if any(_said(w, words) for w in cached_only) and not any(_said(w, words) for w in new_only):
-            return f"the cached answer is about {_listed(cached_only)}, this question about {_listed(new_only)}"
         if any(_said(w, words) for w in new_only):
-            return None
-    return f"it asks about {_listed(new_only)}, the cached question about {_listed(cached_only)}"
+            return None  # the answer speaks of what the new question asks
+        if any(_said(w, words) for w in cached_only):
+            return f"the cached answer is about {_listed(cached_only)}" + (
+                f", this question about {_listed(new_only)}" if new_only else ", which this question does not ask"
+            )
+    if new_only:
+        return f"it asks about {_listed(new_only)}, the cached question about {_listed(cached_only)}"
+    return None  # the cached question's extra words are not what its answer says
 
 
 def _said(word: str, words: set[str]) -> bool:

@@ -156,7 +156,7 @@ def tenant_pairs(conn: psycopg.Connection, tenant: str, rng: random.Random) -> l
             """SELECT e.id, e.question, e.intent, e.entities,
                       (SELECT string_agg(c.text, E'\n') FROM cache_entry_chunks l
                         JOIN chunks c ON c.tenant_id = l.tenant_id AND c.id = l.chunk_id
-                       WHERE l.entry_id = e.id) AS evidence
+                       WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id) AS evidence
                FROM cache_entries e WHERE e.tenant_id = %s ORDER BY e.created_at DESC LIMIT %s""",
             (tenant, TENANT_POOL),
         ).fetchall()

@@ -273,7 +273,7 @@ def known_people(conn: psycopg.Connection, tenant: str) -> frozenset[str]:
     rows = conn.execute(
         """SELECT key, aliases FROM people p
            WHERE tenant_id = %s AND kind = 'person'
-             AND EXISTS (SELECT 1 FROM meeting_attendees a WHERE a.person_id = p.id)""",
+             AND EXISTS (SELECT 1 FROM meeting_attendees a WHERE a.tenant_id = p.tenant_id AND a.person_id = p.id)""",
         (tenant,),
     ).fetchall()
     names = {n for key, aliases in rows for n in [key, *aliases]}

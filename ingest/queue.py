@@ -84,26 +84,32 @@ def outcomes(pool: ConnectionPool, tenant: str, batch: uuid.UUID) -> list[FileOu
 def claim(pool: ConnectionPool, tenant: str, batch: uuid.UUID, me: str, *, lease: timedelta = LEASE) -> list[str]:
     """Up to `CLAIM` notes nobody holds (pending, or whose worker's lease ran out)."""
     with tenant_transaction(pool, tenant) as conn:
-        conn.execute(  # notes that took their workers down too often
-            """UPDATE ingest_queue SET status = 'failed', done_at = now(),
-                      outcome = jsonb_build_object('status', 'failed', 'error',
-                          source || ': its worker stopped ' || attempts || ' times while ingesting it')
+        for source, attempts in conn.execute(  # notes that took their workers down too often
+            """SELECT source, attempts FROM ingest_queue
                WHERE tenant_id = %s AND batch_id = %s AND status = 'pending' AND attempts >= %s
-                 AND claimed_until < now()""",
+                 AND claimed_until < now() FOR UPDATE SKIP LOCKED""",
             (tenant, batch, MAX_ATTEMPTS),
-        )
-        rows = conn.execute(
-            """UPDATE ingest_queue q SET claimed_by = %(me)s, claimed_until = now() + %(lease)s,
-                      attempts = attempts + 1
-               WHERE (q.tenant_id, q.batch_id, q.source) IN (
-                   SELECT tenant_id, batch_id, source FROM ingest_queue
-                   WHERE tenant_id = %(t)s AND batch_id = %(b)s AND status = 'pending'
-                     AND (claimed_until IS NULL OR claimed_until < now())
-                   ORDER BY source LIMIT %(n)s FOR UPDATE SKIP LOCKED)
-               RETURNING q.source""",
-            {"me": me, "lease": lease, "t": tenant, "b": batch, "n": CLAIM},
+        ).fetchall():
+            why = {"status": "failed", "error": f"{source}: its worker stopped {attempts} times while ingesting it"}
+            conn.execute(
+                """UPDATE ingest_queue SET status = 'failed', done_at = now(), outcome = %s
+                   WHERE tenant_id = %s AND batch_id = %s AND source = %s""",
+                (Jsonb(why), tenant, batch, source),
+            )
+        free = conn.execute(  # locked until this transaction ends; other workers skip them
+            """SELECT source FROM ingest_queue
+               WHERE tenant_id = %s AND batch_id = %s AND status = 'pending'
+                 AND (claimed_until IS NULL OR claimed_until < now())
+               ORDER BY source LIMIT %s FOR UPDATE SKIP LOCKED""",
+            (tenant, batch, CLAIM),
         ).fetchall()
-    return [r[0] for r in rows]
+        sources = [r[0] for r in free]
+        conn.execute(
+            """UPDATE ingest_queue SET claimed_by = %s, claimed_until = now() + %s, attempts = attempts + 1
+               WHERE tenant_id = %s AND batch_id = %s AND source = ANY(%s)""",
+            (me, lease, tenant, batch, sources),
+        )
+    return sources
 
 
 def finish(pool: ConnectionPool, tenant: str, batch: uuid.UUID, outcome: FileOutcome) -> None:

@@ -129,8 +129,9 @@ def remove_unnamed_people(conn: psycopg.Connection, tenant: str) -> int:
     such as "All" taken for a person): they would otherwise go on counting as known names."""
     cur = conn.execute(
         """DELETE FROM people p WHERE p.tenant_id = %s
-             AND NOT EXISTS (SELECT 1 FROM item_owners o WHERE o.person_id = p.id)
-             AND NOT EXISTS (SELECT 1 FROM meeting_attendees a WHERE a.person_id = p.id)""",
+             AND NOT EXISTS (SELECT 1 FROM item_owners o WHERE o.tenant_id = p.tenant_id AND o.person_id = p.id)
+             AND NOT EXISTS (SELECT 1 FROM meeting_attendees a
+                             WHERE a.tenant_id = p.tenant_id AND a.person_id = p.id)""",
         (tenant,),
     )
     return cur.rowcount

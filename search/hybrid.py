@@ -56,12 +56,15 @@ class SearchFilters:
                        WHERE p.tenant_id = %(tenant)s AND {PERSON_MATCH}
                        UNION
                        SELECT i.meeting_id FROM items i JOIN item_owners o ON o.tenant_id = i.tenant_id
-                         AND o.item_id = i.id
+                         AND o.tenant_id = i.tenant_id AND o.item_id = i.id
                        JOIN people p ON p.tenant_id = o.tenant_id AND p.id = o.person_id
                        WHERE p.tenant_id = %(tenant)s AND {PERSON_MATCH}))"""
             )
         if self.kind:
-            parts.append("EXISTS (SELECT 1 FROM items i WHERE i.chunk_id = c.id AND i.kind = %(kind)s)")
+            parts.append(
+                "EXISTS (SELECT 1 FROM items i"
+                " WHERE i.tenant_id = c.tenant_id AND i.chunk_id = c.id AND i.kind = %(kind)s)"
+            )
         return "".join(f" AND {p}" for p in parts)
 
     def params(self) -> dict[str, Any]:

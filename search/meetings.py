@@ -58,11 +58,11 @@ class MeetingDetail:
 
 _SUMMARY = """m.id, m.title, m.source, m.date_start, m.date_end, m.date_precision, m.date_text, m.date_source,
     m.ingested_at,
-    (SELECT count(*) FROM chunks c WHERE c.meeting_id = m.id) AS chunks,
-    (SELECT count(*) FROM items i WHERE i.meeting_id = m.id) AS items,
+    (SELECT count(*) FROM chunks c WHERE c.tenant_id = m.tenant_id AND c.meeting_id = m.id) AS chunks,
+    (SELECT count(*) FROM items i WHERE i.tenant_id = m.tenant_id AND i.meeting_id = m.id) AS items,
     COALESCE((SELECT array_agg(p.name ORDER BY p.name) FROM meeting_attendees a
       JOIN people p ON p.tenant_id = a.tenant_id AND p.id = a.person_id
-              WHERE a.meeting_id = m.id), '{}') AS attendee_names"""
+              WHERE a.tenant_id = m.tenant_id AND a.meeting_id = m.id), '{}') AS attendee_names"""
 
 
 def list_meetings(

@@ -119,7 +119,7 @@ _ITEM_COLUMNS = """
                                                 'written_as', o.written_as, 'aliases', p.aliases)
                               ORDER BY o.position)
               FROM item_owners o JOIN people p ON p.tenant_id = o.tenant_id AND p.id = o.person_id
-              WHERE o.item_id = i.id), '[]') AS owners
+              WHERE o.tenant_id = i.tenant_id AND o.item_id = i.id), '[]') AS owners
 """
 
 # Candidates come from the HNSW index and the full-text index (all words); spelling re-scores
@@ -327,11 +327,13 @@ def list_items(
     if owner:
         conditions.append(
             f"""EXISTS (SELECT 1 FROM item_owners o JOIN people p ON p.tenant_id = o.tenant_id AND p.id = o.person_id
-                        WHERE o.item_id = i.id
+                        WHERE o.tenant_id = i.tenant_id AND o.item_id = i.id
                           AND ({PERSON_MATCH} OR lower(o.written_as) = lower(%(person)s)))"""
         )
     if unowned:
-        conditions.append("NOT EXISTS (SELECT 1 FROM item_owners o WHERE o.item_id = i.id)")
+        conditions.append(
+            "NOT EXISTS (SELECT 1 FROM item_owners o WHERE o.tenant_id = i.tenant_id AND o.item_id = i.id)"
+        )
     if status:
         conditions.append("i.status = %(status)s")
     if kind:

@@ -32,6 +32,7 @@ END $$;
 DO $$
 DECLARE
     t text;
+    lockdown text;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
         RETURN;
@@ -40,6 +41,32 @@ BEGIN
     -- must be able to log in there (it still has no password, and row-level security and the
     -- grants of 003/009 bind it on every node)
     ALTER ROLE minutebook_reader LOGIN;
+    -- ...so the workers lock the reader out of what the coordinator does (003, 009, 015: session
+    -- state, statistics, transaction ids): every pg_catalog function and view it may not use here
+    -- is revoked from PUBLIC there too, and granted back to the roles that run the product
+    SELECT string_agg(cmd, '; ') INTO lockdown FROM (
+        SELECT format('REVOKE EXECUTE ON FUNCTION %1$s FROM PUBLIC; GRANT EXECUTE ON FUNCTION %1$s TO %2$I, '
+                      'minutebook_app', p.oid::regprocedure, current_user) AS cmd
+        FROM pg_proc p
+        WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proacl IS NOT NULL
+          AND NOT has_function_privilege('minutebook_reader', p.oid, 'EXECUTE')
+        UNION ALL
+        SELECT format('REVOKE SELECT ON pg_catalog.%1$I FROM PUBLIC; GRANT SELECT ON pg_catalog.%1$I TO %2$I, '
+                      'minutebook_app', c.relname, current_user)
+        FROM pg_class c
+        WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind = 'v' AND c.relacl IS NOT NULL
+          AND NOT has_table_privilege('minutebook_reader', c.oid, 'SELECT')
+        UNION ALL
+        SELECT format('REVOKE SELECT ON pg_catalog.pg_class FROM PUBLIC; GRANT SELECT (%s) ON pg_catalog.pg_class '
+                      'TO PUBLIC; GRANT SELECT ON pg_catalog.pg_class TO %I, minutebook_app',
+                      string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum), current_user)
+        FROM pg_attribute a
+        WHERE a.attrelid = 'pg_catalog.pg_class'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+          AND has_column_privilege('minutebook_reader', 'pg_catalog.pg_class'::regclass, a.attnum, 'SELECT')
+    ) commands;
+    IF lockdown IS NOT NULL THEN
+        PERFORM run_command_on_workers(lockdown);
+    END IF;
     -- the two triggers above run on the shards (they name the tenant, so they stay on its worker)
     SET LOCAL citus.enable_unsafe_triggers = on;
     PERFORM create_reference_table('api_keys');

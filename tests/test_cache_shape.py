@@ -137,6 +137,13 @@ SPIKE = "Latency spike: Ana first suspected the CDN; the root cause was a lock o
          "It starts on Nov 1 [1]."),
         ("What was the planned budget for the offsite?", "What was the actual budget for the offsite?",
          "Offsite budget: planned $40k, actual $52k.", "The planned budget was $40k [1]."),
+        # one clause holds both: the answer's own words decide
+        ("When do nominations close for the TAC election?", "When do nominations open for the TAC election?",
+         "TAC chair election: nominations open Nov 1 and close Nov 15.", "Nominations close on Nov 15 [1]."),
+        # the cached question is more specific, and its answer says so
+        ("Before the fast add change, how long did adding a 260MB file take?",
+         "With the fast add change, how long does adding a 260MB file take?",
+         "Adding 260MB: 2 min before the fast add change, 20 s with it.", "Before the change it took 2 min [1]."),
     ],
 )  # fmt: skip
 def test_another_predicate_about_the_same_thing_is_another_answer(
@@ -150,7 +157,7 @@ def test_another_predicate_about_the_same_thing_is_another_answer(
     [
         ("When will Okta SSO be ready?", "when's the okta rollout landing", EVIDENCE[1], "Okta: Nov 15 [1]."),
         ("When will Okta SSO be ready?", "When is the Okta integration expected to be done?", EVIDENCE[0],
-         "Sarah completes it by Nov 15 [1]."),
+         "The Okta SSO integration is to be complete by Nov 15 [1]."),
         ("What is the AWS bill doing?", "What is happening with the AWS bill?", "AWS bill up 30%", "Up 30% [1]."),
         ("Who is leading the billing migration?", "Who is driving the billing migration?",
          "Billing migration: Priya", "Priya [1]."),

@@ -112,26 +112,40 @@ INTENT_WORDS = WHO_WORDS | WHEN_WORDS | WHY_WORDS | COUNT_WORDS | DECISION_WORDS
 # kind of value wanted ("how long", "which version": the intent's business) and verbs that only
 # carry a question ("take", "bring"). bench/cache.py: on its first run, 75 of 489 paraphrase misses
 # were this check, 35 of them on these words; "after", "first", "start", "proposed" stay predicates.
-PREDICATE_SYNONYMS: tuple[frozenset[str], ...] = tuple(
-    frozenset(group.split())
-    for group in (
-        "ready done finish finished complete completed ship ships shipped shipping land lands landing landed launch"
-        " launches launched launching live deliver delivered delivery available release released rollout",
-        "owner owners own owns owned responsible responsibility lead leads leading driving drive drives handle"
-        " handles handling handled assigned assignee charge doing working",
-        "decide decided decision decisions agree agreed agreement conclude concluded conclusion consensus"
-        " resolution resolve resolved outcome verdict settle settled call",
-        "risk risks risky concern concerns worry worries worried threat danger",
-        "block blocks blocked blocker blockers blocking stuck",
-        "cost costs spend spending spent bill price expense expenses",
-        "delay delays delayed slip slips slipped slipping push pushed postpone postponed late",
-        "problem problems issue issues trouble",
-        "start starts started starting begin begins began beginning kick kickoff",
-        "end ends ended ending finish finishes finished over stop stops",
-        "cause causes caused reason reasons why because",
-        "plan plans planned planning intend intended",
-        "meet meeting meetings call sync session",
-    )
+# What "when" and "who" ask of a thing unless told otherwise: "okta eta" is "when will Okta be ready".
+READY_WORDS = frozenset(
+    """
+    ready done finish finished complete completed ship ships shipped shipping land lands landing landed launch
+    launches launched launching live deliver delivered delivery available release released rollout
+    """.split()
+)
+OWNING_WORDS = frozenset(
+    """
+    owner owners own owns owned responsible responsibility lead leads leading driving drive drives handle
+    handles handling handled assigned assignee charge doing working
+    """.split()
+)
+IMPLIED_PREDICATES = {"when": READY_WORDS, "who": OWNING_WORDS}
+PREDICATE_SYNONYMS: tuple[frozenset[str], ...] = (
+    READY_WORDS,
+    OWNING_WORDS,
+    *(
+        frozenset(group.split())
+        for group in (
+            "decide decided decision decisions agree agreed agreement conclude concluded conclusion consensus"
+            " resolution resolve resolved outcome verdict settle settled call",
+            "risk risks risky concern concerns worry worries worried threat danger",
+            "block blocks blocked blocker blockers blocking stuck",
+            "cost costs spend spending spent bill price expense expenses",
+            "delay delays delayed slip slips slipped slipping push pushed postpone postponed late",
+            "problem problems issue issues trouble",
+            "start starts started starting begin begins began beginning kick kickoff",
+            "end ends ended ending finish finishes finished over stop stops",
+            "cause causes caused reason reasons why because",
+            "plan plans planned planning intend intended",
+            "meet meeting meetings call sync session",
+        )
+    ),
 )
 PREDICATE_FILLERS = frozenset(
     """
