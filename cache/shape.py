@@ -59,7 +59,7 @@ def _synonym_groups() -> dict[str, frozenset[int]]:
 
 
 _SYNONYM_GROUPS = _synonym_groups()
-_EXCLUSIVE = {WHO, WHEN, WHY}  # answers of these kinds never serve one another or a "what"
+EXCLUSIVE_FAMILIES = frozenset({WHO, WHEN, WHY})  # answers of these kinds never serve one another or a "what"
 
 _CONTRACTION = re.compile(r"\b(what|when|who|where|why|how)(?:'s|’s|s)\b", re.I)
 _TOKEN = re.compile(r"\"[^\"]{2,}\"|“[^”]{2,}”|[A-Za-z0-9][A-Za-z0-9'’.+!-]*[A-Za-z0-9!+]|[A-Za-z0-9]")
@@ -80,7 +80,7 @@ class QuestionShape:
     @property
     def family(self) -> str:
         """The kind of answer that must agree: who, when, why, or what (everything else)."""
-        return self.intent if self.intent in _EXCLUSIVE else WHAT
+        return self.intent if self.intent in EXCLUSIVE_FAMILIES else WHAT
 
 
 def read_intent(words: list[str]) -> str:
@@ -244,30 +244,31 @@ def predicate_mismatch(cached: QuestionShape, new: QuestionShape, cited_text: st
     """Why the cached answer does not say what the new question asks about its subject, or None.
 
     The words the new question asks with and the cached one does not ("go" for "back") must be in
-    the cited passages: what they ask is there. Words only the cached question has and the
-    passages do not were not what its answer was drawn by. Past that, the cached answer's own
-    sentence decides (or, when it repeats none of these words, the clause of the passages it was
-    drawn from), never the whole line, which may hold both answers ("nominations open Nov 1 and
-    close Nov 15"): it must not speak of the cached question's own words ("back", "before",
-    "registered") without the new question's."""
+    the cited passages: what they ask is there. When the cached question asks with words of its
+    own ("back", "before", "registered", "proposed"), its answer must not speak of them: the
+    cached answer's own sentence decides (or, when it repeats none of the words, the clause of
+    the passages it was drawn from), never the whole line, which may hold both answers
+    ("nominations open Nov 1 and close Nov 15"); and it must speak of the new question's own
+    words, if any. Any doubt is a miss."""
     mine, theirs = predicate_words(new), predicate_words(cached)
     new_only = sorted(w for w in mine if not any(interchangeable(w, v) for v in theirs))
+    cached_only = sorted(w for w in theirs if not any(interchangeable(w, v) for v in mine))
     cited = set(line_words(cited_text))
-    cached_only = sorted(w for w in theirs if not any(interchangeable(w, v) for v in mine) and _said(w, cited))
     if absent := [w for w in new_only if not _said(w, cited)]:
         return f"it asks about {_listed(absent)}, which the cached answer's passages do not mention"
     if not cached_only:
         return None  # the new question is as specific, or more, in the passages' own words
     for words in _answer_statements(answer, cited_text, cached):
-        if any(_said(w, words) for w in new_only):
-            return None  # the answer speaks of what the new question asks
         if any(_said(w, words) for w in cached_only):
-            return f"the cached answer is about {_listed(cached_only)}" + (
-                f", this question about {_listed(new_only)}" if new_only else ", which this question does not ask"
-            )
-    if new_only:
-        return f"it asks about {_listed(new_only)}, the cached question about {_listed(cached_only)}"
-    return None  # the cached question's extra words are not what its answer says
+            break  # the answer speaks of what only the cached question asks
+        if any(_said(w, words) for w in new_only):
+            return None  # ...and here, of what the new question asks, and of nothing else
+    else:
+        if not new_only:
+            return f"the cached question asks about {_listed(cached_only)}, this one does not"
+    return f"the cached answer is about {_listed(cached_only)}" + (
+        f", this question about {_listed(new_only)}" if new_only else ", which this question does not ask"
+    )
 
 
 def _said(word: str, words: set[str]) -> bool:

@@ -161,9 +161,6 @@ def test_another_predicate_about_the_same_thing_is_another_answer(
         ("What is the AWS bill doing?", "What is happening with the AWS bill?", "AWS bill up 30%", "Up 30% [1]."),
         ("Who is leading the billing migration?", "Who is driving the billing migration?",
          "Billing migration: Priya", "Priya [1]."),
-        # the answer speaks of both: it serves both
-        ("When is Jo back from leave?", "When did Jo go on leave?", "Jo: go on leave March 3, back March 17.",
-         "Jo will go on leave March 3 and be back March 17 [1]."),
     ],
 )  # fmt: skip
 def test_the_same_predicate_in_other_words_is_the_same_answer(cached: str, new: str, cited: str, answer: str) -> None:
