@@ -47,6 +47,7 @@ from minutebook.core.embedder import Embedder
 from minutebook.core.migrations import migrate
 from minutebook.core.settings import Settings
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
+from minutebook.ingest.vocabulary import record_note_words
 from minutebook.search.hybrid import RANK_CAP, SearchFilters, hybrid_search
 from minutebook.search.ranking import RANK_POOL, judge_and_rank
 from minutebook.search.relevance import unrelated_similarity
@@ -226,6 +227,7 @@ def build(pool, tenant: str, source_tenant: str, n_chunks: int, n_queries: int, 
                 v = (v / np.linalg.norm(v)).astype(np.float32)
                 day = date(2024, 1, 1) + timedelta(days=int(i % 700))
                 copy.write_row((tenant, mid, i, ["Synthetic"], day, texts[a], texts[a], 100, i, i, "x", v))
+        record_note_words(conn, tenant=tenant, meeting_id=mid)  # as every write of passages does
     del meeting
     with pool.connection() as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")

@@ -21,6 +21,7 @@ from minutebook.ingest.extract import ExtractedItem
 from minutebook.ingest.parse import Attendee, ParsedNote
 from minutebook.ingest.people import PeopleDirectory
 from minutebook.ingest.reader import NoteText
+from minutebook.ingest.vocabulary import record_note_words
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 # The modules that decide what a note turns into (its date, attendance, items, owners, people and
@@ -442,6 +443,7 @@ def copy_chunks(
                     "section_date_end": chunk.section_date_end,
                 }
             )
+    record_note_words(conn, tenant=tenant, meeting_id=meeting_id)  # whatever wrote the passages
 
 
 def copy_chunk_lines(conn: psycopg.Connection, *, tenant: str, meeting_id: int, chunks: list[Chunk]) -> None:

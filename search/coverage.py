@@ -84,11 +84,11 @@ WITH scaffolding AS (
                                   LIMIT %(cap)s) s) AS df
     FROM words w
 )
--- the trigram look-up for typos only for words no passage uses: it is the costly one
+-- the trigram look-up for typos, in the notes' vocabulary (sql/024), only for words no passage uses
 SELECT n, lexeme, token, spellings, df,
-       CASE WHEN df = 0 THEN EXISTS (SELECT 1 FROM chunks c WHERE c.tenant_id = %(tenant)s
-                                       AND lower(token) <%% c.text
-                                       AND word_similarity(lower(token), c.text) >= %(typo)s)
+       CASE WHEN df = 0 THEN EXISTS (SELECT 1 FROM note_words v WHERE v.tenant_id = %(tenant)s
+                                       AND lower(token) <%% v.word
+                                       AND word_similarity(lower(token), v.word) >= %(typo)s)
             ELSE false END AS spelled
 FROM counted ORDER BY n
 """

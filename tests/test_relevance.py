@@ -14,7 +14,7 @@ from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
 from minutebook.search.answer import AskOptions, ask
-from minutebook.search.coverage import KeyTerms
+from minutebook.search.coverage import KeyTerms, key_terms
 from minutebook.search.notes_search import search_notes
 from minutebook.search.owners import owner_of
 from minutebook.search.relevance import MEANING_MARGIN, WORDS_COVERED, decline_reason, judge
@@ -125,3 +125,21 @@ def test_asked_of_one_meeting_the_meeting_is_the_subject(
     question = "What did we decide about the GraphQL gateway?"
     found = search_notes(pool, embedder, question, tenant=platform, as_of=AS_OF, meeting_id=meeting)
     assert found.declined is None and found.hits and {h.meeting_id for h in found.hits} == {meeting}
+
+
+def test_a_typo_of_a_word_the_notes_use_is_told_from_a_word_they_do_not_use(
+    pool: ConnectionPool, embedder: Embedder, platform: str, tmp_path: Path
+) -> None:
+    def unknown_words(question: str) -> set[str]:
+        with tenant_transaction(pool, platform) as conn:
+            terms = key_terms(conn, question, tenant=platform)
+        return {terms.written[lexeme] for lexeme in terms.unknown}
+
+    assert unknown_words("certificat expiry alerts") == set()  # a typo of the note's "certificate"
+    assert unknown_words("kubernetes expiry alerts") == {"kubernetes"}
+    # the note is rewritten without the word: its vocabulary goes with its old text
+    rewritten = NOTE.replace("TLS certificate", "TLS key").replace("certificate ", "")
+    (tmp_path / "2026-03-02-platform.md").write_text(rewritten)
+    report = ingest_paths(pool, embedder, [str(tmp_path)], options=IngestOptions(tenant=platform, today=AS_OF))
+    assert not report.failed
+    assert unknown_words("certificat expiry alerts") == {"certificat"}

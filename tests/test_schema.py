@@ -29,6 +29,7 @@ TENANT_TABLES = {
     "relevance_calibration",
     "verifier_trust",
     "ingest_queue",
+    "note_words",
 }
 OPERATOR_ONLY = {"api_keys"}  # keyed by hash: the app may only ask minutebook_tenant_for_key()
 
@@ -51,6 +52,7 @@ COLUMNS = {
     "llm_calls": "id tenant_id purpose model prompt_tokens completion_tokens cached_tokens cost_usd latency_ms "
     "outcome status_code error question_hash created_at",
     "meeting_attendees": "tenant_id meeting_id person_id role",
+    "note_words": "tenant_id meeting_id word",
     "meetings": "id tenant_id source title date_start date_end attendees content_hash raw_text encoding ingested_at "
     "extractor_version date_precision date_text date_source date_order",
     "people": "id tenant_id kind name key role aliases",
@@ -71,6 +73,7 @@ READER_TABLES = TENANT_TABLES - {
     "web_sessions",
     "relevance_calibration",
     "ingest_queue",
+    "note_words",
 }
 
 
