@@ -27,14 +27,18 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded(settings.home / "pgdata")
 
 
+# How HNSW scans run: they keep going until a filtered query has its k rows (pgvector 0.8 iterative
+# scans), and ef_search 250 (bench/retrieval.py --sweep at 100k chunks: 150 gave recall@10
+# 0.948-0.975 from one HNSW build to the next; 250 gave 0.993 for +2 ms p50).
+SEARCH_SETTINGS = {"hnsw.iterative_scan": "relaxed_order", "hnsw.ef_search": "250"}
+
+
 def configure_connection(conn: psycopg.Connection) -> None:
-    """Once per pooled connection: the vector type, and HNSW scans that keep going until a
-    filtered query has its k rows (pgvector 0.8 iterative scans)."""
+    """Once per pooled connection: the vector type and `SEARCH_SETTINGS` for the session (a
+    tenant's transaction sets them again for the Citus workers: `set_tenant`)."""
     register_vector(conn)
-    conn.execute("SET hnsw.iterative_scan = relaxed_order")
-    # bench/retrieval.py --sweep at 100k chunks: 150 gave recall@10 0.948-0.975 from one HNSW build to
-    # the next; 250 gave 0.993 for +2 ms p50
-    conn.execute("SET hnsw.ef_search = 250")
+    for name, value in SEARCH_SETTINGS.items():
+        conn.execute(psql.SQL("SET {} = {}").format(psql.Identifier(*name.split(".")), psql.Literal(value)))
     conn.commit()
 
 
@@ -134,8 +138,20 @@ def on_citus(conn: psycopg.Connection) -> bool:
 
 
 def set_tenant(conn: psycopg.Connection, tenant: str) -> None:
-    """Scope the current transaction to `tenant`: row-level security filters on it."""
-    set_local(conn, "minutebook.tenant", tenant)
+    """Scope the current transaction to `tenant`: row-level security filters on it. The search
+    settings go with it in the same round trip: a session's own settings stay on the coordinator,
+    and a Citus worker would otherwise search with pgvector's defaults (no iterative scan: a
+    filtered search returns fewer passages than asked for)."""
+    settings = {"minutebook.tenant": tenant, **SEARCH_SETTINGS}
+    conn.execute(
+        psql.SQL("; ").join(
+            [psql.SQL("SET LOCAL citus.propagate_set_commands = 'local'")]
+            + [
+                psql.SQL("SET LOCAL {} = {}").format(psql.Identifier(*name.split(".")), psql.Literal(value))
+                for name, value in settings.items()
+            ]
+        )
+    )
 
 
 def _lock_key(key: str | int) -> tuple[str, str | int]:

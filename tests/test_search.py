@@ -8,7 +8,7 @@ import pytest
 from conftest import FIXTURES, SAMPLES
 from psycopg_pool import ConnectionPool
 
-from minutebook.core.database import tenant_transaction
+from minutebook.core.database import SEARCH_SETTINGS, configure_connection, set_tenant, tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import QueryError
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
@@ -96,6 +96,25 @@ def test_filtered_search_still_returns_k(pool: ConnectionPool, embedder: Embedde
         ).fetchone()
     hits = search(pool, embedder, corpus, "budget and hiring", meeting_id=meeting_id, k=count)
     assert len(hits) == count
+
+
+def test_a_tenants_transaction_searches_with_the_products_hnsw_settings_where_its_rows_live(
+    pool: ConnectionPool, corpus: str
+) -> None:
+    # read where the tenant's rows are (on Citus, a worker): a session's own settings never get there
+    with pool.connection() as conn:
+        conn.execute("SET hnsw.ef_search = 40; SET hnsw.iterative_scan = off")
+        try:
+            with conn.transaction():
+                set_tenant(conn, corpus)
+                seen = conn.execute(
+                    """SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan')
+                       FROM meetings WHERE tenant_id = %s LIMIT 1""",
+                    (corpus,),
+                ).fetchone()
+        finally:
+            configure_connection(conn)  # the pooled connection's own settings back
+    assert seen == (SEARCH_SETTINGS["hnsw.ef_search"], SEARCH_SETTINGS["hnsw.iterative_scan"])
 
 
 def test_lookup_fuzzy_and_traverse(pool: ConnectionPool, embedder: Embedder, corpus: str) -> None:
