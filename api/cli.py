@@ -8,6 +8,7 @@ from minutebook.api import (
     cli_ask,
     cli_db,
     cli_ingest,
+    cli_mcp,
     cli_meetings,
     cli_owners,
     cli_reembed,
@@ -35,6 +36,7 @@ app.command("who-owns")(cli_owners.who_owns_cmd)
 app.command("items")(cli_owners.items_cmd)
 app.add_typer(cli_meetings.meetings_app, name="meetings")
 app.command("serve")(cli_serve.serve)
+app.command("mcp")(cli_mcp.mcp_cmd)
 app.add_typer(cli_serve.keys_app, name="keys")
 app.add_typer(cli_db.db_app, name="db")
 
