@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -16,6 +17,7 @@ from minutebook.api.problems import ApiProblem
 from minutebook.core.database import tenant_transaction
 from minutebook.core.dates import DateMention, parse_given_date
 from minutebook.core.errors import IngestError
+from minutebook.ingest.formats import BINARY_EXTENSIONS
 from minutebook.ingest.pipeline import FileOutcome, IngestOptions, ingest_notes
 from minutebook.ingest.reader import NoteText, note_from_bytes
 from minutebook.search.meetings import date_meeting, get_meeting, list_meetings
@@ -27,7 +29,10 @@ MAX_FILES = 200
 
 class NoteIn(BaseModel):
     name: str = Field(
-        ..., min_length=1, max_length=300, description="The note's identity; its extension picks the format."
+        ...,
+        min_length=1,
+        max_length=300,
+        description="The note's identity; its extension picks the format (.docx and .pdf only as multipart files).",
     )
     text: str = Field(..., description="The note's text.")
 
@@ -136,6 +141,10 @@ async def ingest(
         except ValidationError as exc:
             raise ApiProblem(422, f"invalid JSON body: {_validation_detail(exc)}") from None
         for n in body.notes:
+            if (suffix := PurePath(n.name.strip()).suffix.lower()) in BINARY_EXTENSIONS:
+                why = f"{n.name}: a {suffix} file is not text; send it as a multipart file (field 'files')"
+                notes.append(FileOutcome(n.name, "failed", error=why))
+                continue
             notes.append(read_note(n.text.encode("utf-8", "surrogatepass"), n.name, settings.max_note_bytes))
     else:
         raise ApiProblem(415, "send multipart/form-data (field 'files') or application/json")

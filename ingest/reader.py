@@ -12,8 +12,11 @@ from datetime import date, datetime
 from pathlib import Path
 
 from minutebook.core.errors import IngestError
+from minutebook.ingest.formats import FORMAT_EXTENSIONS, convert
 
-NOTE_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".txt", ".text", ".notes", ".vtt", ".srt"})
+TEXT_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".txt", ".text", ".notes", ".vtt", ".srt"})
+# Word documents, web pages and PDFs are converted (ingest/formats) into the same markdown-shaped text
+NOTE_EXTENSIONS = TEXT_EXTENSIONS | FORMAT_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,19 @@ def decode_note(data: bytes, name: str, *, max_bytes: int) -> tuple[str, str, li
         raise IngestError(f"{name}: is neither UTF-8 nor Windows-1252 text ({exc.reason})") from exc
     warnings.append(f"{name}: not valid UTF-8; read as Windows-1252 (cp1252)")
     return text, "cp1252", warnings
+
+
+def note_text(data: bytes, name: str, *, max_bytes: int) -> tuple[str, str, list[str]]:
+    """Text, encoding (or the format it was converted from) and warnings of a note file's bytes."""
+    if Path(name).suffix.lower() not in FORMAT_EXTENSIONS:
+        text, encoding, warnings = decode_note(data, name, max_bytes=max_bytes)
+        return text.replace("\r\n", "\n").replace("\r", "\n"), encoding, warnings
+    if len(data) > max_bytes:
+        raise IngestError(_too_large(name, len(data), max_bytes))
+    if not data.strip():
+        raise IngestError(f"{name}: the file is empty")
+    converted = convert(data, name, max_bytes=max_bytes)
+    return converted.text, converted.encoding, list(converted.warnings)
 
 
 def _kind_of(mode: int) -> str:
@@ -118,8 +134,7 @@ def read_note(path: Path, *, max_bytes: int) -> NoteText:
         raise
     except OSError as exc:
         raise IngestError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
-    text, encoding, warnings = decode_note(data, name, max_bytes=max_bytes)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text, encoding, warnings = note_text(data, name, max_bytes=max_bytes)
     return NoteText(str(path.resolve()), path.name, text, encoding, warnings, modified)
 
 
@@ -127,8 +142,7 @@ def note_from_bytes(data: bytes, name: str, *, max_bytes: int) -> NoteText:
     """A note that did not come from a file (an upload): `name` is its identity."""
     if Path(name).suffix.lower() not in NOTE_EXTENSIONS:
         raise IngestError(f"{name}: unsupported file type '{Path(name).suffix or '(none)'}'")
-    text, encoding, warnings = decode_note(data, name, max_bytes=max_bytes)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text, encoding, warnings = note_text(data, name, max_bytes=max_bytes)
     return NoteText(name, Path(name).name, text, encoding, warnings)
 
 

@@ -19,7 +19,7 @@ def write(path: Path, data: bytes) -> Path:
         ("blank.md", b"  \n\n\t\n", "empty"),
         ("image.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200), "binary"),
         ("bad.txt", b"caf\x81\x8d\x8f notes", "neither UTF-8 nor Windows-1252"),
-        ("slides.pdf", b"%PDF-1.4 ...", "unsupported file type '.pdf'"),
+        ("slides.pptx", b"PK\x03\x04 ...", "unsupported file type '.pptx'"),
     ],
 )
 def test_bad_notes_are_refused_with_the_file_and_reason(tmp_path: Path, name: str, data: bytes, reason: str) -> None:
