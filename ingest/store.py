@@ -466,3 +466,18 @@ def schema_embedding_dim(conn: psycopg.Connection) -> int:
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def remove_note(conn: psycopg.Connection, *, tenant: str, source: str) -> int | None:
+    """Delete the meeting stored for `source` (a note whose file is gone): its chunks, items and
+    attendance go with it by foreign key, answers citing its chunks by their trigger, and its line
+    fingerprints (no foreign key) here. The id it had, or None when nothing was stored for that
+    source. The caller's transaction makes it atomic."""
+    lock_source(conn, tenant, source)
+    row = conn.execute("SELECT id FROM meetings WHERE tenant_id = %s AND source = %s", (tenant, source)).fetchone()
+    if row is None:
+        return None
+    meeting_id: int = row[0]
+    clear_extraction(conn, tenant=tenant, meeting_id=meeting_id, same_fingerprints=False)
+    conn.execute("DELETE FROM meetings WHERE tenant_id = %s AND id = %s", (tenant, meeting_id))
+    return meeting_id
