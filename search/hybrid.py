@@ -135,19 +135,19 @@ WITH vec AS (
     WHERE r.df > 0
 ), matched AS (
     -- each word brings its own share of passages: a word in hundreds of them cannot crowd out
-    -- the one passage holding a rare one ("why did lidel apply for a visa")
-    SELECT m.id, sum(rare.idf) AS idf FROM rare, LATERAL (
-        SELECT c.id FROM chunks c
+    -- the one passage holding a rare one ("why did lidel apply for a visa"); each passage once,
+    -- with its words as the scan read them (fetching them again by id cost a third of the query)
+    SELECT DISTINCT ON (m.id) m.id, m.tsv, sum(rare.idf) OVER (PARTITION BY m.id) AS idf FROM rare, LATERAL (
+        SELECT c.id, c.tsv FROM chunks c
         WHERE c.tenant_id = %(tenant)s AND c.tsv @@ to_tsquery('simple', quote_literal(rare.lexeme)) {filters}
         LIMIT %(rank_cap)s) m
-    GROUP BY m.id
 ), fts AS (
     SELECT id, rank, row_number() OVER (ORDER BY rank DESC, id) AS r FROM (
         -- the rarity of the words a passage holds, then how closely it holds them (cover density)
-        SELECT c.id, matched.idf + ts_rank_cd(c.tsv, q.query, 32) AS rank
-        FROM matched JOIN chunks c ON c.id = matched.id,
+        SELECT matched.id, matched.idf + ts_rank_cd(matched.tsv, q.query, 32) AS rank
+        FROM matched,
              (SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS query FROM rare) q
-        ORDER BY rank DESC LIMIT %(pool)s) f
+        ORDER BY rank DESC, id LIMIT %(pool)s) f
 ), candidates AS (
     -- trigram similarity is costly on long passages: only the leaders of the other signals
     SELECT id FROM vec WHERE %(use_vector)s AND r <= %(spell_pool)s
