@@ -48,10 +48,11 @@ def _render_answer(answer: Answer, streamed: bool) -> None:
         console.print("\n[bold]Sources[/bold]")
         for c in answer.citations:
             when = f" ({c.when or c.meeting_date})" if c.when or c.meeting_date else ""
+            page = f"p. {c.page}, " if c.page is not None else ""  # a PDF's page, as its reader finds it
             console.print(
                 clean(
                     f"  [{c.n}] {c.meeting_title}{when} › {c.section}  "
-                    + (f"({c.spoken})" if c.spoken else f"(lines {c.line_start}-{c.line_end})")
+                    + (f"({c.spoken})" if c.spoken else f"({page}lines {c.line_start}-{c.line_end})")
                 ),
                 highlight=False,
                 markup=False,

@@ -61,7 +61,8 @@ def _render_answer(answer: OwnerAnswer) -> None:
     facts = [f"status {safe(item.status_text or item.status.replace('_', ' '))}", _when(item)]
     console.print("  " + " · ".join(f for f in facts if f), highlight=False)
     when = f" ({item.meeting_date})" if item.meeting_date else ""
-    console.print(f"  from: {safe(item.meeting_title)}{when}, line {item.source_line}", highlight=False)
+    page = f", p. {item.page}" if item.page is not None else ""  # a PDF's page, as its reader finds it
+    console.print(f"  from: {safe(item.meeting_title)}{when}{page}, line {item.source_line}", highlight=False)
     console.print(f"  evidence: {clean(item.evidence)}", highlight=False, markup=False)
     if answer.history:
         console.print("  earlier assignments:")

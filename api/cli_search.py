@@ -86,7 +86,8 @@ def search(
         body = safe(h.highlighted).replace("«", "[bold yellow]").replace("»", "[/bold yellow]")
         console.print("   " + body.replace("\n", "\n   "), highlight=False)
         scores = ", ".join(f"{name} {value:.2f}" for name, value in h.scores.items() if value is not None)
-        console.print(f"   [dim]fused {h.fused:.4f} · {scores} · lines {h.line_start}-{h.line_end}[/dim]")
+        page = f"p. {h.page} · " if h.page is not None else ""  # a PDF's page, as its reader finds it
+        console.print(f"   [dim]fused {h.fused:.4f} · {scores} · {page}lines {h.line_start}-{h.line_end}[/dim]")
 
 
 @friendly_errors

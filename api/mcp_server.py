@@ -85,6 +85,7 @@ class ItemOut(BaseModel):
     meeting_date: date | None
     source: str
     source_line: int = Field(description="1-based line of the note (get_meeting include_text shows it)")
+    page: int | None = Field(description="PDF notes: the page the line is on; null for other notes")
     evidence: str = Field(description="the line of the note the item was read from")
 
     @classmethod
@@ -94,7 +95,8 @@ class ItemOut(BaseModel):
             owners=[OwnerRef(name=o.name, kind=o.kind, role=o.role) for o in i.owners],
             owner_status=i.owner_status, mentioned=i.mentioned, status=i.status, status_text=i.status_text,
             due_date=i.due_date, due_text=i.due_text, meeting_id=i.meeting_id, meeting_title=i.meeting_title,
-            meeting_date=i.meeting_date, source=i.source, source_line=i.source_line, evidence=i.evidence,
+            meeting_date=i.meeting_date, source=i.source, source_line=i.source_line, page=i.page,
+            evidence=i.evidence,
         )  # fmt: skip
 
 
@@ -107,6 +109,7 @@ class PassageOut(BaseModel):
     source: str
     line_start: int = Field(description="1-based first line in the note")
     line_end: int
+    page: int | None = Field(description="PDF notes: the page the passage starts on; null for other notes")
     speakers: list[str] = Field(description="transcripts: who speaks in the passage")
     text: str
 
@@ -144,6 +147,7 @@ class CitationOut(BaseModel):
     source: str
     line_start: int
     line_end: int
+    page: int | None = Field(description="PDF notes: the page the cited passage or line is on; null for others")
     spoken: str | None = Field(description="transcripts: speaker and time into the recording")
 
 
@@ -248,7 +252,7 @@ def _item_lines(i: ItemView) -> list[str]:
         f"{i.kind}: {i.text}",
         f"owner: {names}",
         " · ".join(facts),
-        f"from: {i.meeting_title}{when} [meeting {i.meeting_id}], {i.source} line {i.source_line}",
+        f"from: {i.meeting_title}{when} [meeting {i.meeting_id}], {i.source}{_page(i.page)} line {i.source_line}",
         f"evidence: {i.evidence}",
     ]
 
@@ -258,7 +262,7 @@ def _item_line(i: ItemView) -> str:
     when = f" {i.meeting_date}" if i.meeting_date else ""
     return (
         f"- [{i.kind}] {i.text} — {i.owner_names} · {i.status_text or i.status}{due} "
-        f"(meeting {i.meeting_id}{when}, line {i.source_line})"
+        f"(meeting {i.meeting_id}{when},{_page(i.page)} line {i.source_line})"
     )
 
 
@@ -350,9 +354,9 @@ def build_server(rt: Runtime, caller: Caller) -> MCPServer:
         ] = None,
     ) -> Annotated[CallToolResult, SearchOut]:
         """Find the passages of the meeting notes that best match a query (by meaning, words and spelling),
-        each with its meeting, section, date and line numbers. Use it to read what the notes say about a
-        subject, or to check details; for a direct answer in words use `ask`, for "who owns X" use
-        `who_owns`. Returns nothing, with the reason, when the notes do not cover the query."""
+        each with its meeting, section, date and line numbers (and page, for PDF notes). Use it to read what
+        the notes say about a subject, or to check details; for a direct answer in words use `ask`, for "who
+        owns X" use `who_owns`. Returns nothing, with the reason, when the notes do not cover the query."""
         tenant = caller.tenant()
         with _as_tool_errors():
             result = notes_search.search_notes(
@@ -363,7 +367,7 @@ def build_server(rt: Runtime, caller: Caller) -> MCPServer:
             PassageOut(
                 rank=h.rank, meeting_id=h.meeting_id, meeting_title=h.meeting_title, when=h.when,
                 section=section_label(h.section_path), source=h.source, line_start=h.line_start,
-                line_end=h.line_end, speakers=h.speakers, text=h.text,
+                line_end=h.line_end, page=h.page, speakers=h.speakers, text=h.text,
             )
             for h in result.hits
         ]  # fmt: skip
@@ -382,8 +386,8 @@ def build_server(rt: Runtime, caller: Caller) -> MCPServer:
             when = f" ({p.when})" if p.when else ""
             said.append(
                 quote.block(
-                    [f"[{p.rank}] {p.meeting_title} › {p.section}{when} · meeting {p.meeting_id}, {p.source} "
-                     f"lines {p.line_start}-{p.line_end}", p.text]
+                    [f"[{p.rank}] {p.meeting_title} › {p.section}{when} · meeting {p.meeting_id}, {p.source}"
+                     f"{_page(p.page)} lines {p.line_start}-{p.line_end}", p.text]
                 )
             )  # fmt: skip
         return _result(said, data)
@@ -590,6 +594,11 @@ def build_server(rt: Runtime, caller: Caller) -> MCPServer:
     return server
 
 
+def _page(page: int | None) -> str:
+    """ " p. 2," beside the file of a note with pages (a PDF), as its reader finds the place; "" else."""
+    return f" p. {page}," if page is not None else ""
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -603,7 +612,7 @@ def _answer_result(answer: Answer) -> CallToolResult:
         CitationOut(
             n=c.n, meeting_id=c.meeting_id, meeting_title=c.meeting_title,
             when=c.when or (c.meeting_date.isoformat() if c.meeting_date else ""), section=c.section, source=c.source,
-            line_start=c.line_start, line_end=c.line_end, spoken=c.spoken,
+            line_start=c.line_start, line_end=c.line_end, page=c.page, spoken=c.spoken,
         )
         for c in answer.citations
     ]  # fmt: skip
@@ -629,7 +638,8 @@ def _answer_result(answer: Answer) -> CallToolResult:
             where = f"({c.spoken})" if c.spoken else f"lines {c.line_start}-{c.line_end}"
             when = f" ({c.when})" if c.when else ""
             sources.append(
-                f"[{c.n}] {c.meeting_title}{when} › {c.section} · meeting {c.meeting_id}, {c.source} {where}"
+                f"[{c.n}] {c.meeting_title}{when} › {c.section} · meeting {c.meeting_id}, {c.source}{_page(c.page)} "
+                f"{where}"
             )
         said += ["Sources:", quote.block(sources)]
     if answer.notice:

@@ -82,7 +82,8 @@ def cited(text: str, citations: list[Any]) -> Markup:
         c = by_number.get(int(m[1]))
         if c is None:
             return m[0]
-        where = escape(f"{c.meeting_title}, {c.section}, lines {c.line_start}–{c.line_end}")
+        page = f"p. {c.page}, " if c.page is not None else ""  # a PDF's page
+        where = escape(f"{c.meeting_title}, {c.section}, {page}lines {c.line_start}–{c.line_end}")
         return f'<a class="cite" href="{escape(citation_href(c))}" title="{where}">[{int(m[1])}]</a>'
 
     return Markup(_CITE.sub(link, str(escape(text))))

@@ -7,10 +7,11 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from minutebook.core.dates import clock, describe_date
+from minutebook.ingest.formats.common import page_at, page_starts
 from minutebook.ingest.parse import Line, ParsedNote, Section, indent_of, is_list_item
 from minutebook.ingest.transcript import Turn
 
@@ -33,6 +34,7 @@ class Chunk:
     time_start: float | None = None  # transcripts: seconds into the recording
     time_end: float | None = None
     section_date_end: date | None = None  # a section about a span of days (a range, a month)
+    page: int | None = None  # notes with pages (a converted PDF): the page the passage starts on
 
     @property
     def content_hash(self) -> str:
@@ -221,8 +223,17 @@ def chunk_transcript(note: ParsedNote, count: TokenCounter = approx_tokens, *, m
 
 
 def chunk_note(note: ParsedNote, count: TokenCounter = approx_tokens, *, max_tokens: int = 230) -> list[Chunk]:
-    if note.turns:
-        return chunk_transcript(note, count, max_tokens=max_tokens)
+    """The note's passages, each with the page it starts on when the note has pages (a PDF's)."""
+    chunks = (
+        chunk_transcript(note, count, max_tokens=max_tokens) if note.turns else _chunk_sections(note, count, max_tokens)
+    )
+    starts = page_starts(note.lines)
+    if not starts:
+        return chunks
+    return [replace(c, page=page_at(starts, c.line_start + 1)) for c in chunks]  # line_start is 0-based
+
+
+def _chunk_sections(note: ParsedNote, count: TokenCounter, max_tokens: int) -> list[Chunk]:
     chunks: list[Chunk] = []
     for section in note.sections:
         content = [ln for ln in section.lines if ln.text.strip()]

@@ -183,6 +183,8 @@ def _reextract_one(
         vectors = embedder.encode([c.embed_text for c in prepared.chunks])
         copy_chunks(conn, tenant=tenant, meeting_id=meeting_id, chunks=prepared.chunks, embeddings=vectors)
         report.reembedded.append(source)
+    else:
+        _keep_pages(conn, tenant, meeting_id, prepared.chunks)
     store_extraction(
         conn,
         tenant=tenant,
@@ -200,6 +202,19 @@ def _reextract_one(
 
 def _chunk_key(c: Chunk) -> tuple[int, str, int, int]:
     return (c.ordinal, c.content_hash, c.line_start, c.line_end)
+
+
+def _keep_pages(conn: psycopg.Connection, tenant: str, meeting_id: int, chunks: list[Chunk]) -> None:
+    """Kept passages take the page they start on as today's chunking reads it (a PDF's passages
+    stored before their pages were), so a re-extraction fills pages as an ingest does."""
+    rows = [(c.page, tenant, meeting_id, c.ordinal, c.page) for c in chunks if c.page is not None]
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(
+                """UPDATE chunks SET page = %s
+                   WHERE tenant_id = %s AND meeting_id = %s AND ordinal = %s AND page IS DISTINCT FROM %s""",
+                rows,
+            )
 
 
 def _stored_chunks(conn: psycopg.Connection, meeting_id: int) -> list[tuple[int, str, int, int]]:

@@ -18,6 +18,7 @@ from minutebook.core.database import LOCK_WAIT_SECONDS, on_citus, transaction_lo
 from minutebook.ingest.boilerplate import fingerprints, line_fingerprint
 from minutebook.ingest.chunk import Chunk
 from minutebook.ingest.extract import ExtractedItem
+from minutebook.ingest.formats.common import page_at, page_starts
 from minutebook.ingest.parse import Attendee, ParsedNote
 from minutebook.ingest.people import PeopleDirectory
 from minutebook.ingest.reader import NoteText
@@ -299,6 +300,7 @@ def store_items(
     person_ids = {
         (name, kind): people.resolve(as_attendee(name, kind, attendees), kind, role) for name, kind, role in refs
     }
+    pages = page_starts(lines)  # a converted PDF's: each item's page, for its citation
     with staged_copy(conn, "items", ITEM_COLUMNS) as write:
         for ordinal, (item, vector) in enumerate(zip(items, embeddings, strict=True)):
             chunk_ordinal = _chunk_for_line(chunks, item.line)
@@ -325,6 +327,7 @@ def store_items(
                     "context": item.context,
                     "embed_text": item.embed_text,
                     "mentioned": list(item.mentioned),
+                    "page": page_at(pages, item.line + 1),
                 }
             )
     item_ids: dict[int, int] = dict(
@@ -362,6 +365,7 @@ CHUNK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("time_start", "float4"),
     ("time_end", "float4"),
     ("section_date_end", "date"),
+    ("page", "int4"),
 )
 ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tenant_id", "text"),
@@ -385,6 +389,7 @@ ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("line_fingerprint", "int8"),
     ("embed_text", "text"),
     ("mentioned", "text[]"),
+    ("page", "int4"),
 )
 CHUNK_LINE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tenant_id", "text"),
@@ -441,6 +446,7 @@ def copy_chunks(
                     "time_start": chunk.time_start,
                     "time_end": chunk.time_end,
                     "section_date_end": chunk.section_date_end,
+                    "page": chunk.page,
                 }
             )
     record_note_words(conn, tenant=tenant, meeting_id=meeting_id)  # whatever wrote the passages

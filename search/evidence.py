@@ -51,6 +51,7 @@ class Citation:
     kind: str = "passage"  # passage | item | attendance
     spoken: str | None = None  # transcripts: "Kenji Mori, 00:01:12"
     when: str = ""  # the day or span as written ("October 2022"); "" when undated
+    page: int | None = None  # notes with pages (a PDF): the page the cited passage or line is on
 
     def as_json(self) -> dict[str, Any]:
         return {**self.__dict__, "meeting_date": self.meeting_date.isoformat() if self.meeting_date else None}
@@ -162,6 +163,7 @@ def _citation(n: int, ev: SearchHit | ItemView | Attendance, hashes: dict[int, s
             ev.line_end,
             spoken=f"{ev.speakers[0]}, {clock(ev.time_start)}" if ev.speakers and ev.time_start is not None else None,
             when=ev.when,
+            page=ev.page,
         )
     return Citation(
         n,
@@ -177,6 +179,7 @@ def _citation(n: int, ev: SearchHit | ItemView | Attendance, hashes: dict[int, s
         "item",
         spoken=f"{ev.evidence.split(':', 1)[0]}, {clock(ev.spoken_at)}" if ev.spoken_at is not None else None,
         when=ev.meeting_date.isoformat() if ev.meeting_date else "",
+        page=ev.page,
     )
 
 

@@ -98,6 +98,7 @@ class SearchHit:
     scores: dict[str, float | None] = field(default_factory=dict)  # similarity, text rank, spelling
     ranks: dict[str, int | None] = field(default_factory=dict)  # per-signal rank (1 = best)
     section_date_end: date | None = None
+    page: int | None = None  # notes with pages (a PDF): the page the passage starts on
 
     @property
     def when(self) -> str:
@@ -167,7 +168,7 @@ WITH vec AS (
 )
 SELECT c.id AS chunk_id, c.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
        c.section_path, c.section_date, c.section_date_end, c.text, c.line_start, c.line_end, c.content_hash,
-       f.score AS fused, c.speakers, c.time_start,
+       f.score AS fused, c.speakers, c.time_start, c.page,
        COALESCE(vec.sim, 1 - (c.embedding <=> %(q)s)) AS vector_score, vec.r AS vector_rank,
        fts.rank AS fulltext_score, fts.r AS fulltext_rank,
        spelled.ws AS trigram_score, spelled.r AS trigram_rank
@@ -262,6 +263,7 @@ def hybrid_search(
                 "trigram": _f(r["trigram_score"]),
             },
             ranks={"vector": r["vector_rank"], "fulltext": r["fulltext_rank"], "trigram": r["trigram_rank"]},
+            page=r["page"],
         )
         for i, r in enumerate(rows, 1)
     ]

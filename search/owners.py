@@ -78,6 +78,7 @@ class ItemView:
     score: float = 0.0
     similarity: float = 0.0
     mentioned: list[str] = field(default_factory=list)  # named on an unowned item's line, not read as its owner
+    page: int | None = None  # notes with pages (a PDF): the page of its line
     # owned | owner unclear | unassigned: derived from the two above, a field so that JSON carries it
     owner_status: str = field(init=False, default=UNASSIGNED)
 
@@ -114,7 +115,7 @@ class OwnerAnswer:
 _ITEM_COLUMNS = """
     i.id, i.kind, i.text, i.detail, i.owner_text, i.status, i.status_text, i.due_start, i.due_date,
     i.due_text, i.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
-    i.source_line, i.evidence, i.chunk_id, i.spoken_at, i.context, i.line_fingerprint, i.mentioned,
+    i.source_line, i.evidence, i.chunk_id, i.spoken_at, i.context, i.line_fingerprint, i.mentioned, i.page,
     COALESCE((SELECT json_agg(json_build_object('name', p.name, 'kind', p.kind, 'role', p.role,
                                                 'written_as', o.written_as, 'aliases', p.aliases)
                               ORDER BY o.position)
@@ -208,6 +209,7 @@ def _view(row: dict[str, Any]) -> ItemView:
         score=float(row["score"]),
         similarity=float(row["similarity"]),
         mentioned=[] if owners else list(row["mentioned"]),  # an owner written: no one else is "unclear"
+        page=row["page"],
     )
 
 

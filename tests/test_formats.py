@@ -7,22 +7,40 @@ markdown source, the way Word, Google Docs, Confluence, Notion and a PDF printer
 
 from __future__ import annotations
 
+import json
+import re
 import sys
+import uuid
 from datetime import date
 from pathlib import Path
 
+import anyio
+import psycopg
 import pytest
 from conftest import FIXTURES
+from fastapi.testclient import TestClient
+from mcp import Client
+from mcp.types import CallToolResult, TextContent
 from psycopg_pool import ConnectionPool
+from typer.testing import CliRunner
 
+from minutebook.api.app import create_app
+from minutebook.api.cli import app as cli_app
+from minutebook.api.keys import KeyResolver, create_key
+from minutebook.api.mcp_server import build_server, resolve_caller
+from minutebook.api.runtime import Runtime
+from minutebook.cache.prices import PriceTable
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import IngestError
+from minutebook.core.settings import Settings
 from minutebook.ingest.extract import extract_items
 from minutebook.ingest.formats import page_of, pdf_note
 from minutebook.ingest.parse import parse_note
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
 from minutebook.ingest.reader import NOTE_EXTENSIONS, note_from_bytes, read_note
+from minutebook.ingest.reextract import reextract
+from minutebook.search.answer import AskOptions, ask
 from minutebook.search.hybrid import hybrid_search
 from minutebook.search.owners import list_items, who_owns
 from minutebook.search.relevance import unrelated_similarity
@@ -169,8 +187,158 @@ def test_pdf_search_hit_cites_heading_path_and_page(
             found[words] = next(h for h in hits if words in h.text)
     tls, gateway = found["TLS"], found["throttles"]
     assert tls.section_path == ["Action Items"] and tls.source.endswith("meeting.pdf")
-    assert page_of(raw, tls.line_start) == 2
+    assert page_of(raw, tls.line_start) == 2 and tls.page == 2
     assert gateway.section_path == ["Risks", "Payment gateway limits"] and page_of(raw, gateway.line_start) == 1
+    assert gateway.page == 1
+
+
+# -- the page a PDF citation is on, on every surface; a markdown note's citations have none
+
+PAGES_AS_OF = "2025-03-05"
+
+
+@pytest.fixture(scope="module")
+def pdf_and_md(
+    pool: ConnectionPool, embedder: Embedder, files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A tenant holding the same meeting as a PDF (its Action Items on page 2) and as markdown."""
+    tenant = f"pages{uuid.uuid4().hex[:8]}"
+    md = tmp_path_factory.mktemp("md") / "meeting.md"
+    md.write_text(make_fixtures.MEETING_MD)
+    report = ingest_paths(pool, embedder, [str(files["meeting.pdf"]), str(md)], options=IngestOptions(tenant=tenant))
+    assert [o.status for o in report.outcomes] == ["new", "new"]
+    return tenant
+
+
+def _is_pdf(source: str) -> bool:
+    return source.endswith(".pdf")
+
+
+def test_pdf_passages_and_items_store_the_page_their_line_is_on(pool: ConnectionPool, pdf_and_md: str) -> None:
+    with tenant_transaction(pool, pdf_and_md) as conn:
+        meetings = conn.execute("SELECT id, source, raw_text, encoding FROM meetings").fetchall()
+        for meeting_id, source, raw, encoding in meetings:
+            chunks = conn.execute("SELECT line_start, page FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
+            items = conn.execute("SELECT source_line, page FROM items WHERE meeting_id = %s", (meeting_id,)).fetchall()
+            assert chunks and items
+            if encoding == "pdf":  # 0-based lines stored, 1-based lines asked
+                assert [page for _, page in chunks] == [page_of(raw, line + 1) for line, _ in chunks]
+                assert [page for _, page in items] == [page_of(raw, line + 1) for line, _ in items]
+                assert {page for _, page in chunks} == {1, 2}
+            else:
+                assert _is_pdf(source) is False and {page for _, page in chunks + items} == {None}
+
+
+def test_search_hits_and_ask_citations_carry_the_pdf_page(
+    pool: ConnectionPool, embedder: Embedder, pdf_and_md: str
+) -> None:
+    query = "renew the TLS certificates"
+    with tenant_transaction(pool, pdf_and_md) as conn:
+        hits = hybrid_search(conn, embedder.encode_one(query), query, tenant=pdf_and_md)
+    tls = {_is_pdf(h.source): h for h in hits if "TLS" in h.text}
+    assert tls[True].page == 2 and tls[False].page is None
+
+    options = AskOptions(tenant=pdf_and_md, as_of=date.fromisoformat(PAGES_AS_OF))
+    answer = ask(pool, embedder, None, PriceTable.load(), "When will the TLS certificates be renewed?", options=options)
+    assert answer.mode == "extractive", answer.text
+    with tenant_transaction(pool, pdf_and_md) as conn:
+        (raw,) = conn.execute("SELECT raw_text FROM meetings WHERE encoding = 'pdf'").fetchone()
+    from_pdf = [c for c in answer.citations if _is_pdf(c.source) and c.kind != "attendance"]
+    assert from_pdf and all(c.page == page_of(raw, c.line_start) for c in from_pdf)
+    assert 2 in {c.page for c in from_pdf}  # the TLS renewal is on page 2
+    assert all(c.page is None for c in answer.citations if not _is_pdf(c.source))
+
+    item = _ask(pool, embedder, pdf_and_md, "TLS certificates").item
+    assert item is not None and item.page == (2 if _is_pdf(item.source) else None)
+    with tenant_transaction(pool, pdf_and_md) as conn:
+        owned = list_items(conn, tenant=pdf_and_md, owner="Mike Ross")
+    assert {(_is_pdf(i.source), i.page) for i in owned if "TLS" in i.text} == {(True, 2), (False, None)}
+
+
+def test_cli_search_shows_the_pdf_page_and_nothing_new_for_markdown(pg_url: str, pdf_and_md: str) -> None:
+    env = {"DATABASE_URL": pg_url, "MINUTEBOOK_TENANT": pdf_and_md, "COLUMNS": "200"}
+    runner = CliRunner()
+    done = runner.invoke(cli_app, ["search", "renew the TLS certificates", "--json", "--as-of", PAGES_AS_OF], env=env)
+    assert done.exit_code == 0, done.output
+    tls = {_is_pdf(h["source"]): h for h in json.loads(done.stdout)["hits"] if "TLS" in h["text"]}
+    assert tls[True]["page"] == 2 and tls[False]["page"] is None
+    text = runner.invoke(cli_app, ["search", "renew the TLS certificates", "--as-of", PAGES_AS_OF], env=env).stdout
+    lines = re.findall(r"· (?:p\. (\d+) · )?lines (\d+)-(\d+)", text)
+    shown = {(int(start), int(end)): page for page, start, end in lines}
+    assert shown[(tls[True]["line_start"], tls[True]["line_end"])] == "2"
+    assert shown[(tls[False]["line_start"], tls[False]["line_end"])] == ""  # markdown: as before, no page
+
+
+def test_api_and_web_show_the_pdf_page(
+    pg_url: str, pool: ConnectionPool, embedder: Embedder, pdf_and_md: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_url) as conn:
+        _, key = create_key(conn, pdf_and_md, "pages test")
+    settings = Settings(home=tmp_path, rate_per_second=1000.0, rate_burst=1000)
+    client = TestClient(create_app(Runtime(settings, pg_url, pool, embedder)), base_url="http://127.0.0.1")
+    bearer = {"Authorization": f"Bearer {key}"}
+    found = client.get("/v1/search", params={"q": "renew the TLS certificates", "as_of": PAGES_AS_OF}, headers=bearer)
+    assert found.status_code == 200, found.text
+    tls = {_is_pdf(h["source"]): h for h in found.json()["hits"] if "TLS" in h["text"]}
+    assert tls[True]["page"] == 2 and tls[False]["page"] is None
+    owned = client.get("/v1/action-items", params={"owner": "Mike Ross"}, headers=bearer).json()["items"]
+    assert {(_is_pdf(i["source"]), i["page"]) for i in owned if "TLS" in i["text"]} == {(True, 2), (False, None)}
+
+    form = client.get("/sign-in").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    client.post("/sign-in", data={"key": key, "csrf": csrf.group(1), "next": "/"}, follow_redirects=False)
+    html = client.get("/search", params={"q": "renew the TLS certificates"}).text
+    metas = re.findall(r'<span class="meta">[^<]*· lines (\d+)–(\d+)', html)
+    assert metas and re.search(rf"· p\. 2 · lines {tls[True]['line_start']}–{tls[True]['line_end']}", html)
+    assert re.search(rf"Action Items · lines {tls[False]['line_start']}–{tls[False]['line_end']}", html)
+
+
+def test_mcp_tools_show_the_pdf_page(
+    pg_url: str, pool: ConnectionPool, embedder: Embedder, pdf_and_md: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_url) as conn:
+        _, key = create_key(conn, pdf_and_md, "pages mcp test")
+    rt = Runtime(Settings(home=tmp_path), pg_url, pool, embedder)
+    caller = resolve_caller(KeyResolver(pool), key)
+
+    async def go() -> dict[str, CallToolResult]:
+        async with Client(build_server(rt, caller), mode="legacy", read_timeout_seconds=120) as client:
+            return {
+                "search": await client.call_tool("search_notes", {"query": "renew the TLS certificates"}),
+                "items": await client.call_tool("list_action_items", {"owner": "Mike Ross"}),
+                "ask": await client.call_tool("ask", {"question": "When will the TLS certificates be renewed?"}),
+            }
+
+    results = anyio.run(go)
+    assert all(r.structured_content is not None and not r.is_error for r in results.values())
+    said = {tool: "\n".join(c.text for c in r.content if isinstance(c, TextContent)) for tool, r in results.items()}
+    passages = results["search"].structured_content["passages"]  # type: ignore[index]
+    tls = {_is_pdf(h["source"]): h for h in passages if "TLS" in h["text"]}
+    assert tls[True]["page"] == 2 and tls[False]["page"] is None
+    assert f"meeting.pdf p. 2, lines {tls[True]['line_start']}-" in said["search"]
+    assert f"meeting.md lines {tls[False]['line_start']}-" in said["search"]  # markdown: as before
+    items = results["items"].structured_content["items"]  # type: ignore[index]
+    assert {(_is_pdf(i["source"]), i["page"]) for i in items if "TLS" in i["text"]} == {(True, 2), (False, None)}
+    assert re.search(r"\(meeting \d+ 2025-03-04, p\. 2, line \d+\)", said["items"])
+    cited = results["ask"].structured_content["citations"]  # type: ignore[index]
+    assert {c["page"] for c in cited if _is_pdf(c["source"])} == {2} and "meeting.pdf p. 2, lines" in said["ask"]
+    assert all(c["page"] is None for c in cited if not _is_pdf(c["source"]))
+
+
+def test_reextract_fills_the_pages_of_a_pdf_whose_passages_it_keeps(
+    pool: ConnectionPool, embedder: Embedder, options: IngestOptions, files: dict[str, Path]
+) -> None:
+    ingest_paths(pool, embedder, [str(files["meeting.pdf"])], options=options)
+    with tenant_transaction(pool, options.tenant) as conn:
+        stored = conn.execute("SELECT id, page FROM chunks ORDER BY ordinal").fetchall()
+        conn.execute("UPDATE chunks SET page = NULL")  # as a PDF stored before pages were kept
+        conn.execute("UPDATE items SET page = NULL")
+    report = reextract(pool, embedder, tenant=options.tenant, everything=True)
+    assert (report.reextracted, report.reembedded, report.failed) == (1, [], [])
+    with tenant_transaction(pool, options.tenant) as conn:
+        assert conn.execute("SELECT id, page FROM chunks ORDER BY ordinal").fetchall() == stored  # same passages
+        assert {r[0] for r in conn.execute("SELECT page FROM items")} == {1, 2}
 
 
 # -- refused: one line naming the file, nothing stored

@@ -44,11 +44,11 @@ COLUMNS = {
     "latency_saved_ms latency_ms created_at model verified_by",
     "chunk_lines": "tenant_id meeting_id ordinal fingerprint",
     "chunks": "id tenant_id meeting_id ordinal section_path section_date text embed_text token_count line_start "
-    "line_end content_hash embedding tsv speakers time_start time_end section_date_end embedded_with",
+    "line_end content_hash embedding tsv speakers time_start time_end section_date_end embedded_with page",
     "item_owners": "tenant_id item_id person_id position written_as",
     "items": "id tenant_id meeting_id chunk_id ordinal kind text detail owner_text status status_text due_start "
     "due_date due_text source_line evidence embedding tsv spoken_at context line_fingerprint embedded_with embed_text "
-    "mentioned",
+    "mentioned page",
     "llm_calls": "id tenant_id purpose model prompt_tokens completion_tokens cached_tokens cost_usd latency_ms "
     "outcome status_code error question_hash created_at",
     "meeting_attendees": "tenant_id meeting_id person_id role",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePath
@@ -25,7 +26,7 @@ MAX_UNZIPPED_RATIO = 20
 MAX_ZIP_ENTRIES = 2_000
 # The deepest nesting of lists a converter writes: deeper levels are written at this one.
 MAX_LIST_LEVEL = 8
-PAGES_KEY = "pages"  # front matter of a converted PDF: the line each page starts on
+PAGES_KEY = "pdf-pages"  # front matter of a converted PDF: the line each page starts on (a name no note uses)
 
 Segment = tuple[str, bool]  # a run of text and whether it is bold
 
@@ -247,17 +248,24 @@ def with_fallbacks(body: str, name: str, *, title: str | None, when: date | None
     return with_front_matter(body, fallback_fields(body, name, title=title, when=when))
 
 
-def page_starts(text: str) -> list[int]:
-    """The 1-based line each page of a converted PDF starts on (from its front matter), else []."""
-    front, _ = front_matter(text.splitlines()[:80])
+def page_starts(text: str | Sequence[str]) -> list[int]:
+    """The 1-based line each page of a converted PDF starts on (from its front matter), else [].
+    `text` is the note's text, or its lines."""
+    lines = text.splitlines()[:80] if isinstance(text, str) else list(text[:80])
+    front, _ = front_matter(lines)
     value = front.get(PAGES_KEY, "")
     return [int(n) for n in re.findall(r"\d+", value)]
+
+
+def page_at(starts: Sequence[int], line: int) -> int | None:
+    """The page 1-based `line` is on, given where the pages start (`page_starts`); None when the
+    note has no pages. For many lines of one note: its front matter is read once."""
+    if not starts:
+        return None
+    return max(1, bisect.bisect_right(starts, line))
 
 
 def page_of(text: str, line: int) -> int | None:
     """The page of a converted PDF that 1-based `line` of its stored text is on (what a citation
     shows as "page N"); None for a note that has no pages."""
-    starts = page_starts(text)
-    if not starts:
-        return None
-    return max(1, bisect.bisect_right(starts, line))
+    return page_at(page_starts(text), line)
