@@ -49,7 +49,7 @@ from minutebook.core.settings import Settings
 from minutebook.ingest.pipeline import IngestOptions, ingest_paths
 from minutebook.ingest.vocabulary import record_note_words
 from minutebook.search.hybrid import RANK_CAP, SearchFilters, hybrid_search
-from minutebook.search.ranking import RANK_POOL, judge_and_rank
+from minutebook.search.ranking import search_judged
 from minutebook.search.relevance import unrelated_similarity
 
 QMSUM = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "qmsum"
@@ -174,11 +174,12 @@ def quality(
                     ranked[name] = [span(meeting_by_id[h.meeting_id], h.line_start, h.line_end) for h in hits]
                 # search as users get it: the hybrid pool judged and ordered (search/ranking.py); a
                 # declined query ranks nothing
-                judged = judge_and_rank(
+                _, judged = search_judged(
                     conn,
-                    hybrid_search(conn, embedding, q["query"], tenant=tenant, filters=filters, k=RANK_POOL),
+                    embedding,
                     q["query"],
                     tenant=tenant,
+                    filters=filters,
                     k=10,
                     unrelated=unrelated_similarity(conn, embedder, tenant=tenant),
                     windowed=filters.meeting_id is not None,  # as `search --meeting` judges it
@@ -233,6 +234,9 @@ def build(pool, tenant: str, source_tenant: str, n_chunks: int, n_queries: int, 
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute(index_sql)
         conn.execute("ANALYZE chunks")
+    with pool.connection() as conn:  # what autovacuum does soon after an ingest: index-only word counts
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE note_terms")
     questions = [q["query"] for q in load_queries(split)]
     random.Random(3).shuffle(questions)
     return (questions * (n_queries // len(questions) + 1))[:n_queries]
@@ -255,13 +259,11 @@ def measure(
             with tenant_transaction(pool, tenant) as conn:
                 if ef_search:
                     conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
-                hits = hybrid_search(
-                    conn, embedding, text, tenant=tenant, filters=filters, k=RANK_POOL, rank_cap=rank_cap
-                )
                 unrelated = unrelated_similarity(conn, embedder, tenant=tenant)  # measured once, then read
-                judge_and_rank(
-                    conn, hits, text, tenant=tenant, k=10, unrelated=unrelated, windowed=filters.since is not None
-                )
+                search_judged(
+                    conn, embedding, text, tenant=tenant, filters=filters, k=10, unrelated=unrelated,
+                    windowed=filters.since is not None, rank_cap=rank_cap,
+                )  # fmt: skip
             if i >= 10:
                 timings[name].append((time.perf_counter() - started) * 1000)
         if i < 100:  # HNSW vs exact nearest neighbours on the same query

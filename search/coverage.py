@@ -78,10 +78,9 @@ WITH scaffolding AS (
     GROUP BY lexeme
 ), counted AS MATERIALIZED (
     SELECT w.n, w.lexeme, w.token, w.spellings,
-           (SELECT count(*) FROM (SELECT 1 FROM chunks c
-                                  WHERE c.tenant_id = %(tenant)s
-                                    AND c.tsv @@ to_tsquery('simple', quote_literal(w.lexeme))
-                                  LIMIT %(cap)s) s) AS df
+           -- passages holding the word, up to the cap (sql/024: a sum over an index)
+           (SELECT least(coalesce(sum(t.passages), 0), %(cap)s) FROM note_terms t
+            WHERE t.tenant_id = %(tenant)s AND t.lexeme = w.lexeme) AS df
     FROM words w
 )
 -- the trigram look-up for typos, in the notes' vocabulary (sql/024), only for words no passage uses

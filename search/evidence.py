@@ -15,9 +15,9 @@ from minutebook.cache.semantic_cache import Retrieved
 from minutebook.core.dates import clock
 from minutebook.ingest.grammar.questions import asks_who_attended
 from minutebook.search.attendance import Attendance, meeting_attendance
-from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search
+from minutebook.search.hybrid import SearchFilters, SearchHit
 from minutebook.search.owners import ItemView, match_items
-from minutebook.search.ranking import RANK_POOL, judge_and_rank
+from minutebook.search.ranking import search_judged
 from minutebook.search.timewords import TimeWindow
 
 SYSTEM_PROMPT = (
@@ -121,9 +121,10 @@ def retrieve_evidence(
     the tenant's bar, search/relevance.py)."""
     embedding, topic_embedding = embeddings
     filters = SearchFilters(since=since, until=until)
-    fetched = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=max(k, RANK_POOL))
     windowed = bool(since or until)
-    judged = judge_and_rank(conn, fetched, searched, tenant=tenant, k=k, unrelated=unrelated, windowed=windowed)
+    fetched, judged = search_judged(
+        conn, embedding, searched, tenant=tenant, filters=filters, k=k, unrelated=unrelated, windowed=windowed
+    )
     if judged.declined:
         return Evidence([], [], {}, judged.declined, fetched)
     hits = judged.hits

@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 
 from minutebook.core.dates import describe_date
 from minutebook.ingest.grammar.questions import SEARCH_STOP_WORDS, word_root
+from minutebook.search.coverage import DF_CAP
 from minutebook.search.people_match import PERSON_MATCH
 
 RRF_K = 60
@@ -27,7 +28,6 @@ COMMON_SHARE = 0.05  # a word in more than this share of passages is left to the
 MAX_WORDS = 4  # full-text matches on the rarest words of the question only: fast at any corpus size
 SPELL_POOL = 8  # trigram re-scores this many leaders of each other signal
 RANK_CAP = 200  # passages ranked by full-text at most, per word
-DF_CAP = 1000  # passages counted per word for its rarity: beyond this a word says little
 SIGNALS = ("vector", "fulltext", "trigram")
 WEIGHTS = {"vector": 1.0, "fulltext": 1.0, "trigram": 1.0}  # each signal's share of the fused score
 
@@ -126,9 +126,8 @@ WITH vec AS (
     -- word says little); a passage with more of them, and rarer ones, ranks higher
     SELECT r.lexeme, ln((%(df_cap)s + 1.0) / (r.df + 1)) AS idf FROM (
         SELECT w.lexeme,
-               (SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE c.tenant_id = %(tenant)s
-                                        AND c.tsv @@ to_tsquery('simple', quote_literal(w.lexeme))
-                                      LIMIT %(df_cap)s) n) AS df
+               (SELECT least(coalesce(sum(t.passages), 0), %(df_cap)s) FROM note_terms t  -- sql/024
+                WHERE t.tenant_id = %(tenant)s AND t.lexeme = w.lexeme) AS df
         FROM unnest(tsvector_to_array(to_tsvector('english', %(words)s))) AS w(lexeme)
         LEFT JOIN common_freq f ON f.lexeme = w.lexeme
         WHERE COALESCE(f.freq, 0) <= %(common_share)s

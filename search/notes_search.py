@@ -10,8 +10,8 @@ from psycopg_pool import ConnectionPool
 from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.errors import QueryError
-from minutebook.search.hybrid import SearchFilters, SearchHit, hybrid_search
-from minutebook.search.ranking import RANK_POOL, judge_and_rank
+from minutebook.search.hybrid import SearchFilters, SearchHit
+from minutebook.search.ranking import search_judged
 from minutebook.search.relevance import unrelated_similarity
 from minutebook.search.timewords import TimeWindow, parse_time_window, strip_time_phrase
 
@@ -65,11 +65,10 @@ def search_notes(
     filters = SearchFilters(since=since, until=until, meeting_id=meeting_id, person=person, kind=kind)
     embedding = embedder.encode_one(searched)
     with tenant_transaction(pool, tenant) as conn:
-        hits = hybrid_search(conn, embedding, searched, tenant=tenant, filters=filters, k=max(k, RANK_POOL))
         unrelated = unrelated_similarity(conn, embedder, tenant=tenant)
-        judged = judge_and_rank(
+        _, judged = search_judged(
             # a chosen meeting, like a time window, is the subject: whatever it holds answers
-            conn, hits, searched, tenant=tenant, k=k, unrelated=unrelated,
+            conn, embedding, searched, tenant=tenant, filters=filters, k=k, unrelated=unrelated,
             windowed=window is not None or meeting_id is not None,
         )  # fmt: skip
     return SearchResult(text, searched, window, filters, judged.hits, judged.declined)

@@ -20,9 +20,9 @@ from minutebook.core.database import tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.ingest.grammar.questions import TOPIC_WRAPPERS
 from minutebook.search.coverage import KeyTerms, item_coverage, key_terms
-from minutebook.search.hybrid import hybrid_search, query_words
+from minutebook.search.hybrid import query_words
 from minutebook.search.people_match import PERSON_MATCH
-from minutebook.search.ranking import RANK_POOL, judge_and_rank
+from minutebook.search.ranking import search_judged
 from minutebook.search.relevance import ITEM_SPELLING, item_about, unrelated_similarity
 from minutebook.search.templates import template_fingerprints
 
@@ -286,8 +286,7 @@ def who_owns(
     (`asked`: as the user wrote it, with its embedding; else the topic) in the notes at all: the
     same judge, on the same text and embedding, as search and ask; `unrelated` the tenant's bar."""
     said, said_embedding = asked or (topic, embedding)
-    passages = hybrid_search(conn, said_embedding, said, tenant=tenant, k=RANK_POOL)
-    judged = judge_and_rank(conn, passages, said, tenant=tenant, k=1, unrelated=unrelated)
+    _, judged = search_judged(conn, said_embedding, said, tenant=tenant, k=1, unrelated=unrelated)
     if judged.declined:
         return OwnerAnswer(topic, None, [], [], judged.declined)
     matches = _relevant_rows(conn, embedding, topic, tenant=tenant, k=k)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import psycopg
 
 from minutebook.search.coverage import KeyTerms, PassageWords, key_terms, passage_words
-from minutebook.search.hybrid import SearchHit
+from minutebook.search.hybrid import RANK_CAP, SearchFilters, SearchHit, hybrid_search
 from minutebook.search.relevance import judge, words_count
 from minutebook.search.templates import template_chunks
 
@@ -105,3 +106,22 @@ def judge_and_rank(
         ],
         None,
     )
+
+
+def search_judged(
+    conn: psycopg.Connection,
+    embedding: np.ndarray,
+    text: str,
+    *,
+    tenant: str,
+    k: int,
+    unrelated: float,
+    filters: SearchFilters | None = None,
+    windowed: bool = False,
+    rank_cap: int = RANK_CAP,
+) -> tuple[list[SearchHit], Judged]:
+    """Search as search, who-owns and ask run it: the hybrid pool, judged and ranked by the
+    question's key terms. The pool is returned too."""
+    pool = hybrid_search(conn, embedding, text, tenant=tenant, filters=filters, k=max(k, RANK_POOL), rank_cap=rank_cap)
+    judged = judge_and_rank(conn, pool, text, tenant=tenant, k=k, unrelated=unrelated, windowed=windowed)
+    return pool, judged

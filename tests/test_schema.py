@@ -30,6 +30,7 @@ TENANT_TABLES = {
     "verifier_trust",
     "ingest_queue",
     "note_words",
+    "note_terms",
 }
 OPERATOR_ONLY = {"api_keys"}  # keyed by hash: the app may only ask minutebook_tenant_for_key()
 
@@ -53,6 +54,7 @@ COLUMNS = {
     "outcome status_code error question_hash created_at",
     "meeting_attendees": "tenant_id meeting_id person_id role",
     "note_words": "tenant_id meeting_id word",
+    "note_terms": "tenant_id meeting_id lexeme passages",
     "meetings": "id tenant_id source title date_start date_end attendees content_hash raw_text encoding ingested_at "
     "extractor_version date_precision date_text date_source date_order",
     "people": "id tenant_id kind name key role aliases",
@@ -74,6 +76,7 @@ READER_TABLES = TENANT_TABLES - {
     "relevance_calibration",
     "ingest_queue",
     "note_words",
+    "note_terms",
 }
 
 
