@@ -52,7 +52,7 @@ test: $(VENV)/.installed-dev browser
 CITUS_TESTS ?= tests/test_schema.py tests/test_migrations.py tests/test_search.py tests/test_ingest.py \
 	tests/test_owners.py tests/test_answers.py tests/test_api.py tests/test_red_team.py tests/test_relevance.py \
 	tests/test_question_path.py tests/test_attendance_questions.py tests/test_ingest_workers.py \
-	tests/test_shared_limits.py
+	tests/test_shared_limits.py tests/test_shared_slots.py
 test-citus: $(VENV)/.installed-dev
 	@if why=$$(scripts/citus-cluster check 2>&1); then \
 	  url=$$(scripts/citus-cluster start --fresh) || exit 1; \

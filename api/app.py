@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from minutebook import __version__
 from minutebook.api import problems, routes_ask, routes_notes, routes_search, web
 from minutebook.api.deps import AppState
-from minutebook.api.fairness import TenantSlots, default_request_limit, default_sql_limit
+from minutebook.api.fairness import SharedTenantSlots, TenantSlots, default_request_limit, default_sql_limit
 from minutebook.api.keys import KeyResolver
 from minutebook.api.metrics import Metrics
 from minutebook.api.ratelimit import SharedTokenBuckets
@@ -84,10 +84,19 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
+def create_app(rt: Runtime, *, keyless_tenant: str | None = None, shared_slots: bool | None = None) -> FastAPI:
     """`keyless_tenant`: serve requests without a key as this tenant while no key exists
-    (only ever passed for loopback servers). The caller owns `rt` and closes it."""
+    (only ever passed for loopback servers). `shared_slots`: count each tenant's requests in flight
+    in the database, where every API node shares the count (two round trips a request: 2-4 ms p50
+    on a busy 2-core machine), or in this process; unset: in the database when it is named
+    (`DATABASE_URL`, which other nodes may use too), in the process for this machine's embedded
+    server. The caller owns `rt` and closes it."""
     s = rt.settings
+    if shared_slots is None:
+        shared_slots = s.database_url is not None
+
+    def slots(limit: int, scope: str) -> TenantSlots:
+        return SharedTenantSlots(rt.pool, limit, scope=scope) if shared_slots else TenantSlots(limit)
 
     app = FastAPI(
         title="minutebook",
@@ -102,8 +111,8 @@ def create_app(rt: Runtime, *, keyless_tenant: str | None = None) -> FastAPI:
         buckets=SharedTokenBuckets(rt.pool, s.rate_per_second, s.rate_burst),
         metrics=metrics,
         keyless_tenant=keyless_tenant,
-        requests=TenantSlots(s.tenant_max_concurrent or default_request_limit(s.pool_max_size)),
-        sql=TenantSlots(s.sql_max_concurrent or default_sql_limit(s.pool_max_size)),
+        requests=slots(s.tenant_max_concurrent or default_request_limit(s.pool_max_size), "requests"),
+        sql=slots(s.sql_max_concurrent or default_sql_limit(s.pool_max_size), "sql"),
     )
     problems.install(app, page=web.error_page)
 
@@ -174,7 +183,8 @@ KEYLESS_ENV = "MINUTEBOOK_SERVE_KEYLESS_TENANT"
 
 def app_from_environment() -> FastAPI:
     """The factory each `minutebook serve --workers N` process calls: its own runtime (pool,
-    model) from the environment; the parent has already checked keys and migrations."""
+    model) from the environment; the parent has already checked keys and migrations. The workers
+    share their tenants' slots through the database, whichever database it is."""
     import os
 
     from minutebook.api.runtime import open_runtime
@@ -182,4 +192,4 @@ def app_from_environment() -> FastAPI:
 
     rt = open_runtime(load_settings(auto_migrate=False), supervise=True)
     rt.embedder.encode_one("warm up")
-    return create_app(rt, keyless_tenant=os.environ.get(KEYLESS_ENV) or None)
+    return create_app(rt, keyless_tenant=os.environ.get(KEYLESS_ENV) or None, shared_slots=True)

@@ -8,6 +8,9 @@
 2. The shared rate limit: a request's token taken from PostgreSQL (minutebook_take_token, one
    statement on a pooled connection) against the in-process bucket it replaced; p50 and p99 per
    request, reported (the API's own latency budget is in bench/load.py).
+3. Shared tenant concurrency: a request's slot taken and given back in PostgreSQL
+   (minutebook_take_slot + minutebook_give_slot, sql/026: one statement each on a pooled
+   connection, the two round trips a request pays when `serve` shares its slots); p50 and p99.
 Not here yet: search p50/p99 at 1,000,000 passages on one node against Citus (docs/scaling.md).
 
 Runs on a fresh embedded server unless `--database-url` names one.
@@ -92,6 +95,26 @@ def token_cost(url: str) -> tuple[float, float, float]:
     return statistics.median(timings), float(sorted(timings)[int(len(timings) * 0.99)]), statistics.median(local_ms)
 
 
+def slot_cost(url: str) -> tuple[float, float]:
+    """p50 and p99 ms of a tenant slot taken and given back, as SharedTenantSlots does (the bench
+    calls the SQL itself: nothing imports api)."""
+    pool = open_app_pool(url, min_size=1, max_size=2)
+    holder = f"bench:{os.getpid()}"
+    timings: list[float] = []
+    for i in range(CALLS):
+        started = time.perf_counter()
+        with pool.connection() as conn:
+            row = conn.execute(
+                "SELECT minutebook_take_slot('requests', %s, %s, %s, %s)", (f"bench{i % 50}", 10**6, holder, 30.0)
+            ).fetchone()
+        with pool.connection() as conn:
+            conn.execute("SELECT minutebook_give_slot(%s)", (row[0] if row else None,))
+        timings.append((time.perf_counter() - started) * 1000)
+    pool.close()
+    timings = timings[100:]
+    return statistics.median(timings), float(sorted(timings)[int(len(timings) * 0.99)])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="Use this database instead of a fresh embedded server.")
@@ -116,6 +139,9 @@ def main() -> int:
         p50, p99, local = token_cost(url)
         rows.append(("shared rate limit per request", f"p50 {p50:.2f} ms, p99 {p99:.2f} ms",
                      f"in-process: {local * 1000:.1f} us", True))  # fmt: skip
+        p50, p99 = slot_cost(url)
+        rows.append(("shared tenant slot per request", f"p50 {p50:.2f} ms, p99 {p99:.2f} ms",
+                     "take + give back: 2 round trips", True))  # fmt: skip
         pool.close()
     finally:
         if not args.database_url:

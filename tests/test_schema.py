@@ -32,7 +32,8 @@ TENANT_TABLES = {
     "note_words",
     "note_terms",
 }
-OPERATOR_ONLY = {"api_keys"}  # keyed by hash: the app may only ask minutebook_tenant_for_key()
+# the app may only call their functions: minutebook_tenant_for_key() (keyed by hash), minutebook_*_slot(s)()
+OPERATOR_ONLY = {"api_keys", "tenant_slots"}
 
 COLUMNS = {
     "api_keys": "id tenant_id key_hash prefix label created_at revoked_at last_used_at",
@@ -65,6 +66,7 @@ COLUMNS = {
     "relevance_calibration": "tenant_id embedded_with meetings latest_ingest unrelated computed_at",
     "ingest_queue": "tenant_id batch_id source status claimed_by claimed_until attempts outcome created_at done_at",
     "rate_buckets": "bucket tokens granted refilled_at",  # reached only through minutebook_take_token()
+    "tenant_slots": "lease scope tenant_id holder until",  # reached only through minutebook_*_slot(s)()
     "verifier_trust": "tenant_id model trusted reason canaries_passed canaries_total checked_at "
     "verifications_since_check approvals rejected_approvals",
 }
