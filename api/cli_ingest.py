@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -237,7 +238,7 @@ def _watch(
             "deleted notes keep their meetings: no terminal to ask (--on-delete remove removes them)", highlight=False
         )
     watch_settings = WatchSettings(on_delete=policy, quiet_ms=debounce or QUIET_MS)
-    with open_runtime(settings) as rt, _sigterm_stops():
+    with open_runtime(settings) as rt, _signals_stop() as stop:
         summary = watch_folder(
             rt.pool,
             rt.embedder,
@@ -246,27 +247,36 @@ def _watch(
             settings=watch_settings,
             on_event=show.event,
             confirm_removal=show.confirm,
+            stop_event=stop,
         )
         show.stopped(summary)
 
 
 @contextmanager
-def _sigterm_stops() -> Iterator[None]:
-    """SIGTERM (a service manager stopping the watch) stops it as Ctrl-C does: cleanly, with the summary."""
+def _signals_stop() -> Iterator[threading.Event]:
+    """Ctrl-C (SIGINT) and SIGTERM (a service manager) stop the watch between batches: the event is
+    set and the watch ends at its next wake-up, with the summary, never in the middle of a
+    database call. A second one stops at once (KeyboardInterrupt)."""
     import signal
 
-    def stop(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+    stop = threading.Event()
+
+    def handle(_signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        sys.stderr.write("stopping after the change in progress (again to stop now)\n")
 
     try:
-        previous = signal.signal(signal.SIGTERM, stop)
+        previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
-        yield
+        yield stop
         return
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 class _WatchLines:
