@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,19 +10,13 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from serve_nodes import serve_nodes
 from test_cli import clean_env
 
 from minutebook.api.keys import create_key
 
 RATE, BURST = 2.0, 4  # requests per second per tenant, and at once
 HAMMER_SECONDS = 4.0
-START_WAIT = 180.0  # a cold process loads the model; a busy 2-core machine is slow at it
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -35,35 +26,8 @@ def two_nodes(pg_url: str, tmp_path: Path) -> Iterator[list[str]]:
         DATABASE_URL=pg_url, MINUTEBOOK_HOME=str(tmp_path / "home"), MINUTEBOOK_RATE_PER_SECOND=str(RATE),
         MINUTEBOOK_RATE_BURST=str(BURST),
     )  # fmt: skip
-    ports = [_free_port(), _free_port()]
-    nodes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "minutebook.api", "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for port in ports
-    ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        deadline = time.monotonic() + START_WAIT
-        for node, url in zip(nodes, urls, strict=True):
-            while True:
-                assert node.poll() is None, (node.stderr.read() if node.stderr else b"").decode()[-2000:]
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "a serve process did not start"
-                time.sleep(0.2)
-        yield urls
-    finally:
-        for node in nodes:
-            node.terminate()
-        for node in nodes:
-            node.wait(timeout=30)
+    with serve_nodes(env) as nodes:
+        yield [node.url for node in nodes]
 
 
 def test_two_api_processes_hold_a_tenant_to_one_rate_limit(pg_url: str, two_nodes: list[str]) -> None:
