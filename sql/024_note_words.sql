@@ -8,8 +8,9 @@
 --   passages read up to 1,000 of them per word.
 CREATE FUNCTION minutebook_words(t text) RETURNS SETOF text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    -- letters and digits, hyphenated words whole ("short-lived"), lower case, as a question types them
-    SELECT DISTINCT w FROM (SELECT btrim(p, '-') AS w FROM regexp_split_to_table(lower(t), '[^[:alnum:]-]+') AS p) s
+    -- letters and digits, hyphenated and dotted words whole ("short-lived", "v2.2.0"), lower case,
+    -- as a question types them
+    SELECT DISTINCT w FROM (SELECT btrim(p, '-.') AS w FROM regexp_split_to_table(lower(t), '[^[:alnum:].-]+') AS p) s
     WHERE length(w) BETWEEN 2 AND 40
 $$;
 
