@@ -48,11 +48,9 @@ test: $(VENV)/.installed-dev browser
 
 # The database tests again on a 3-node Citus cluster (coordinator + 2 workers on loopback), built
 # once from ../shared/vendor into ~/.cache/minutebook/citus by scripts/citus-cluster; skipped with
-# one line saying why when it cannot be built here.
-CITUS_TESTS ?= tests/test_schema.py tests/test_migrations.py tests/test_search.py tests/test_ingest.py \
-	tests/test_owners.py tests/test_answers.py tests/test_api.py tests/test_red_team.py tests/test_relevance.py \
-	tests/test_question_path.py tests/test_attendance_questions.py tests/test_ingest_workers.py \
-	tests/test_shared_limits.py tests/test_shared_slots.py
+# one line saying why when it cannot be built here. Every test that uses the test server runs
+# (conftest marks them `database`); CITUS_TESTS="tests/test_x.py" runs fewer.
+CITUS_TESTS ?= -m database
 test-citus: $(VENV)/.installed-dev
 	@if why=$$(scripts/citus-cluster check 2>&1); then \
 	  url=$$(scripts/citus-cluster start --fresh) || exit 1; \

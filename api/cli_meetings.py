@@ -53,7 +53,7 @@ def meetings_cmd(
     first, last = parse_day(since, "--since", as_of), parse_day(until, "--until", as_of, end=True)
     settings = settings_from(tenant)
     with open_runtime(settings, check_embeddings=False) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
-        found = list_meetings(conn, since=first, until=last, undated=undated, limit=limit)
+        found = list_meetings(conn, tenant=settings.tenant, since=first, until=last, undated=undated, limit=limit)
     if json_out:
         print_json({"meetings": [asdict(m) for m in found]})
         return
@@ -104,7 +104,7 @@ def set_date_cmd(
         raise QueryError(str(exc)) from None
     settings = settings_from(tenant)
     with open_runtime(settings, check_embeddings=False) as rt, tenant_transaction(rt.pool, settings.tenant) as conn:
-        found = date_meeting(conn, meeting_id, given)
+        found = date_meeting(conn, settings.tenant, meeting_id, given)
     if found is None:
         raise QueryError(f"no meeting {meeting_id} in tenant {settings.tenant!r} (see `minutebook meetings`)")
     if json_out:

@@ -509,7 +509,7 @@ def build_server(rt: Runtime, caller: Caller) -> MCPServer:
         tenant = caller.tenant()
         with _as_tool_errors(), tenant_transaction(rt.pool, tenant) as conn:
             found = meetings.list_meetings(
-                conn, since=since, until=until, undated=undated, limit=limit + 1, offset=offset
+                conn, tenant=tenant, since=since, until=until, undated=undated, limit=limit + 1, offset=offset
             )
         more = len(found) > limit
         listed = [MeetingOut.of(m) for m in found[:limit]]

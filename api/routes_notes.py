@@ -212,7 +212,9 @@ def meetings(
     tenant_id: str = Depends(tenant_slot),
 ) -> dict[str, Any]:
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
-        found = list_meetings(conn, since=since, until=until, undated=undated, limit=limit, offset=offset)
+        found = list_meetings(
+            conn, tenant=tenant_id, since=since, until=until, undated=undated, limit=limit, offset=offset
+        )
     return {"meetings": jsonable_encoder(found)}
 
 
@@ -242,7 +244,7 @@ def patch_meeting(
     except ValueError as exc:
         raise ApiProblem(422, str(exc)) from None
     with tenant_transaction(state(request).rt.pool, tenant_id) as conn:
-        found = date_meeting(conn, meeting_id, given)
+        found = date_meeting(conn, tenant_id, meeting_id, given)
     if found is None:
         raise ApiProblem(404, f"no meeting {meeting_id} in this tenant")
     return jsonable_encoder(found)

@@ -57,7 +57,7 @@ def search_page(
     form = {"q": q[:1000], "since": since, "until": until, "person": person[:200], "meeting": meeting, "kind": kind}
     result, error, code = None, None, 200
     with tenant_transaction(rt.pool, who.tenant) as conn:
-        meetings = meeting_choices(conn)
+        meetings = meeting_choices(conn, tenant=who.tenant)
     if q.strip():
         try:
             result = search_notes(
@@ -166,7 +166,7 @@ def meetings_page(
         window = (form_date(since, "from"), form_date(until, "to"))
         with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
             found = list_meetings(
-                conn, since=window[0], until=window[1], undated=bool(undated), limit=per_page + 1,
+                conn, tenant=who.tenant, since=window[0], until=window[1], undated=bool(undated), limit=per_page + 1,
                 offset=(page_no - 1) * per_page,
             )  # fmt: skip
     except PageError as exc:
@@ -216,7 +216,7 @@ async def date_meeting_form(request: Request, meeting_id: EntityId, who: Visitor
 
     def save() -> Any:
         with tenant_transaction(state(request).rt.pool, who.tenant) as conn:
-            return date_meeting(conn, meeting_id, given)
+            return date_meeting(conn, who.tenant, meeting_id, given)
 
     if await run_in_threadpool(save) is None:
         raise ApiProblem(404, f"no meeting {meeting_id} in your notes")

@@ -180,15 +180,15 @@ UNION ALL
 _EVIDENCE = """
 SELECT e.id,
        ARRAY(SELECT l.chunk_id FROM cache_entry_chunks l
-             WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id) AS cited,
+             WHERE l.tenant_id = %(tenant)s AND l.entry_id = e.id) AS cited,
        NOT EXISTS (SELECT 1 FROM cache_entry_chunks l
                    LEFT JOIN chunks c ON c.tenant_id = l.tenant_id AND c.id = l.chunk_id
                      AND c.content_hash = l.content_hash
-                   WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id AND c.id IS NULL) AS evidence_current,
+                   WHERE l.tenant_id = %(tenant)s AND l.entry_id = e.id AND c.id IS NULL) AS evidence_current,
        EXISTS (SELECT 1 FROM cache_rejections r
-               WHERE r.tenant_id = e.tenant_id AND r.intent = e.intent
+               WHERE r.tenant_id = %(tenant)s AND r.intent = e.intent
                  AND r.chunk_ids = ARRAY(SELECT l.chunk_id FROM cache_entry_chunks l
-                                         WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id ORDER BY 1)) AS rejected
+                                         WHERE l.tenant_id = %(tenant)s AND l.entry_id = e.id ORDER BY 1)) AS rejected
 FROM cache_entries e WHERE e.tenant_id = %(tenant)s AND e.id = ANY(%(ids)s)
 """
 
@@ -221,7 +221,8 @@ def lookup(
     unseen = sorted({c for r in rows for c in r["cited"]} - closeness.keys())
     if unseen:  # cited passages this question did not retrieve: how close they are to it
         for chunk_id, cosine, text in conn.execute(
-            "SELECT id, 1 - (embedding <=> %s), text FROM chunks WHERE id = ANY(%s)", (key.embedding, unseen)
+            "SELECT id, 1 - (embedding <=> %s), text FROM chunks WHERE tenant_id = %s AND id = ANY(%s)",
+            (key.embedding, key.tenant, unseen),
         ).fetchall():
             closeness[chunk_id] = float(cosine)
             texts.setdefault(chunk_id, text)
@@ -301,8 +302,11 @@ def _sections(citations: list[dict[str, Any]]) -> set[str]:
     return {f"{c['meeting_id']}|{c['section']}" for c in citations if c.get("kind", "passage") == "passage"}
 
 
-def mark_hit(conn: psycopg.Connection, entry_id: int) -> None:
-    conn.execute("UPDATE cache_entries SET hit_count = hit_count + 1, last_hit_at = now() WHERE id = %s", (entry_id,))
+def mark_hit(conn: psycopg.Connection, tenant: str, entry_id: int) -> None:
+    conn.execute(
+        "UPDATE cache_entries SET hit_count = hit_count + 1, last_hit_at = now() WHERE tenant_id = %s AND id = %s",
+        (tenant, entry_id),
+    )
 
 
 def store(
@@ -366,10 +370,10 @@ def evict(conn: psycopg.Connection, tenant: str, max_entries: int) -> int:
     """Expired entries, then the least recently used beyond the tenant's cap."""
     gone = conn.execute("DELETE FROM cache_entries WHERE tenant_id = %s AND expires_at <= now()", (tenant,)).rowcount
     over = conn.execute(
-        """DELETE FROM cache_entries WHERE id IN (
+        """DELETE FROM cache_entries WHERE tenant_id = %s AND id IN (
                SELECT id FROM cache_entries WHERE tenant_id = %s
                ORDER BY COALESCE(last_hit_at, created_at) DESC, id DESC OFFSET %s)""",
-        (tenant, max_entries),
+        (tenant, tenant, max_entries),
     ).rowcount
     return gone + over
 
@@ -441,8 +445,8 @@ def reject(conn: psycopg.Connection, tenant: str, entry_id: int, *, reason: str 
     alike = conn.execute(
         """DELETE FROM cache_entries e WHERE tenant_id = %s AND intent = %s
              AND ARRAY(SELECT chunk_id FROM cache_entry_chunks l
-                       WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id ORDER BY 1) = %s::bigint[]""",
-        (tenant, entry["intent"], entry["chunk_ids"]),
+                       WHERE l.tenant_id = %s AND l.entry_id = e.id ORDER BY 1) = %s::bigint[]""",
+        (tenant, entry["intent"], tenant, entry["chunk_ids"]),
     ).rowcount
     return Rejection(entry_id, entry["question"], entry["intent"], list(entry["chunk_ids"]), alike, distrusted)
 

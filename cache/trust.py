@@ -157,9 +157,9 @@ def tenant_pairs(conn: psycopg.Connection, tenant: str, rng: random.Random) -> l
             """SELECT e.id, e.question, e.intent, e.entities,
                       (SELECT string_agg(c.text, E'\n') FROM cache_entry_chunks l
                         JOIN chunks c ON c.tenant_id = l.tenant_id AND c.id = l.chunk_id
-                       WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id) AS evidence
+                       WHERE l.tenant_id = %s AND l.entry_id = e.id) AS evidence
                FROM cache_entries e WHERE e.tenant_id = %s ORDER BY e.created_at DESC LIMIT %s""",
-            (tenant, TENANT_POOL),
+            (tenant, tenant, TENANT_POOL),
         ).fetchall()
     pairs = [(a, b) for i, a in enumerate(rows) for b in rows[i + 1 :] if _differ(a, b)]
     picked = rng.sample(pairs, min(CANARY_TENANT, len(pairs)))

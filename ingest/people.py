@@ -83,7 +83,9 @@ class PeopleDirectory:
         if key != person.key and person.kind == kind:  # found by handle or first name: keep how it was written
             self._add_alias(person, key)
         if role:
-            self.conn.execute("UPDATE people SET role = %s WHERE id = %s", (role, person.id))
+            self.conn.execute(
+                "UPDATE people SET role = %s WHERE tenant_id = %s AND id = %s", (role, self.tenant, person.id)
+            )
         return person.id
 
     def _create(self, name: str, key: str, kind: str) -> _Person:
@@ -102,7 +104,10 @@ class PeopleDirectory:
         if alias in person.aliases:
             return
         person.aliases.add(alias)
-        self.conn.execute("UPDATE people SET aliases = array_append(aliases, %s) WHERE id = %s", (alias, person.id))
+        self.conn.execute(
+            "UPDATE people SET aliases = array_append(aliases, %s) WHERE tenant_id = %s AND id = %s",
+            (alias, self.tenant, person.id),
+        )
 
     def _absorb_first_name(self, person: _Person) -> None:
         """A new full name claims an earlier first-name-only entry when it is the only such name."""
@@ -112,19 +117,20 @@ class PeopleDirectory:
             return
         self.conn.execute(
             """UPDATE item_owners o SET person_id = %(to)s
-               WHERE person_id = %(from)s
+               WHERE o.tenant_id = %(tenant)s AND o.person_id = %(from)s
                  AND NOT EXISTS (SELECT 1 FROM item_owners x
-                                 WHERE x.item_id = o.item_id AND x.person_id = %(to)s)""",
-            {"to": person.id, "from": loose.id},
+                                 WHERE x.tenant_id = %(tenant)s AND x.item_id = o.item_id AND x.person_id = %(to)s)""",
+            {"to": person.id, "from": loose.id, "tenant": self.tenant},
         )
         self.conn.execute(
             """UPDATE meeting_attendees a SET person_id = %(to)s
-               WHERE person_id = %(from)s
+               WHERE a.tenant_id = %(tenant)s AND a.person_id = %(from)s
                  AND NOT EXISTS (SELECT 1 FROM meeting_attendees x
-                                 WHERE x.meeting_id = a.meeting_id AND x.person_id = %(to)s)""",
-            {"to": person.id, "from": loose.id},
+                                 WHERE x.tenant_id = %(tenant)s AND x.meeting_id = a.meeting_id
+                                   AND x.person_id = %(to)s)""",
+            {"to": person.id, "from": loose.id, "tenant": self.tenant},
         )
-        self.conn.execute("DELETE FROM people WHERE id = %s", (loose.id,))
+        self.conn.execute("DELETE FROM people WHERE tenant_id = %s AND id = %s", (self.tenant, loose.id))
         del self.people[first]
         self._add_alias(person, first)
         for alias in loose.aliases:

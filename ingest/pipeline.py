@@ -272,9 +272,9 @@ def known_people(conn: psycopg.Connection, tenant: str) -> frozenset[str]:
     ("Desktop: NPM on IPFS"), and counting them would let it confirm itself on every re-read."""
     rows = conn.execute(
         """SELECT key, aliases FROM people p
-           WHERE tenant_id = %s AND kind = 'person'
-             AND EXISTS (SELECT 1 FROM meeting_attendees a WHERE a.tenant_id = p.tenant_id AND a.person_id = p.id)""",
-        (tenant,),
+           WHERE tenant_id = %(tenant)s AND kind = 'person'
+             AND EXISTS (SELECT 1 FROM meeting_attendees a WHERE a.tenant_id = %(tenant)s AND a.person_id = p.id)""",
+        {"tenant": tenant},
     ).fetchall()
     names = {n for key, aliases in rows for n in [key, *aliases]}
     return frozenset(names | {n.split()[0] for n in names if " " in n})
@@ -329,7 +329,7 @@ def _embed_batch(
             given = given_dates(conn, options.tenant, [n.source for n in notes])
             people = set(known_people(conn, options.tenant))
             if options.given_date is not None:
-                _redate_unchanged(conn, results, options.given_date)
+                _redate_unchanged(conn, options.tenant, results, options.given_date)
     except psycopg.Error as exc:
         failed = [FileOutcome(n.source, "failed", error=f"{n.source}: database error: {exc}") for n in notes]
         return lambda: failed
@@ -376,16 +376,18 @@ def _embed_batch(
     return store
 
 
-def _redate_unchanged(conn: psycopg.Connection, results: dict[str, FileOutcome], given: DateMention) -> None:
+def _redate_unchanged(
+    conn: psycopg.Connection, tenant: str, results: dict[str, FileOutcome], given: DateMention
+) -> None:
     """`ingest --date` on notes stored already: their text did not change, their date does."""
     for outcome in results.values():
         if outcome.meeting_id is None or outcome.detail:  # a copy of another note keeps that note's date
             continue
         stored = conn.execute(
-            "SELECT date_start, date_end FROM meetings WHERE id = %s", (outcome.meeting_id,)
+            "SELECT date_start, date_end FROM meetings WHERE tenant_id = %s AND id = %s", (tenant, outcome.meeting_id)
         ).fetchone()
         if stored is not None and (stored[0], stored[1]) != (given.start, given.end):
-            set_meeting_date(conn, outcome.meeting_id, given)
+            set_meeting_date(conn, tenant, outcome.meeting_id, given)
             outcome.status, outcome.detail = "updated", f"dated {given.text}"
 
 

@@ -26,10 +26,13 @@ class Redated:
     passages: int
 
 
-def set_meeting_date(conn: psycopg.Connection, meeting_id: int, given: DateMention) -> Redated | None:
+def set_meeting_date(conn: psycopg.Connection, tenant: str, meeting_id: int, given: DateMention) -> Redated | None:
     """Date meeting `meeting_id` (None when the tenant has no such meeting); the caller's
-    transaction makes it atomic."""
-    row = conn.execute("SELECT source, raw_text FROM meetings WHERE id = %s FOR UPDATE", (meeting_id,)).fetchone()
+    transaction makes it atomic. Every statement names the tenant: on Citus that routes it to the
+    tenant's one shard (a row lock is refused on a query sent to every shard)."""
+    row = conn.execute(
+        "SELECT source, raw_text FROM meetings WHERE tenant_id = %s AND id = %s FOR UPDATE", (tenant, meeting_id)
+    ).fetchone()
     if row is None:
         return None
     source, raw_text = row
@@ -40,10 +43,12 @@ def set_meeting_date(conn: psycopg.Connection, meeting_id: int, given: DateMenti
     conn.execute(
         """UPDATE meetings SET date_start = %s, date_end = %s, date_precision = %s, date_text = %s,
                   date_source = 'given'
-           WHERE id = %s""",
-        (given.start, given.end, given.precision, given.text, meeting_id),
+           WHERE tenant_id = %s AND id = %s""",
+        (given.start, given.end, given.precision, given.text, tenant, meeting_id),
     )
-    chunks = conn.execute("SELECT id, line_start FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
+    chunks = conn.execute(
+        "SELECT id, line_start FROM chunks WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id)
+    ).fetchall()
     ids, starts, ends = [], [], []
     for chunk_id, line_start in chunks:
         first, last = span_of_line.get(line_start, (given.start, given.end))
@@ -53,8 +58,8 @@ def set_meeting_date(conn: psycopg.Connection, meeting_id: int, given: DateMenti
     conn.execute(
         """UPDATE chunks c SET section_date = v.first, section_date_end = v.last
            FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS v(id, first, last)
-           WHERE c.id = v.id""",
-        (ids, starts, ends),
+           WHERE c.tenant_id = %s AND c.id = v.id""",
+        (ids, starts, ends, tenant),
     )
     return Redated(meeting_id, given.start, given.end, given.precision, len(ids))
 

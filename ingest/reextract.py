@@ -128,11 +128,11 @@ def remove_unnamed_people(conn: psycopg.Connection, tenant: str) -> int:
     """People no item owner and no attendance names any more (an earlier extractor's misreading,
     such as "All" taken for a person): they would otherwise go on counting as known names."""
     cur = conn.execute(
-        """DELETE FROM people p WHERE p.tenant_id = %s
-             AND NOT EXISTS (SELECT 1 FROM item_owners o WHERE o.tenant_id = p.tenant_id AND o.person_id = p.id)
+        """DELETE FROM people p WHERE p.tenant_id = %(tenant)s
+             AND NOT EXISTS (SELECT 1 FROM item_owners o WHERE o.tenant_id = %(tenant)s AND o.person_id = p.id)
              AND NOT EXISTS (SELECT 1 FROM meeting_attendees a
-                             WHERE a.tenant_id = p.tenant_id AND a.person_id = p.id)""",
-        (tenant,),
+                             WHERE a.tenant_id = %(tenant)s AND a.person_id = p.id)""",
+        {"tenant": tenant},
     )
     return cur.rowcount
 
@@ -148,8 +148,8 @@ def _reextract_one(
 ) -> None:
     row = conn.execute(
         """SELECT source, raw_text, encoding, date_start, date_source, ingested_at, extractor_version
-           FROM meetings WHERE id = %s""",
-        (meeting_id,),
+           FROM meetings WHERE tenant_id = %s AND id = %s""",
+        (tenant, meeting_id),
     ).fetchone()
     if row is None:  # deleted meanwhile
         return
@@ -173,13 +173,13 @@ def _reextract_one(
     parsed.date_order = prevailing_order(votes)
     people = frozenset(known_people(conn, tenant) | batch_people([parsed]))
     prepared = prepare_note(note, parsed, embedder, options, people)
-    same_chunks = _stored_chunks(conn, meeting_id) == [_chunk_key(c) for c in prepared.chunks]
-    item_vectors = _item_vectors(conn, embedder, meeting_id, prepared.items, report)
+    same_chunks = _stored_chunks(conn, tenant, meeting_id) == [_chunk_key(c) for c in prepared.chunks]
+    item_vectors = _item_vectors(conn, embedder, tenant, meeting_id, prepared.items, report)
     if report.same_fingerprints is None:  # one note tells whether the fingerprint itself changed
         report.same_fingerprints = fingerprints_as_stored(conn, tenant=tenant, meeting_id=meeting_id)
     clear_extraction(conn, tenant=tenant, meeting_id=meeting_id, same_fingerprints=report.same_fingerprints)
     if not same_chunks:  # cut into other passages: their vectors cannot be kept
-        conn.execute("DELETE FROM chunks WHERE meeting_id = %s", (meeting_id,))
+        conn.execute("DELETE FROM chunks WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id))
         vectors = embedder.encode([c.embed_text for c in prepared.chunks])
         copy_chunks(conn, tenant=tenant, meeting_id=meeting_id, chunks=prepared.chunks, embeddings=vectors)
         report.reembedded.append(source)
@@ -194,7 +194,7 @@ def _reextract_one(
         items=prepared.items,
         item_embeddings=item_vectors,
     )
-    update_reading(conn, meeting_id=meeting_id, parsed=parsed)
+    update_reading(conn, tenant=tenant, meeting_id=meeting_id, parsed=parsed)
     report.items += len(prepared.items)
     if same_chunks:
         report.reextracted += 1
@@ -217,10 +217,11 @@ def _keep_pages(conn: psycopg.Connection, tenant: str, meeting_id: int, chunks: 
             )
 
 
-def _stored_chunks(conn: psycopg.Connection, meeting_id: int) -> list[tuple[int, str, int, int]]:
+def _stored_chunks(conn: psycopg.Connection, tenant: str, meeting_id: int) -> list[tuple[int, str, int, int]]:
     rows = conn.execute(
-        "SELECT ordinal, content_hash, line_start, line_end FROM chunks WHERE meeting_id = %s ORDER BY ordinal",
-        (meeting_id,),
+        """SELECT ordinal, content_hash, line_start, line_end FROM chunks
+           WHERE tenant_id = %s AND meeting_id = %s ORDER BY ordinal""",
+        (tenant, meeting_id),
     ).fetchall()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
@@ -228,6 +229,7 @@ def _stored_chunks(conn: psycopg.Connection, meeting_id: int) -> list[tuple[int,
 def _item_vectors(
     conn: psycopg.Connection,
     embedder: Embedder,
+    tenant: str,
     meeting_id: int,
     items: list[ExtractedItem],
     report: ReextractReport,
@@ -237,8 +239,9 @@ def _item_vectors(
         return None
     stored: dict[str, object] = dict(
         conn.execute(
-            "SELECT embed_text, embedding FROM items WHERE meeting_id = %s AND embed_text IS NOT NULL",
-            (meeting_id,),
+            """SELECT embed_text, embedding FROM items
+               WHERE tenant_id = %s AND meeting_id = %s AND embed_text IS NOT NULL""",
+            (tenant, meeting_id),
         ).fetchall()
     )
     missing = sorted({i.embed_text for i in items if i.embed_text not in stored})

@@ -131,7 +131,7 @@ def store_note(
     if row is not None:
         meeting_id, status = row[0], "updated"
         clear_extraction(conn, tenant=tenant, meeting_id=meeting_id)
-        conn.execute("DELETE FROM chunks WHERE meeting_id = %s", (meeting_id,))
+        conn.execute("DELETE FROM chunks WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id))
     else:
         row = conn.execute(
             """INSERT INTO meetings (tenant_id, source, title, date_start, date_end, date_precision, date_text,
@@ -179,10 +179,13 @@ def reading_values(parsed: ParsedNote) -> dict[str, Any]:
     }
 
 
-def update_reading(conn: psycopg.Connection, *, meeting_id: int, parsed: ParsedNote) -> None:
+def update_reading(conn: psycopg.Connection, *, tenant: str, meeting_id: int, parsed: ParsedNote) -> None:
     """Record a new reading of a stored note (title, date, attendees, extraction version); its
     text, hash and chunks stay."""
-    conn.execute(f"UPDATE meetings SET {_READING_SET} WHERE id = %(id)s", {**reading_values(parsed), "id": meeting_id})
+    conn.execute(
+        f"UPDATE meetings SET {_READING_SET} WHERE tenant_id = %(tenant)s AND id = %(id)s",
+        {**reading_values(parsed), "tenant": tenant, "id": meeting_id},
+    )
 
 
 def clear_extraction(conn: psycopg.Connection, *, tenant: str, meeting_id: int, same_fingerprints: bool = True) -> None:
@@ -190,12 +193,14 @@ def clear_extraction(conn: psycopg.Connection, *, tenant: str, meeting_id: int, 
     fingerprints of its passages' lines. Its chunks and their embeddings stay. When the line
     fingerprint itself may have changed since they were stored (`same_fingerprints=False`), the
     rows are found by meeting, which reads the tenant's whole index."""
-    conn.execute("DELETE FROM items WHERE meeting_id = %s", (meeting_id,))
-    conn.execute("DELETE FROM meeting_attendees WHERE meeting_id = %s", (meeting_id,))
+    conn.execute("DELETE FROM items WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id))
+    conn.execute("DELETE FROM meeting_attendees WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id))
     if not same_fingerprints:
         conn.execute("DELETE FROM chunk_lines WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id))
         return
-    old = conn.execute("SELECT text FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
+    old = conn.execute(
+        "SELECT text FROM chunks WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id)
+    ).fetchall()
     conn.execute(  # by fingerprint, so the one index there is finds the rows
         "DELETE FROM chunk_lines WHERE tenant_id = %s AND fingerprint = ANY(%s) AND meeting_id = %s",
         (tenant, sorted({f for (text,) in old for f in fingerprints(text)}), meeting_id),
@@ -209,7 +214,9 @@ def fingerprints_as_stored(conn: psycopg.Connection, *, tenant: str, meeting_id:
         "SELECT ordinal, fingerprint FROM chunk_lines WHERE tenant_id = %s AND meeting_id = %s",
         (tenant, meeting_id),
     ).fetchall()
-    chunks = conn.execute("SELECT ordinal, text FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
+    chunks = conn.execute(
+        "SELECT ordinal, text FROM chunks WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id)
+    ).fetchall()
     return sorted(stored) == sorted((ordinal, f) for ordinal, text in chunks for f in fingerprints(text))
 
 
@@ -293,7 +300,9 @@ def store_items(
     lines = lines or []
     attendees = attendees or []
     chunk_ids: dict[int, int] = dict(
-        conn.execute("SELECT ordinal, id FROM chunks WHERE meeting_id = %s", (meeting_id,)).fetchall()
+        conn.execute(
+            "SELECT ordinal, id FROM chunks WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id)
+        ).fetchall()
     )
     # full names first, so a bare "Sarah" in the same note resolves to the "Sarah Chen" beside it
     refs = sorted({(o.name, o.kind, o.role) for it in items for o in it.owners}, key=lambda r: -len(r[0].split()))
@@ -331,7 +340,9 @@ def store_items(
                 }
             )
     item_ids: dict[int, int] = dict(
-        conn.execute("SELECT ordinal, id FROM items WHERE meeting_id = %s", (meeting_id,)).fetchall()
+        conn.execute(
+            "SELECT ordinal, id FROM items WHERE tenant_id = %s AND meeting_id = %s", (tenant, meeting_id)
+        ).fetchall()
     )
     owner_rows = [
         (tenant, item_ids[ordinal], person_ids[(o.name, o.kind)], position, o.written or o.name)

@@ -272,7 +272,7 @@ def _serve_hit(
     verify_cost: Decimal | None = None, verified_by: str | None = None,
 ) -> Answer:  # fmt: skip
     """A cached answer; after a verification it saved the answer's cost minus the verification's."""
-    semantic_cache.mark_hit(conn, found.entry_id)
+    semantic_cache.mark_hit(conn, q.options.tenant, found.entry_id)
     record_hit(
         conn, found, tenant=q.options.tenant, question=q.key.question, latency_ms=q.elapsed(), verified_by=verified_by
     )  # fmt: skip

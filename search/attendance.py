@@ -24,6 +24,7 @@ class Attendance:
 def meeting_attendance(
     conn: psycopg.Connection,
     *,
+    tenant: str,
     since: date | None,
     until: date | None,
     meeting_ids: list[int],
@@ -45,8 +46,8 @@ def meeting_attendance(
                    array_agg(p.name ORDER BY p.name) AS names
             FROM meetings m JOIN meeting_attendees a ON a.tenant_id = m.tenant_id AND a.meeting_id = m.id
               JOIN people p ON p.tenant_id = a.tenant_id AND p.id = a.person_id
-            WHERE {where}
+            WHERE m.tenant_id = %(tenant)s AND {where}
             GROUP BY m.tenant_id, m.id ORDER BY {order} LIMIT %(limit)s""",
-        {"since": since, "until": until, "ids": meeting_ids, "limit": limit},
+        {"tenant": tenant, "since": since, "until": until, "ids": meeting_ids, "limit": limit},
     ).fetchall()
     return [Attendance(r[0], r[1], r[2], r[3], list(r[4])) for r in rows]

@@ -140,7 +140,9 @@ class PassageWords:
     unknown_missing: bool = False  # a key term no note uses is not in it, however typed
 
 
-def passage_words(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int]) -> dict[int, PassageWords]:
+def passage_words(
+    conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int], *, tenant: str
+) -> dict[int, PassageWords]:
     """What each passage holds of the question's key terms, in one round trip."""
     if not chunk_ids:
         return {}
@@ -149,7 +151,7 @@ def passage_words(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int
                   m.title, c.token_count,
                   (SELECT coalesce(json_object_agg(u.lexeme, cardinality(u.positions)), '{}')
                    FROM unnest(c.tsv) AS u WHERE u.lexeme = ANY(%(lex)s)),
-                  EXISTS (SELECT 1 FROM items i WHERE i.tenant_id = c.tenant_id AND i.meeting_id = c.meeting_id
+                  EXISTS (SELECT 1 FROM items i WHERE i.tenant_id = %(tenant)s AND i.meeting_id = c.meeting_id
                                                   AND i.chunk_id = c.id AND i.kind = 'decision')
            FROM chunks c JOIN meetings m ON m.tenant_id = c.tenant_id AND m.id = c.meeting_id,
            LATERAL (SELECT array_agg(t.lex) FILTER (WHERE (c.tsv || to_tsvector('english', m.title))
@@ -157,8 +159,8 @@ def passage_words(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int
                            array_agg(t.lex) FILTER (WHERE to_tsvector('english', m.title)
                                                            @@ to_tsquery('simple', quote_literal(t.lex))) AS titled
                     FROM unnest(%(lex)s::text[]) AS t(lex)) cov
-           WHERE c.id = ANY(%(ids)s)""",
-        {"lex": terms.lexemes, "ids": chunk_ids},
+           WHERE c.tenant_id = %(tenant)s AND c.id = ANY(%(ids)s)""",
+        {"lex": terms.lexemes, "ids": chunk_ids, "tenant": tenant},
     ).fetchall()
     found: dict[int, PassageWords] = {}
     for chunk_id, present, titled, text, title, tokens, counts, decision in rows:
@@ -176,7 +178,7 @@ def passage_words(conn: psycopg.Connection, terms: KeyTerms, chunk_ids: list[int
     return found
 
 
-def item_coverage(conn: psycopg.Connection, terms: KeyTerms, item_ids: list[int]) -> dict[int, float]:
+def item_coverage(conn: psycopg.Connection, terms: KeyTerms, item_ids: list[int], *, tenant: str) -> dict[int, float]:
     """Each item's weighted share of the key terms, counting what it sits under (its context) and
     its meeting's title, as a passage's coverage counts its headings and title: "who sets the agenda
     after the npm-on-ipfs session" names the meeting ("npm-on-ipfs") as well as the work."""
@@ -188,8 +190,8 @@ def item_coverage(conn: psycopg.Connection, terms: KeyTerms, item_ids: list[int]
                   min(i.text || ' ' || i.context || ' ' || m.title)
            FROM items i JOIN meetings m ON m.tenant_id = i.tenant_id AND m.id = i.meeting_id
              CROSS JOIN unnest(%s::text[]) AS t(lex)
-           WHERE i.id = ANY(%s) GROUP BY i.id""",
-        (terms.lexemes, item_ids),
+           WHERE i.tenant_id = %s AND i.id = ANY(%s) GROUP BY i.id""",
+        (terms.lexemes, tenant, item_ids),
     ).fetchall()
     found = {r[0]: (set(r[1] or []), r[2]) for r in rows}
     return {i: terms.share(*found.get(i, (set(), ""))) for i in item_ids}

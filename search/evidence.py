@@ -136,9 +136,17 @@ def retrieve_evidence(
             if i.meeting_date and (not since or i.meeting_date >= since) and (not until or i.meeting_date <= until)
         ]
     ids = [i.chunk_id for i in found if i.chunk_id]
-    rows = conn.execute("SELECT id, content_hash FROM chunks WHERE id = ANY(%s)", (ids,)).fetchall() if ids else []
+    rows = (
+        conn.execute(
+            "SELECT id, content_hash FROM chunks WHERE tenant_id = %s AND id = ANY(%s)", (tenant, ids)
+        ).fetchall()
+        if ids
+        else []
+    )
     attendance = (
-        meeting_attendance(conn, since=since, until=until, meeting_ids=list(dict.fromkeys(h.meeting_id for h in hits)))
+        meeting_attendance(
+            conn, tenant=tenant, since=since, until=until, meeting_ids=list(dict.fromkeys(h.meeting_id for h in hits))
+        )
         if asks_who_attended(searched)
         else []
     )

@@ -63,7 +63,7 @@ class SearchFilters:
         if self.kind:
             parts.append(
                 "EXISTS (SELECT 1 FROM items i"
-                " WHERE i.tenant_id = c.tenant_id AND i.chunk_id = c.id AND i.kind = %(kind)s)"
+                " WHERE i.tenant_id = %(tenant)s AND i.chunk_id = c.id AND i.kind = %(kind)s)"
             )
         return "".join(f" AND {p}" for p in parts)
 
@@ -156,7 +156,7 @@ WITH vec AS (
     SELECT id, ws, row_number() OVER (ORDER BY ws DESC, id) AS r FROM (
         -- computed once per passage: on long passages it is the costliest call of the query
         SELECT c.id, word_similarity(%(spell)s, c.text) AS ws
-        FROM candidates JOIN chunks c ON c.id = candidates.id) s
+        FROM candidates JOIN chunks c ON c.tenant_id = %(tenant)s AND c.id = candidates.id) s
 ), fused AS (
     SELECT id, sum(w / ({rrf_k} + r)) AS score FROM (
         SELECT id, r, %(w_vector)s::float8 AS w FROM vec WHERE %(use_vector)s
@@ -171,7 +171,8 @@ SELECT c.id AS chunk_id, c.meeting_id, m.title AS meeting_title, m.date_start AS
        COALESCE(vec.sim, 1 - (c.embedding <=> %(q)s)) AS vector_score, vec.r AS vector_rank,
        fts.rank AS fulltext_score, fts.r AS fulltext_rank,
        spelled.ws AS trigram_score, spelled.r AS trigram_rank
-FROM fused f JOIN chunks c ON c.id = f.id JOIN meetings m ON m.tenant_id = c.tenant_id AND m.id = c.meeting_id
+FROM fused f JOIN chunks c ON c.tenant_id = %(tenant)s AND c.id = f.id
+JOIN meetings m ON m.tenant_id = c.tenant_id AND m.id = c.meeting_id
 LEFT JOIN vec ON vec.id = f.id LEFT JOIN fts ON fts.id = f.id LEFT JOIN spelled ON spelled.id = f.id
 ORDER BY f.score DESC, c.id
 """

@@ -56,18 +56,21 @@ class MeetingDetail:
     lines: list[str] | None = None  # the note as written, when asked for
 
 
+# The subqueries name the tenant as a value, not as `m.tenant_id`: Citus routes a statement to
+# the tenant's one shard only when every table in it, subqueries included, is pinned to a value.
 _SUMMARY = """m.id, m.title, m.source, m.date_start, m.date_end, m.date_precision, m.date_text, m.date_source,
     m.ingested_at,
-    (SELECT count(*) FROM chunks c WHERE c.tenant_id = m.tenant_id AND c.meeting_id = m.id) AS chunks,
-    (SELECT count(*) FROM items i WHERE i.tenant_id = m.tenant_id AND i.meeting_id = m.id) AS items,
+    (SELECT count(*) FROM chunks c WHERE c.tenant_id = %(tenant)s AND c.meeting_id = m.id) AS chunks,
+    (SELECT count(*) FROM items i WHERE i.tenant_id = %(tenant)s AND i.meeting_id = m.id) AS items,
     COALESCE((SELECT array_agg(p.name ORDER BY p.name) FROM meeting_attendees a
       JOIN people p ON p.tenant_id = a.tenant_id AND p.id = a.person_id
-              WHERE a.tenant_id = m.tenant_id AND a.meeting_id = m.id), '{}') AS attendee_names"""
+              WHERE a.tenant_id = %(tenant)s AND a.meeting_id = m.id), '{}') AS attendee_names"""
 
 
 def list_meetings(
     conn: psycopg.Connection,
     *,
+    tenant: str,
     since: date | None = None,
     until: date | None = None,
     undated: bool = False,
@@ -77,12 +80,12 @@ def list_meetings(
     """Newest first; a meeting spanning days (a range, a month) counts when any of its days is in
     the window. `undated`: only the meetings nothing gave a date, oldest ingest first."""
     query = f"""SELECT {_SUMMARY} FROM meetings m
-        WHERE (%(since)s::date IS NULL OR COALESCE(m.date_end, m.date_start) >= %(since)s)
+        WHERE m.tenant_id = %(tenant)s AND (%(since)s::date IS NULL OR COALESCE(m.date_end, m.date_start) >= %(since)s)
           AND (%(until)s::date IS NULL OR m.date_start <= %(until)s)
           AND (NOT %(undated)s OR m.date_start IS NULL)
         ORDER BY m.date_start DESC NULLS LAST, m.id DESC
         LIMIT %(limit)s OFFSET %(offset)s"""
-    params = {"since": since, "until": until, "undated": undated, "limit": limit, "offset": offset}
+    params = {"tenant": tenant, "since": since, "until": until, "undated": undated, "limit": limit, "offset": offset}
     with conn.cursor(row_factory=dict_row) as cur:
         return [MeetingSummary.from_row(r) for r in cur.execute(query, params).fetchall()]
 
@@ -94,12 +97,12 @@ class MeetingChoice:
     when: str
 
 
-def meeting_choices(conn: psycopg.Connection, *, limit: int = 500) -> list[MeetingChoice]:
+def meeting_choices(conn: psycopg.Connection, *, tenant: str, limit: int = 500) -> list[MeetingChoice]:
     """Meetings to pick from (a search filter): newest first, without the counts a list shows."""
     rows = conn.execute(
-        """SELECT id, title, date_start, date_end, date_precision FROM meetings
+        """SELECT id, title, date_start, date_end, date_precision FROM meetings WHERE tenant_id = %s
            ORDER BY date_start DESC NULLS LAST, id DESC LIMIT %s""",
-        (limit,),
+        (tenant, limit),
     ).fetchall()
     return [MeetingChoice(r[0], r[1], describe_date(r[2], r[3], r[4])) for r in rows]
 
@@ -109,36 +112,44 @@ def get_meeting(
 ) -> MeetingDetail | None:
     """`with_text`: also the note's lines as written, which citations' line numbers point into."""
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(f"SELECT {_SUMMARY} FROM meetings m WHERE m.id = %s", (meeting_id,)).fetchone()
+        row = cur.execute(
+            f"SELECT {_SUMMARY} FROM meetings m WHERE m.tenant_id = %(tenant)s AND m.id = %(id)s",
+            {"tenant": tenant, "id": meeting_id},
+        ).fetchone()
         if row is None:
             return None
         attendees = cur.execute(
             """SELECT p.name, p.kind, COALESCE(a.role, p.role) AS role
                FROM meeting_attendees a JOIN people p ON p.tenant_id = a.tenant_id AND p.id = a.person_id
-               WHERE a.meeting_id = %s ORDER BY p.name""",
-            (meeting_id,),
+               WHERE a.tenant_id = %s AND a.meeting_id = %s ORDER BY p.name""",
+            (tenant, meeting_id),
         ).fetchall()
         passages = cur.execute(
             """SELECT id AS chunk_id, section_path AS section, line_start + 1 AS line_start,
                       line_end + 1 AS line_end, speakers, time_start
-               FROM chunks WHERE meeting_id = %s ORDER BY line_start, ordinal""",
-            (meeting_id,),
+               FROM chunks WHERE tenant_id = %s AND meeting_id = %s ORDER BY line_start, ordinal""",
+            (tenant, meeting_id),
         ).fetchall()
         text = None
         if with_text:
-            found = cur.execute("SELECT raw_text FROM meetings WHERE id = %s", (meeting_id,)).fetchone()
+            found = cur.execute(
+                "SELECT raw_text FROM meetings WHERE tenant_id = %s AND id = %s", (tenant, meeting_id)
+            ).fetchone()
             text = found["raw_text"].splitlines() if found else []
     items = list_items(conn, tenant=tenant, meeting_id=meeting_id, limit=1000)
     return MeetingDetail(MeetingSummary.from_row(row), attendees, items, [Passage(**p) for p in passages], text)
 
 
-def date_meeting(conn: psycopg.Connection, meeting_id: int, given: DateMention) -> MeetingSummary | None:
+def date_meeting(conn: psycopg.Connection, tenant: str, meeting_id: int, given: DateMention) -> MeetingSummary | None:
     """Give meeting `meeting_id` a date a user stated (see `parse_given_date`); None when the tenant
     has no such meeting. Its passages take the date and the cached answers that depended on its
     dates are dropped, in the caller's transaction."""
-    if set_meeting_date(conn, meeting_id, given) is None:
+    if set_meeting_date(conn, tenant, meeting_id, given) is None:
         return None
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(f"SELECT {_SUMMARY} FROM meetings m WHERE m.id = %s", (meeting_id,)).fetchone()
+        row = cur.execute(
+            f"SELECT {_SUMMARY} FROM meetings m WHERE m.tenant_id = %(tenant)s AND m.id = %(id)s",
+            {"tenant": tenant, "id": meeting_id},
+        ).fetchone()
     assert row is not None
     return MeetingSummary.from_row(row)

@@ -112,6 +112,7 @@ class OwnerAnswer:
         return self.item is not None
 
 
+# The tenant as a value in subqueries: Citus routes to one shard only so (search/meetings.py _SUMMARY).
 _ITEM_COLUMNS = """
     i.id, i.kind, i.text, i.detail, i.owner_text, i.status, i.status_text, i.due_start, i.due_date,
     i.due_text, i.meeting_id, m.title AS meeting_title, m.date_start AS meeting_date, m.source,
@@ -120,7 +121,7 @@ _ITEM_COLUMNS = """
                                                 'written_as', o.written_as, 'aliases', p.aliases)
                               ORDER BY o.position)
               FROM item_owners o JOIN people p ON p.tenant_id = o.tenant_id AND p.id = o.person_id
-              WHERE o.tenant_id = i.tenant_id AND o.item_id = i.id), '[]') AS owners
+              WHERE o.tenant_id = %(tenant)s AND o.item_id = i.id), '[]') AS owners
 """
 
 # Candidates come from the HNSW index and the full-text index (all words); spelling re-scores
@@ -147,7 +148,7 @@ WITH vec AS (
 ), {{spelling_source}}, spelled AS (
     SELECT c.id, word_similarity(%(topic)s, i.text) AS ws,
            row_number() OVER (ORDER BY word_similarity(%(topic)s, i.text) DESC) AS r
-    FROM candidates c JOIN items i ON i.id = c.id
+    FROM candidates c JOIN items i ON i.tenant_id = %(tenant)s AND i.id = c.id
 ), fused AS (
     SELECT id, sum(1.0 / ({RRF_K} + r)) AS score
     FROM (SELECT id, r FROM vec UNION ALL SELECT id, r FROM fts UNION ALL SELECT id, r FROM anyterm
@@ -158,7 +159,8 @@ SELECT {_ITEM_COLUMNS}, f.score,
        1 - (i.embedding <=> %(q)s) AS similarity,
        (i.id IN (SELECT id FROM fts)) AS all_words_hit,
        (SELECT ws FROM spelled WHERE spelled.id = i.id) AS spelling
-FROM fused f JOIN items i ON i.id = f.id JOIN meetings m ON m.tenant_id = i.tenant_id AND m.id = i.meeting_id
+FROM fused f JOIN items i ON i.tenant_id = %(tenant)s AND i.id = f.id
+JOIN meetings m ON m.tenant_id = i.tenant_id AND m.id = i.meeting_id
 ORDER BY f.score DESC
 LIMIT %(k)s
 """
@@ -173,7 +175,7 @@ _THREAD_SQL = f"""
 SELECT {_ITEM_COLUMNS}, 0.0 AS score, 1 - (i.embedding <=> t.embedding) AS similarity
 FROM items t JOIN items i ON i.tenant_id = t.tenant_id AND i.id <> t.id
 JOIN meetings m ON m.tenant_id = i.tenant_id AND m.id = i.meeting_id
-WHERE t.id = %(item)s AND i.kind = t.kind AND i.meeting_id <> t.meeting_id
+WHERE t.tenant_id = %(tenant)s AND t.id = %(item)s AND i.kind = t.kind AND i.meeting_id <> t.meeting_id
   AND (1 - (i.embedding <=> t.embedding) >= %(threshold)s
        OR similarity(i.text, t.text) >= 0.6)
   -- the same words under another agenda item ("leave a comment") are other work
@@ -246,7 +248,7 @@ def _relevant_rows(conn: psycopg.Connection, embedding: np.ndarray, topic: str, 
     }
     with conn.cursor(row_factory=dict_row) as cur:
         rows = _not_template(conn, tenant, cur.execute(_MATCH_BY_MEANING, params).fetchall())
-        coverage = item_coverage(conn, terms, [r["id"] for r in rows])
+        coverage = item_coverage(conn, terms, [r["id"] for r in rows], tenant=tenant)
         matches = [
             {**r, "coverage": coverage[r["id"]]}
             for r in rows
@@ -294,7 +296,7 @@ def who_owns(
         return OwnerAnswer(topic, None, [], [])
     best = max(matches[:5], key=_final_score)
     top = _view(best)
-    thread = item_thread(conn, top.id)
+    thread = item_thread(conn, top.id, tenant=tenant)
     assignments = sorted([top, *thread], key=lambda v: (v.meeting_date or date.min, v.id))
     owned = [v for v in assignments if v.owners] or assignments
     latest = owned[-1]
@@ -303,10 +305,11 @@ def who_owns(
     return OwnerAnswer(topic, latest, history, alternatives)
 
 
-def item_thread(conn: psycopg.Connection, item_id: int) -> list[ItemView]:
+def item_thread(conn: psycopg.Connection, item_id: int, *, tenant: str) -> list[ItemView]:
     """The same piece of work recorded in other meetings (by meaning or near-identical text)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(_THREAD_SQL, {"item": item_id, "threshold": SAME_THREAD_SIMILARITY}).fetchall()
+        params = {"tenant": tenant, "item": item_id, "threshold": SAME_THREAD_SIMILARITY}
+        rows = cur.execute(_THREAD_SQL, params).fetchall()
     return [_view(r) for r in rows]
 
 
@@ -328,12 +331,12 @@ def list_items(
     if owner:
         conditions.append(
             f"""EXISTS (SELECT 1 FROM item_owners o JOIN people p ON p.tenant_id = o.tenant_id AND p.id = o.person_id
-                        WHERE o.tenant_id = i.tenant_id AND o.item_id = i.id
+                        WHERE o.tenant_id = %(tenant)s AND o.item_id = i.id
                           AND ({PERSON_MATCH} OR lower(o.written_as) = lower(%(person)s)))"""
         )
     if unowned:
         conditions.append(
-            "NOT EXISTS (SELECT 1 FROM item_owners o WHERE o.tenant_id = i.tenant_id AND o.item_id = i.id)"
+            "NOT EXISTS (SELECT 1 FROM item_owners o WHERE o.tenant_id = %(tenant)s AND o.item_id = i.id)"
         )
     if status:
         conditions.append("i.status = %(status)s")

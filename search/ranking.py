@@ -77,7 +77,7 @@ def judge_and_rank(
     template = template_chunks(conn, tenant, {h.chunk_id: h.text for h in hits})
     hits = [h for h in hits if h.chunk_id not in template]
     terms = key_terms(conn, text, tenant=tenant)
-    found = passage_words(conn, terms, [h.chunk_id for h in hits])
+    found = passage_words(conn, terms, [h.chunk_id for h in hits], tenant=tenant)
     empty = PassageWords(0.0, 0.0, {}, PASSAGE_TOKENS, False)
     held = [found.get(h.chunk_id, empty) for h in hits]
     # the words of one passage that holds the key terms together, every word no note uses included

@@ -125,13 +125,13 @@ def item_about(similarity: float, coverage: float, *, all_words: bool, spelling:
 
 # --- the tenant's bar: what unrelated questions reach in its notes --------------------------------
 
-_STAMP_SQL = "SELECT count(*), max(ingested_at) FROM meetings"  # row-level security: this tenant's
+_STAMP_SQL = "SELECT count(*), max(ingested_at) FROM meetings WHERE tenant_id = %s"
 
 
 def unrelated_similarity(conn: psycopg.Connection, embedder: Embedder, *, tenant: str) -> float:
     """The mean best-passage cosine of `UNRELATED_QUESTIONS` in this tenant's notes, kept in
     `relevance_calibration` until the notes (their count or latest ingest) or the model change."""
-    meetings, latest = conn.execute(_STAMP_SQL).fetchone() or (0, None)
+    meetings, latest = conn.execute(_STAMP_SQL, (tenant,)).fetchone() or (0, None)
     if not meetings:
         return _NO_NOTES
     row = conn.execute(

@@ -8,8 +8,8 @@ import psycopg
 from minutebook.ingest.boilerplate import TEMPLATE_SHARE, fingerprints, template_threshold
 
 
-def _threshold(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT count(*) FROM meetings").fetchone()  # row-level security: this tenant's
+def _threshold(conn: psycopg.Connection, tenant: str) -> int:
+    row = conn.execute("SELECT count(*) FROM meetings WHERE tenant_id = %s", (tenant,)).fetchone()
     return template_threshold(int(row[0]) if row else 0)
 
 
@@ -20,7 +20,7 @@ def template_fingerprints(conn: psycopg.Connection, tenant: str, found: list[int
     rows = conn.execute(
         """SELECT fingerprint FROM chunk_lines WHERE tenant_id = %s AND fingerprint = ANY(%s)
            GROUP BY fingerprint HAVING count(DISTINCT meeting_id) >= %s""",
-        (tenant, found, _threshold(conn)),
+        (tenant, found, _threshold(conn, tenant)),
     ).fetchall()
     return {r[0] for r in rows}
 

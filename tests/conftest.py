@@ -35,6 +35,15 @@ Q4_NOTE = SAMPLES / "2024-11-15-q4-planning.txt"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches the test server (through `pg_url`, which `pool` and `blank_db_url`
+    build on) is a database test: `make test-citus` runs exactly these on a Citus cluster, so a
+    new one is covered there without a list to keep."""
+    for item in items:
+        if "pg_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
+
+
 @pytest.fixture(scope="session")
 def pg_root() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="minutebook-test-"))

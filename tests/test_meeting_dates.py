@@ -51,7 +51,7 @@ def llm_server() -> Iterator[LLMServer]:
 
 def _by_title(pool: ConnectionPool, tenant: str, **filters: object) -> dict[str, object]:
     with tenant_transaction(pool, tenant) as conn:
-        return {m.title: m for m in list_meetings(conn, **filters)}  # type: ignore[arg-type]
+        return {m.title: m for m in list_meetings(conn, tenant=tenant, **filters)}  # type: ignore[arg-type]
 
 
 def test_dates_are_read_with_their_precision_and_undated_notes_are_reported(

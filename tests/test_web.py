@@ -17,7 +17,7 @@ from minutebook.api.app import create_app
 from minutebook.api.keys import create_key, revoke_key
 from minutebook.api.runtime import Runtime
 from minutebook.api.web_session import SESSION_COOKIE, Signer
-from minutebook.core.database import open_app_pool
+from minutebook.core.database import open_app_pool, tenant_transaction
 from minutebook.core.embedder import Embedder
 from minutebook.core.migrations import migrate
 from minutebook.core.settings import Settings
@@ -222,8 +222,7 @@ def test_an_upload_over_the_size_limit_is_a_page_saying_so(
 
 def test_another_tenant_sees_none_of_it(site: tuple[TestClient, str, str], pg_url: str, pool: ConnectionPool) -> None:
     client, tenant, _ = site
-    with pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT set_config('minutebook.tenant', %s, true)", (tenant,))
+    with tenant_transaction(pool, tenant) as conn:
         row = conn.execute("SELECT id FROM meetings LIMIT 1").fetchone()
     assert row is not None
     with psycopg.connect(pg_url) as conn:
