@@ -35,6 +35,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -267,13 +268,27 @@ def search_times(
     return {name: (statistics.median(t), float(np.percentile(t, 99))) for name, t in timings.items()}
 
 
+def free_ports(base: int, count: int = 3) -> int:
+    """The first base port from `base` up (in steps of 10) with `count` free ports after it: the
+    cluster's coordinator and workers (a fixed port was once taken while this bench ran)."""
+    for candidate in range(base, base + 1000, 10):
+        try:
+            for port in range(candidate, candidate + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return candidate
+    return base
+
+
 def start_citus(work: Path) -> tuple[str | None, str]:
     """A 3-node cluster of our own for the bench: (coordinator URL, '') or (None, why not)."""
     check = subprocess.run([str(CITUS_SCRIPT), "check"], capture_output=True, text=True)
     if check.returncode != 0:
         return None, (check.stderr or check.stdout).strip().splitlines()[-1]
     started = subprocess.run(
-        [str(CITUS_SCRIPT), "start", "--fresh", "--dir", str(work / "citus"), "--port", str(CITUS_PORT)],
+        [str(CITUS_SCRIPT), "start", "--fresh", "--dir", str(work / "citus"), "--port", str(free_ports(CITUS_PORT))],
         capture_output=True, text=True,
     )  # fmt: skip
     if started.returncode != 0:
@@ -282,7 +297,7 @@ def start_citus(work: Path) -> tuple[str | None, str]:
 
 
 def search_at_scale(
-    one_node_url: str,
+    one_node_url: str | None,
     citus_url: str | None,
     source: Source,
     passages: int,
@@ -325,6 +340,9 @@ def main() -> int:
     parser.add_argument("--passages", type=int, default=1_000_000, help="passages for the search at scale (0: skip)")
     parser.add_argument("--tenants", type=int, default=20, help="tenants the passages are spread over")
     parser.add_argument("--search-only", action="store_true", help="run the search at scale alone")
+    parser.add_argument(
+        "--search-on", choices=["both", "one-node", "citus"], default="both", help="where to load and search"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="minutebook-scale-"))
     url = args.database_url or start_embedded(work / "pgdata")
@@ -362,12 +380,16 @@ def main() -> int:
         pool.close()
         if args.passages:
             citus_url = args.citus_url
-            if not citus_url:
+            if not citus_url and args.search_on != "one-node":
                 citus_url, why = start_citus(work)
                 citus_started = citus_url is not None
                 if why:
                     print(f"search on Citus skipped: {why}")
-            rows += search_at_scale(url, citus_url, source, args.passages, args.tenants, work / "home" / "models")
+            rows += search_at_scale(
+                url if args.search_on != "citus" else None,
+                citus_url if args.search_on != "one-node" else None,
+                source, args.passages, args.tenants, work / "home" / "models",
+            )  # fmt: skip
     finally:
         if citus_started:
             subprocess.run([str(CITUS_SCRIPT), "stop", "--dir", str(work / "citus")], capture_output=True)
