@@ -107,15 +107,20 @@ def meeting_choices(conn: psycopg.Connection, *, tenant: str, limit: int = 500) 
     return [MeetingChoice(r[0], r[1], describe_date(r[2], r[3], r[4])) for r in rows]
 
 
+def _summary_row(cur: psycopg.Cursor[dict[str, Any]], tenant: str, meeting_id: int) -> dict[str, Any] | None:
+    """One meeting's `_SUMMARY`, as the list shows it (None when the tenant has no such meeting)."""
+    return cur.execute(
+        f"SELECT {_SUMMARY} FROM meetings m WHERE m.tenant_id = %(tenant)s AND m.id = %(id)s",
+        {"tenant": tenant, "id": meeting_id},
+    ).fetchone()
+
+
 def get_meeting(
     conn: psycopg.Connection, meeting_id: int, *, tenant: str, with_text: bool = False
 ) -> MeetingDetail | None:
     """`with_text`: also the note's lines as written, which citations' line numbers point into."""
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"SELECT {_SUMMARY} FROM meetings m WHERE m.tenant_id = %(tenant)s AND m.id = %(id)s",
-            {"tenant": tenant, "id": meeting_id},
-        ).fetchone()
+        row = _summary_row(cur, tenant, meeting_id)
         if row is None:
             return None
         attendees = cur.execute(
@@ -147,9 +152,6 @@ def date_meeting(conn: psycopg.Connection, tenant: str, meeting_id: int, given: 
     if set_meeting_date(conn, tenant, meeting_id, given) is None:
         return None
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"SELECT {_SUMMARY} FROM meetings m WHERE m.tenant_id = %(tenant)s AND m.id = %(id)s",
-            {"tenant": tenant, "id": meeting_id},
-        ).fetchone()
+        row = _summary_row(cur, tenant, meeting_id)
     assert row is not None
     return MeetingSummary.from_row(row)
