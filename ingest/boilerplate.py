@@ -17,13 +17,15 @@ from minutebook.ingest.grammar.notes import strip_list_marker
 
 _MIN_CHARS = 4
 TEMPLATE_SHARE = 0.6  # a passage this much template text is kept out of ranking and answers
+TEMPLATE_MIN_MEETINGS = 4  # fewer meetings sharing a line never make it template text
+_NUMBERS = re.compile(r"\d+")
+_MARKUP = re.compile(r"[\s*_`#|]+")
 
 
 def line_fingerprint(text: str) -> int | None:
     """A signed 64-bit fingerprint of what a line says; None for lines too short to tell."""
     body = strip_list_marker(strip_list_marker(text.lstrip(" >"))).lower()
-    body = re.sub(r"\d+", "0", body)
-    body = re.sub(r"[\s*_`#|]+", " ", body).strip(" .:;,-")
+    body = _MARKUP.sub(" ", _NUMBERS.sub("0", body)).strip(" .:;,-")
     if len(body) < _MIN_CHARS:
         return None
     digest = hashlib.blake2b(body.encode(), digest_size=8).digest()
@@ -38,4 +40,4 @@ def fingerprints(text: str) -> list[int]:
 def template_threshold(meetings: int) -> int:
     """How many meetings must share a line for it to be template text: at least four, and a tenth
     of the tenant's meetings (a carried-over action item repeats for a few weeks, not for a tenth)."""
-    return max(4, math.ceil(meetings * 0.1))
+    return max(TEMPLATE_MIN_MEETINGS, math.ceil(meetings * 0.1))

@@ -57,10 +57,13 @@ class KeyTerms:
 
     def share(self, present: set[str], text: str = "") -> float:
         """The weighted share of the key terms a passage holds (`covered`)."""
+        return self.share_of(self.covered(present, text))
+
+    def share_of(self, covered: set[str]) -> float:
+        """The weighted share of the key terms that `covered` (from `covered`) holds."""
         total = sum(self.weights.values())
         if total <= 0:
             return 1.0
-        covered = self.covered(present, text)
         return sum(w for lex, w in self.weights.items() if lex in covered) / total
 
 
@@ -146,34 +149,28 @@ def passage_words(
     """What each passage holds of the question's key terms, in one round trip."""
     if not chunk_ids:
         return {}
+    # one pass over each passage's words gives what it holds and how often; the title's words once
+    # (testing each term against `tsv || title` rebuilt the passage's words per term: half the query)
     rows = conn.execute(
-        """SELECT c.id, cov.found, cov.titled, concat_ws(' ', m.title, array_to_string(c.section_path, ' '), c.text),
-                  m.title, c.token_count,
-                  (SELECT coalesce(json_object_agg(u.lexeme, cardinality(u.positions)), '{}')
-                   FROM unnest(c.tsv) AS u WHERE u.lexeme = ANY(%(lex)s)),
+        """SELECT c.id, held.counts, titled.lexemes,
+                  concat_ws(' ', m.title, array_to_string(c.section_path, ' '), c.text), m.title, c.token_count,
                   EXISTS (SELECT 1 FROM items i WHERE i.tenant_id = %(tenant)s AND i.meeting_id = c.meeting_id
                                                   AND i.chunk_id = c.id AND i.kind = 'decision')
            FROM chunks c JOIN meetings m ON m.tenant_id = c.tenant_id AND m.id = c.meeting_id,
-           LATERAL (SELECT array_agg(t.lex) FILTER (WHERE (c.tsv || to_tsvector('english', m.title))
-                                                           @@ to_tsquery('simple', quote_literal(t.lex))) AS found,
-                           array_agg(t.lex) FILTER (WHERE to_tsvector('english', m.title)
-                                                           @@ to_tsquery('simple', quote_literal(t.lex))) AS titled
-                    FROM unnest(%(lex)s::text[]) AS t(lex)) cov
+           LATERAL (SELECT coalesce(json_object_agg(u.lexeme, cardinality(u.positions)), '{}') AS counts
+                    FROM unnest(c.tsv) AS u WHERE u.lexeme = ANY(%(lex)s)) held,
+           LATERAL (SELECT coalesce(array_agg(u.lexeme), '{}') AS lexemes
+                    FROM unnest(to_tsvector('english', m.title)) AS u WHERE u.lexeme = ANY(%(lex)s)) titled
            WHERE c.tenant_id = %(tenant)s AND c.id = ANY(%(ids)s)""",
         {"lex": terms.lexemes, "ids": chunk_ids, "tenant": tenant},
     ).fetchall()
     found: dict[int, PassageWords] = {}
-    for chunk_id, present, titled, text, title, tokens, counts, decision in rows:
-        if terms.empty:
-            shares = (1.0, 0.0)
-        else:
-            shares = (
-                terms.share(set(present or []), text),
-                terms.share(set(titled or []), title),
-            )
-        held = terms.covered(set(present or []), text)
+    for chunk_id, counts, titled, text, title, tokens, decision in rows:
+        present = {*counts, *titled}
+        held = terms.covered(present, text)  # once: on a long passage it reads every word
+        shares = (1.0, 0.0) if terms.empty else (terms.share_of(held), terms.share(set(titled), title))
         found[chunk_id] = PassageWords(
-            *shares, dict(counts or {}), int(tokens), bool(decision), len(held), bool(terms.unknown - held)
+            *shares, dict(counts), int(tokens), bool(decision), len(held), bool(terms.unknown - held)
         )
     return found
 

@@ -88,7 +88,7 @@ class SearchHit:
     section_path: list[str]
     section_date: date | None
     text: str
-    highlighted: str
+    highlighted: str  # the text with the question's words marked (the judged pool: unmarked until ranked)
     line_start: int  # 1-based
     line_end: int
     content_hash: str
@@ -210,7 +210,10 @@ def hybrid_search(
     pool: int = 40,
     weights: dict[str, float] | None = None,
     rank_cap: int = RANK_CAP,
+    marked: bool = True,
 ) -> list[SearchHit]:
+    """`marked`: mark the question's words in every hit's text (`highlight`); search_judged marks
+    only the k it keeps, since marking a pool of long passages cost as much as ranking it."""
     unknown = set(signals) - set(SIGNALS)
     if unknown or not signals:
         raise ValueError(f"signals must be some of {SIGNALS}")
@@ -250,7 +253,7 @@ def hybrid_search(
             section_date=r["section_date"],
             section_date_end=r["section_date_end"],
             text=r["text"],
-            highlighted=highlight(r["text"], text),
+            highlighted=highlight(r["text"], text) if marked else r["text"],
             line_start=r["line_start"] + 1,  # 1-based, as editors and every output show lines
             line_end=r["line_end"] + 1,
             content_hash=r["content_hash"],

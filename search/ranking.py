@@ -20,7 +20,7 @@ import numpy as np
 import psycopg
 
 from minutebook.search.coverage import KeyTerms, PassageWords, key_terms, passage_words
-from minutebook.search.hybrid import RANK_CAP, SearchFilters, SearchHit, hybrid_search
+from minutebook.search.hybrid import RANK_CAP, SearchFilters, SearchHit, highlight, hybrid_search
 from minutebook.search.relevance import judge, words_count
 from minutebook.search.templates import template_chunks
 
@@ -96,6 +96,7 @@ def judge_and_rank(
             replace(
                 h,
                 rank=i,
+                highlighted=highlight(h.text, text),
                 scores={
                     **h.scores,
                     "coverage": round(found.get(h.chunk_id, empty).coverage, 3),
@@ -121,7 +122,9 @@ def search_judged(
     rank_cap: int = RANK_CAP,
 ) -> tuple[list[SearchHit], Judged]:
     """Search as search, who-owns and ask run it: the hybrid pool, judged and ranked by the
-    question's key terms. The pool is returned too."""
-    pool = hybrid_search(conn, embedding, text, tenant=tenant, filters=filters, k=max(k, RANK_POOL), rank_cap=rank_cap)
+    question's key terms. The pool is returned too, its words unmarked."""
+    pool = hybrid_search(
+        conn, embedding, text, tenant=tenant, filters=filters, k=max(k, RANK_POOL), rank_cap=rank_cap, marked=False
+    )
     judged = judge_and_rank(conn, pool, text, tenant=tenant, k=k, unrelated=unrelated, windowed=windowed)
     return pool, judged

@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import psycopg
 
-from minutebook.ingest.boilerplate import TEMPLATE_SHARE, fingerprints, template_threshold
-
-
-def _threshold(conn: psycopg.Connection, tenant: str) -> int:
-    row = conn.execute("SELECT count(*) FROM meetings WHERE tenant_id = %s", (tenant,)).fetchone()
-    return template_threshold(int(row[0]) if row else 0)
+from minutebook.ingest.boilerplate import TEMPLATE_MIN_MEETINGS, TEMPLATE_SHARE, fingerprints, template_threshold
 
 
 def template_fingerprints(conn: psycopg.Connection, tenant: str, found: list[int]) -> set[int]:
     """The line fingerprints among `found` that are template text in this tenant."""
     if not found:
         return set()
-    rows = conn.execute(
-        """SELECT fingerprint FROM chunk_lines WHERE tenant_id = %s AND fingerprint = ANY(%s)
-           GROUP BY fingerprint HAVING count(DISTINCT meeting_id) >= %s""",
-        (tenant, found, _threshold(conn, tenant)),
+    rows = conn.execute(  # the tenant's meeting count in the same round trip: it sets the bar
+        """SELECT fingerprint, count(DISTINCT meeting_id),
+                  (SELECT count(*) FROM meetings WHERE tenant_id = %(tenant)s)
+           FROM chunk_lines WHERE tenant_id = %(tenant)s AND fingerprint = ANY(%(found)s)
+           GROUP BY fingerprint HAVING count(DISTINCT meeting_id) >= %(least)s""",
+        {"tenant": tenant, "found": found, "least": TEMPLATE_MIN_MEETINGS},
     ).fetchall()
-    return {r[0] for r in rows}
+    return {fingerprint for fingerprint, shared, meetings in rows if shared >= template_threshold(meetings)}
 
 
 def template_chunks(conn: psycopg.Connection, tenant: str, passages: dict[int, str]) -> set[int]:
