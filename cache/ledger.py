@@ -101,14 +101,11 @@ def record_llm_call(
 
 def record_hit(
     conn: psycopg.Connection, found: CachedAnswer, *, tenant: str, question: str, latency_ms: int,
-    verified_by: str | None = None,
+    entry_model: str | None, verified_by: str | None = None,
 ) -> None:  # fmt: skip
     """A hit saved what the entry's answer cost (gross: a verification is ledgered as its own
     spend), even when the entry was dropped (rejected, evicted) while a verifier was being
-    asked: the row then points at no entry. (Two statements: Citus takes no subquery in VALUES.)"""
-    entry = conn.execute(
-        "SELECT id, model FROM cache_entries WHERE tenant_id = %s AND id = %s", (tenant, found.entry_id)
-    ).fetchone()
+    asked: the row then points at no entry (`entry_model` None, from `mark_hit`)."""
     conn.execute(
         """INSERT INTO cache_hits (tenant_id, entry_id, model, question, cached_question, tier, similarity,
                                    tokens_saved, cost_saved_usd, latency_saved_ms, latency_ms, verified_by)
@@ -116,8 +113,8 @@ def record_hit(
                    %(tokens_saved)s, %(cost_saved)s, %(latency_saved)s, %(latency)s, %(verified_by)s)""",
         {
             "tenant": tenant,
-            "entry": entry[0] if entry else None,
-            "model": entry[1] if entry else None,
+            "entry": found.entry_id if entry_model is not None else None,
+            "model": entry_model,
             "question": question,
             "cached_question": found.question,
             "tier": found.tier,

@@ -302,11 +302,15 @@ def _sections(citations: list[dict[str, Any]]) -> set[str]:
     return {f"{c['meeting_id']}|{c['section']}" for c in citations if c.get("kind", "passage") == "passage"}
 
 
-def mark_hit(conn: psycopg.Connection, tenant: str, entry_id: int) -> None:
-    conn.execute(
-        "UPDATE cache_entries SET hit_count = hit_count + 1, last_hit_at = now() WHERE tenant_id = %s AND id = %s",
+def mark_hit(conn: psycopg.Connection, tenant: str, entry_id: int) -> str | None:
+    """Count a hit on the entry; the model that wrote it, None when the entry is gone (rejected
+    or evicted while a verifier was being asked)."""
+    row = conn.execute(
+        """UPDATE cache_entries SET hit_count = hit_count + 1, last_hit_at = now() WHERE tenant_id = %s AND id = %s
+           RETURNING model""",
         (tenant, entry_id),
-    )
+    ).fetchone()
+    return row[0] if row else None
 
 
 def store(

@@ -272,9 +272,10 @@ def _serve_hit(
     verify_cost: Decimal | None = None, verified_by: str | None = None,
 ) -> Answer:  # fmt: skip
     """A cached answer; after a verification it saved the answer's cost minus the verification's."""
-    semantic_cache.mark_hit(conn, q.options.tenant, found.entry_id)
+    entry_model = semantic_cache.mark_hit(conn, q.options.tenant, found.entry_id)
     record_hit(
-        conn, found, tenant=q.options.tenant, question=q.key.question, latency_ms=q.elapsed(), verified_by=verified_by
+        conn, found, tenant=q.options.tenant, question=q.key.question, latency_ms=q.elapsed(), entry_model=entry_model,
+        verified_by=verified_by,
     )  # fmt: skip
     saved = found.cost_usd - (verify_cost or 0) if found.cost_usd is not None else None
     q.record(conn, "hit_exact" if found.tier == "exact" else "hit_semantic", None)

@@ -125,22 +125,24 @@ def item_about(similarity: float, coverage: float, *, all_words: bool, spelling:
 
 # --- the tenant's bar: what unrelated questions reach in its notes --------------------------------
 
-_STAMP_SQL = "SELECT count(*), max(ingested_at) FROM meetings WHERE tenant_id = %s"
+_CALIBRATION_SQL = """
+SELECT m.meetings, m.latest, r.unrelated
+FROM (SELECT count(*) AS meetings, max(ingested_at) AS latest FROM meetings WHERE tenant_id = %(tenant)s) m
+LEFT JOIN relevance_calibration r ON r.tenant_id = %(tenant)s AND r.embedded_with = %(model)s
+     AND r.meetings = m.meetings AND r.latest_ingest = m.latest
+"""
 
 
 def unrelated_similarity(conn: psycopg.Connection, embedder: Embedder, *, tenant: str) -> float:
     """The mean best-passage cosine of `UNRELATED_QUESTIONS` in this tenant's notes, kept in
-    `relevance_calibration` until the notes (their count or latest ingest) or the model change."""
-    meetings, latest = conn.execute(_STAMP_SQL, (tenant,)).fetchone() or (0, None)
+    `relevance_calibration` until the notes (their count or latest ingest) or the model change
+    (read with the notes' stamp in one round trip: every question asks it)."""
+    row = conn.execute(_CALIBRATION_SQL, {"tenant": tenant, "model": embedder.identity}).fetchone()
+    meetings, latest, known = row if row else (0, None, None)
     if not meetings:
         return _NO_NOTES
-    row = conn.execute(
-        """SELECT unrelated FROM relevance_calibration
-           WHERE tenant_id = %s AND embedded_with = %s AND meetings = %s AND latest_ingest = %s""",
-        (tenant, embedder.identity, meetings, latest),
-    ).fetchone()
-    if row:
-        return float(row[0])
+    if known is not None:
+        return float(known)
     value = _measure(conn, embedder.encode(list(UNRELATED_QUESTIONS)), tenant=tenant)
     conn.execute(
         """INSERT INTO relevance_calibration (tenant_id, embedded_with, meetings, latest_ingest, unrelated)
