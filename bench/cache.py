@@ -312,14 +312,15 @@ def fake_verifier(groups: list[dict], agreement: float | None, seed: int) -> Ver
     and tells the truth with probability `agreement`, or says yes to everything (None); it costs
     what a short yes/no call on gpt-4o-mini would."""
     group_of = {normalise_question(q): g["id"] for g in groups for q in g["questions"]}
-    for n, canary in enumerate(BUILT_IN):
-        group_of.setdefault(normalise_question(canary.cached), f"canary{n}")
-        group_of.setdefault(normalise_question(canary.new), f"canary{n}" if canary.same else f"canary{n}b")
+    # the canaries by pair: one question is in several of them ("Who owns the billing migration?"
+    # differs from "who reviews …" and is the same as "who's responsible …"), so not by group
+    canary_truth = {(normalise_question(c.cached), normalise_question(c.new)): c.same for c in BUILT_IN}
     rng = random.Random(seed)
 
     def verify(cached: str, new: str, evidence: str) -> Verdict:
-        a, b = group_of.get(normalise_question(cached)), group_of.get(normalise_question(new))
-        truth = a is not None and a == b
+        pair = (normalise_question(cached), normalise_question(new))
+        a, b = group_of.get(pair[0]), group_of.get(pair[1])
+        truth = canary_truth.get(pair, a is not None and a == b)
         said = True if agreement is None else truth if rng.random() < agreement else not truth
         tokens = int(len(f"{VERIFY_SYSTEM} {cached} {new} {evidence[:4000]}".split()) * 1.3)
         return Verdict(said, [Attempt("gpt-4o-mini", "ok", 300, Usage(tokens, 1), 200)])
